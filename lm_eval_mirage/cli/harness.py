@@ -1,0 +1,64 @@
+"""``lm-eval-mirage run|ls|validate``: the harness's own command line with the plugin loaded.
+
+Every ``lm_eval`` argument passes through unchanged. Before the harness parses them, the plugin registers
+its metrics and model backends, and its task folder is added to ``--include_path`` (next to the user's own
+folder, if one is given on the command line or in a ``--config`` file).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["include_paths", "run_harness"]
+
+
+def include_paths(user_path: str | Sequence[str] | None) -> list[str]:
+    """The plugin's task folder followed by the user's folder(s) (later paths override earlier ones)."""
+    from lm_eval_mirage.tasks import tasks_path
+
+    paths = [tasks_path()]
+    if isinstance(user_path, str):
+        paths.append(user_path)
+    elif user_path:
+        paths.extend(str(p) for p in user_path)
+    return paths
+
+
+def _config_include_path(config: str | None) -> str | None:
+    if not config or not Path(config).is_file():
+        return None  # the harness reports a missing config file itself
+    import yaml
+
+    with open(config) as f:
+        data = yaml.safe_load(f) or {}
+    return data.get("include_path") if isinstance(data, dict) else None
+
+
+def run_harness(argv: Sequence[str]) -> int:
+    """Run ``lm_eval <argv>`` in this process with the plugin loaded; returns the exit status."""
+    import lm_eval_mirage
+    from lm_eval_mirage import models
+
+    lm_eval_mirage.register()
+    models.register()
+
+    from lm_eval._cli import HarnessCLI
+    from lm_eval.utils import setup_logging
+
+    setup_logging()
+    cli = HarnessCLI()
+    saved = sys.argv
+    sys.argv = ["lm-eval-mirage", *argv]
+    try:
+        args = cli.parse_args()
+        if hasattr(args, "include_path"):
+            user = args.include_path or _config_include_path(getattr(args, "config", None))
+            args.include_path = include_paths(user)
+        cli.execute(args)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = saved
+    return 0

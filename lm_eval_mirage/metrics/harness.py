@@ -1,0 +1,88 @@
+"""The thin layer that registers the pure metric functions with lm-evaluation-harness.
+
+Only this module (of ``lm_eval_mirage.metrics``) imports ``lm_eval``. Every function here adapts the harness's
+per-sample call for ``generate_until`` tasks, ``fn(references=[gold], predictions=[text], **options)``, to a
+pure function and returns one float; the harness then aggregates with ``mean`` (standard error included).
+
+Options a task's ``metric_list`` entry may carry (passed through by the harness as keyword arguments):
+
+- ``tokenizer``: a transformers tokenizer name or folder; edit distances are then counted in its tokens.
+- ``parse``: ``true`` to apply the numeric parsing rule (first integer, sign kept) to the output first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lm_eval_mirage.metrics import answers, edit_distance
+
+__all__ = [
+    "GENERATION_METRICS",
+    "register",
+    "token_edit_distance",
+    "normalized_edit_distance",
+    "digit_accuracy",
+]
+
+_OPTIONS = {"tokenizer", "parse"}
+
+
+def _pair(references: Sequence[Any] | None, predictions: Sequence[Any] | None, options: dict) -> tuple[str, str]:
+    unknown = set(options) - _OPTIONS
+    if unknown:
+        # Not a TypeError: the harness would swallow it and retry the call with another signature.
+        raise ValueError(f"unknown metric option(s) {sorted(unknown)}; accepted: {sorted(_OPTIONS)}")
+    gold = references[0] if references else ""
+    output = predictions[0] if predictions else ""
+    gold = "" if gold is None else str(gold)
+    output = "" if output is None else str(output)
+    if options.get("parse"):
+        output = answers.parse_answer(output)
+    return gold, output
+
+
+def _tokenize(options: dict) -> Callable | None:
+    name = options.get("tokenizer")
+    return edit_distance.tokenizer_tokens(name) if name else None
+
+
+def token_edit_distance(references=None, predictions=None, **options) -> float:
+    """Harness adapter for :func:`lm_eval_mirage.metrics.edit_distance.token_edit_distance`."""
+    gold, output = _pair(references, predictions, options)
+    return float(edit_distance.token_edit_distance(gold, output, tokenize=_tokenize(options)))
+
+
+def normalized_edit_distance(references=None, predictions=None, **options) -> float:
+    """Harness adapter for :func:`lm_eval_mirage.metrics.edit_distance.normalized_edit_distance`."""
+    gold, output = _pair(references, predictions, options)
+    return edit_distance.normalized_edit_distance(gold, output, tokenize=_tokenize(options))
+
+
+def digit_accuracy(references=None, predictions=None, **options) -> float:
+    """Harness adapter for :func:`lm_eval_mirage.metrics.answers.digit_accuracy`."""
+    options = dict(options)
+    options.pop("tokenizer", None)  # digits are characters whatever the model's tokenizer
+    gold, output = _pair(references, predictions, options)
+    return answers.digit_accuracy(gold, output)
+
+
+#: name -> (adapter, higher_is_better) for the metrics usable in any ``generate_until`` task.
+GENERATION_METRICS: dict[str, tuple[Callable[..., float], bool]] = {
+    "token_edit_distance": (token_edit_distance, False),
+    "normalized_edit_distance": (normalized_edit_distance, False),
+    "digit_accuracy": (digit_accuracy, True),
+}
+
+
+def register() -> None:
+    """Register the plugin's metrics with the harness; calling it again is harmless."""
+    # The harness fills its built-in registry lazily when the registry is empty: import it first, or our
+    # entries would make it non-empty and the built-ins (exact_match, acc, ...) would never load.
+    import lm_eval.api.metrics  # noqa: F401
+    from lm_eval.api.registry import metric_registry, register_metric
+
+    for name, (fn, higher_is_better) in GENERATION_METRICS.items():
+        if metric_registry.get(name, None) is fn:
+            continue
+        register_metric(metric=name, higher_is_better=higher_is_better, output_type="generate_until", aggregation="mean")(fn)
