@@ -178,7 +178,7 @@ def generate(spec: ArithSpec) -> dict[str, list[dict]]:
     Example:
         >>> docs = generate(validate_spec("mul", 2, num_problems=3, seed=0))
         >>> [d["a"] + " x " + d["b"] + " = " + d["answer"] for d in docs["test"]]
-        ['16 x 83 = 1328', '54 x 22 = 1188', '66 x 53 = 3498']
+        ['37 x 89 = 3293', '82 x 65 = 5330', '52 x 39 = 2028']
         >>> len(docs["train"])
         50
     """
