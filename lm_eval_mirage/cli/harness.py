@@ -36,8 +36,40 @@ def _config_include_path(config: str | None) -> str | None:
     return data.get("include_path") if isinstance(data, dict) else None
 
 
+def split_add_metrics(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Take ``--add_metrics a,b`` (or ``--add_metrics=a,b``, repeatable) out of ``argv``.
+
+    Example:
+        >>> split_add_metrics(["run", "--add_metrics", "brier_score,ece", "--tasks", "arc_easy"])
+        (['run', '--tasks', 'arc_easy'], ['brier_score', 'ece'])
+    """
+    rest: list[str] = []
+    metrics: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--add_metrics":
+            value = next(it, None)
+            if value is None or value.startswith("--"):
+                raise SystemExit("lm-eval-mirage: --add_metrics needs a comma-separated list of metric names")
+            metrics += [m for m in value.split(",") if m]
+        elif arg.startswith("--add_metrics="):
+            metrics += [m for m in arg.split("=", 1)[1].split(",") if m]
+        else:
+            rest.append(arg)
+    return rest, metrics
+
+
 def run_harness(argv: Sequence[str]) -> int:
-    """Run ``lm_eval <argv>`` in this process with the plugin loaded; returns the exit status."""
+    """Run ``lm_eval <argv>`` in this process with the plugin loaded; returns the exit status.
+
+    ``run`` also takes ``--add_metrics NAME,...``: the plugin's metrics are added to every task of the run
+    that they apply to (see :mod:`lm_eval_mirage.tasks.add_metrics`).
+    """
+    import contextlib
+
+    argv, add_metrics = split_add_metrics(argv)
+    if add_metrics and (not argv or argv[0] != "run"):
+        raise SystemExit("lm-eval-mirage: --add_metrics is an option of `run`")
     import lm_eval_mirage
     from lm_eval_mirage import models
 
@@ -56,7 +88,17 @@ def run_harness(argv: Sequence[str]) -> int:
         if hasattr(args, "include_path"):
             user = args.include_path or _config_include_path(getattr(args, "config", None))
             args.include_path = include_paths(user)
-        cli.execute(args)
+        context = contextlib.nullcontext()
+        if add_metrics:
+            from lm_eval_mirage.tasks.add_metrics import ADDABLE, adding_metrics
+
+            unknown = [m for m in add_metrics if m not in ADDABLE]
+            if unknown:
+                print(f"lm-eval-mirage: unknown metric(s) for --add_metrics: {', '.join(unknown)}; accepted: {', '.join(sorted(ADDABLE))}", file=sys.stderr)
+                return 2
+            context = adding_metrics(add_metrics)
+        with context:
+            cli.execute(args)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
