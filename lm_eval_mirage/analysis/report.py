@@ -1,0 +1,486 @@
+"""The mirage report: tables (CSV, JSON), figures (PNG, SVG), Markdown and a self-contained HTML page.
+
+:func:`write_report` takes any tidy table (harness results through :func:`~lm_eval_mirage.analysis.collect`,
+or a hand-built one) and writes into ``out_dir``::
+
+    table.csv / table.json            the tidy table
+    emergence.csv / emergence.json    one row per curve: score, linearity, bootstrap interval, verdict
+    fits.csv / fits.json              power-law fits of the per-token cross-entropy (when the table has one)
+    predictions.csv / .json           predicted exact match p**L and TED L*(1-p) next to the observed values
+    figures/<task>__*.png / .svg      side by side, log-y with resolution floor, scores, by length, fit
+    report.md, report.html            the report (the HTML embeds every figure: one file to send around)
+
+JSON files are strict JSON: NaN becomes ``null`` and an infinite score the string ``"inf"`` / ``"-inf"``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lm_eval_mirage.analysis._io import atomic_write_text
+from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR
+from lm_eval_mirage.analysis.scaling import fit_table, prediction_table
+from lm_eval_mirage.analysis.table import emergence_table, tidy
+
+__all__ = ["Report", "write_report", "summarize_task", "write_frame", "to_json_records", "markdown_table"]
+
+
+@dataclass
+class Report:
+    """What :func:`write_report` wrote and computed."""
+
+    out_dir: Path
+    files: dict[str, Path] = field(default_factory=dict)
+    scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    fits: pd.DataFrame = field(default_factory=pd.DataFrame)
+    predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    summary: dict[str, list[str]] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+
+
+def _atomic_write(path: Path, text: str) -> Path:
+    return atomic_write_text(path, text)
+
+
+def to_json_records(df: pd.DataFrame) -> list[dict]:
+    """Rows as strict-JSON records: NaN -> None, +-inf -> "inf"/"-inf", numpy scalars -> Python.
+
+    Example:
+        >>> to_json_records(pd.DataFrame({"a": [1.5, float("nan"), float("inf")], "b": ["x", "y", "z"]}))
+        [{'a': 1.5, 'b': 'x'}, {'a': None, 'b': 'y'}, {'a': 'inf', 'b': 'z'}]
+    """
+    out = []
+    for rec in df.to_dict(orient="records"):
+        clean = {}
+        for k, v in rec.items():
+            if isinstance(v, (np.generic,)):
+                v = v.item()
+            if isinstance(v, float):
+                v = None if math.isnan(v) else ("inf" if v == math.inf else "-inf" if v == -math.inf else v)
+            elif v is pd.NA or v is pd.NaT:
+                v = None
+            clean[str(k)] = v
+        out.append(clean)
+    return out
+
+
+def write_frame(df: pd.DataFrame, stem: Path) -> list[Path]:
+    """Write ``stem.csv`` and ``stem.json`` (records) atomically."""
+    return [
+        _atomic_write(stem.with_suffix(".csv"), df.to_csv(index=False)),
+        _atomic_write(stem.with_suffix(".json"), json.dumps(to_json_records(df), indent=1) + "\n"),
+    ]
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        if math.isnan(v):
+            return ""
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A GitHub Markdown table (floats to 4 significant digits, NaN empty, ``|`` escaped).
+
+    Example:
+        >>> print(markdown_table(pd.DataFrame({"metric": ["em"], "score": [float("inf")]})))
+        | metric | score |
+        | --- | --- |
+        | em | inf |
+    """
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(_fmt(v).replace("|", "\\|").replace("\n", " ") for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _metric_label(row) -> str:
+    score = row.emergence_score
+    shown = "inf" if score == math.inf else "-inf" if score == -math.inf else f"{score:.2f}"
+    filt = "" if row.filter in ("none", "") else f" [{row.filter}]"
+    return f"{row.metric}{filt} (ES {shown})"
+
+
+def summarize_task(scores: pd.DataFrame, task: str, *, split: str = "all") -> list[str]:
+    """One sentence per series saying which metrics of ``task`` look emergent and what that suggests.
+
+    Reads the verdicts of :func:`~lm_eval_mirage.analysis.table.emergence_table`; kinds as in
+    :func:`~lm_eval_mirage.analysis.table.metric_kind`.
+    """
+    out = []
+    sel = scores[(scores["task"] == task) & (scores["split"] == split)]
+    for series, g in sel.groupby("series", sort=True):
+        if (g["verdict"] == "too few models").all():
+            n = int(g["n_models"].max()) if len(g) else 0
+            out.append(
+                f"{series}: {n} model(s) with a known scale; emergence needs at least three, so nothing is judged."
+            )
+            continue
+        emergent = g[g["verdict"] == "emergent"]
+        sharp = emergent[emergent["kind"] != "continuous"]
+        cont = g[g["kind"] == "continuous"]
+        cont_emergent = emergent[emergent["kind"] == "continuous"]
+        cont_smooth = cont[cont["verdict"].isin(["smooth", "flat"])]
+        uncertain = g[g["verdict"] == "uncertain"]
+        names = lambda d: ", ".join(_metric_label(r) for r in d.itertuples())  # noqa: E731
+        if len(cont_emergent):
+            text = (f"{series}: looks emergent under continuous metric(s) {names(cont_emergent)}"
+                    + (f" as well as {names(sharp)}" if len(sharp) else "")
+                    + "; the jump is not explained by the choice of metric alone.")  # fmt: skip
+        elif len(sharp) and len(cont_smooth):
+            text = (f"{series}: looks emergent under {names(sharp)} but changes smoothly under {names(cont_smooth)}: "
+                    "consistent with a metric-induced mirage.")  # fmt: skip
+        elif len(sharp):
+            text = f"{series}: looks emergent under {names(sharp)}; no smooth continuous metric to compare with."
+        elif len(uncertain):
+            smooth = g[g["verdict"].isin(["smooth", "flat"])]
+            text = (f"{series}: possibly emergent under {names(uncertain)} (score above the threshold, but the "
+                    "bootstrap interval reaches below it)" + (f"; smooth under {names(smooth)}" if len(smooth) else "") + ".")  # fmt: skip
+            uncertain = uncertain.iloc[0:0]
+        else:
+            text = f"{series}: no metric looks emergent ({names(g[g['verdict'].isin(['smooth', 'flat'])]) or 'none judged'})."
+        if len(uncertain):
+            text += f" Uncertain (bootstrap interval reaches below the threshold): {names(uncertain)}."
+        out.append(text)
+    return out
+
+
+def _slug(task: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", task)
+
+
+def _normalize_notes(notes: str | Mapping[str, str] | None) -> tuple[str, dict[str, str]]:
+    if notes is None:
+        return "", {}
+    if isinstance(notes, str):
+        return notes, {}
+    general = str(notes.get("", notes.get("*", "")))
+    return general, {str(k): str(v) for k, v in notes.items() if k not in ("", "*")}
+
+
+def write_report(
+    table: pd.DataFrame,
+    out_dir: str | os.PathLike,
+    *,
+    samples: pd.DataFrame | None = None,
+    title: str = "Mirage report",
+    notes: str | Mapping[str, str] | None = None,
+    messages: Sequence[str] | None = None,
+    x_label: str = "parameters",
+    tasks: Sequence[str] | None = None,
+    plots: bool = True,
+    formats: Sequence[str] = ("png", "svg"),
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    threshold_factor: float = DEFAULT_THRESHOLD_FACTOR,
+    paper_figure: bool = False,
+    progress: bool = True,
+) -> Report:
+    """Score, fit, plot and write the report for a tidy table.
+
+    Args:
+        table: a tidy table (hand-built tables are completed by :func:`~lm_eval_mirage.analysis.table.tidy`).
+        out_dir: folder to write into (created).
+        samples: per-problem values for bootstrap intervals (``Collection.samples``), optional.
+        title: the report's title.
+        notes: free text shown at the top: one string for the whole report, or family -> text (the key ``""``
+            holds a general note), repeated in each task section of that family (e.g. ``{"zoo": "SIMULATION"}``).
+        messages: data notes to list (default: ``table.attrs["messages"]`` from :func:`collect`).
+        x_label: name of the scale axis in figures.
+        tasks: only these tasks (default: all).
+        plots: draw figures (needs matplotlib: ``pip install 'lm-eval-mirage[plot]'``; ImportError otherwise).
+        formats: figure formats; the HTML embeds PNG when written, else inline SVG.
+        n_boot, level, seed: bootstrap settings; threshold_factor: see
+            :func:`~lm_eval_mirage.analysis.emergence.emergence_verdict`.
+        paper_figure: also draw the paper's closed-form illustration.
+        progress: progress bars.
+
+    Returns:
+        A :class:`Report` with the paths written and the computed tables.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    msgs = list(messages if messages is not None else table.attrs.get("messages", []))
+    df = tidy(table)
+    if tasks is not None:
+        unknown = sorted(set(tasks) - set(df["task"]))
+        if unknown:
+            raise ValueError(f"tasks {unknown} are not in the table; it has {sorted(set(df['task']))}")
+        df = df[df["task"].isin(set(tasks) | {f"{t}_ll" for t in tasks})]
+    if plots:
+        from lm_eval_mirage.analysis.plots import require_matplotlib
+
+        require_matplotlib()  # fail before any work, with the install hint
+    report = Report(out, messages=msgs)
+    report.scores = emergence_table(
+        df, samples, n_boot=n_boot, level=level, seed=seed, threshold_factor=threshold_factor, progress=progress
+    )
+    report.fits = fit_table(df)
+    report.predictions = prediction_table(df, report.fits)
+    for name, frame in (
+        ("table", df),
+        ("emergence", report.scores),
+        ("fits", report.fits),
+        ("predictions", report.predictions),
+    ):
+        if name in ("table", "emergence") or len(frame):
+            csv, js = write_frame(frame, out / name)
+            report.files[f"{name}.csv"], report.files[f"{name}.json"] = csv, js
+    general, family_notes = _normalize_notes(notes)
+    task_names = sorted(set(df["task"]))
+    figures: dict[str, list[tuple[str, str]]] = {t: [] for t in task_names}
+    if plots:
+        figures.update(_draw(df, report, out, task_names, family_notes, x_label, formats, paper_figure, progress))
+    report.summary = {t: summarize_task(report.scores, t) for t in task_names}
+    blocks = _blocks(df, report, task_names, figures, title, general, family_notes, x_label, threshold_factor, level)
+    report.files["report.md"] = _atomic_write(out / "report.md", _render_markdown(blocks, out))
+    report.files["report.html"] = _atomic_write(out / "report.html", _render_html(blocks, out, title))
+    return report
+
+
+def _draw(
+    df, report, out, task_names, family_notes, x_label, formats, paper_figure, progress
+) -> dict[str, list[tuple[str, str]]]:
+    from tqdm.auto import tqdm
+
+    from lm_eval_mirage.analysis import plots
+
+    figures: dict[str, list[tuple[str, str]]] = {t: [] for t in task_names}
+    fig_dir = out / "figures"
+
+    def save(fig, task: str, kind: str, caption: str) -> None:
+        stem = fig_dir / f"{_slug(task)}__{kind}"
+        for path in plots.save_figure(fig, stem, formats):
+            report.files[f"figures/{path.name}"] = path
+        figures.setdefault(task, []).append((f"figures/{stem.name}", caption))
+
+    for task in tqdm(task_names, desc="figures", unit="task", disable=not progress or len(task_names) < 3):
+        axes = plots.plot_side_by_side(df, task, fits=report.fits, x_label=x_label, notes=family_notes)
+        save(
+            axes.flat[0].figure,
+            task,
+            "side_by_side",
+            "Discontinuous and continuous metrics against scale; the last panel is log-y with the resolution floor 1/n.",
+        )
+        if (report.scores["task"] == task).any() and (
+            report.scores.loc[report.scores["task"] == task, "split"] == "all"
+        ).any():
+            ax = plots.plot_emergence_scores(report.scores, task=task)
+            save(ax.figure, task, "emergence", "Emergence score by metric; dashed lines: the verdict threshold.")
+        by_len = df[(df["task"] == task) & df["target_digits"].notna()]
+        if by_len["target_digits"].nunique() > 1:
+            names = [
+                m
+                for m in ("exact_match", "token_edit_distance", "greedy_exact_match", "per_token_logprob")
+                if m in set(by_len["metric"])
+            ]
+            names = names or sorted(set(by_len["metric"]))[:2]
+            fig, axs = plots.new_figure(1, len(names), panel=(4.2, 3.2))
+            for ax, metric in zip(axs.flat, names):
+                plots.plot_by_length(df, task, metric=metric, x_label=x_label, ax=ax)
+            save(fig, task, "by_length", "Split by the number of answer digits (the paper's Fig. 3/4).")
+    for fit in report.fits[report.fits["c"].notna() & (report.fits["split"] == "all")].itertuples(index=False):
+        ax = plots.plot_fit(df, fit, x_label=x_label)
+        save(
+            ax.figure,
+            fit.task,
+            f"fit_{_slug(fit.series)}",
+            f"Power-law fit of the per-token cross-entropy of {fit.fit_task} ({fit.series}).",
+        )
+    if paper_figure:
+        axes = plots.plot_paper_illustration()
+        save(axes[0].figure, "paper", "closed_form", "The paper's closed form with c = 2e9, alpha = -0.5.")
+    return figures
+
+
+def _blocks(
+    df, report, task_names, figures, title, general, family_notes, x_label, threshold_factor, level
+) -> list[tuple]:
+    b: list[tuple] = [("h", 1, title)]
+    if general:
+        b.append(("note", general))
+    for fam, text in sorted(family_notes.items()):
+        b.append(("note", f"{fam}: {text}"))
+    b.append(("h", 2, "Summary"))
+    b.append(
+        (
+            "list",
+            [s for t in task_names for s in (f"{t}: {line}" for line in report.summary.get(t, []))]
+            or ["No curves to judge."],
+        )
+    )
+    models = df.drop_duplicates("model")[
+        ["model", "family", "series", "x", "params", "params_source", "step"]
+    ].sort_values(["series", "x"])
+    b += [
+        ("h", 2, "Models"),
+        ("table", models.rename(columns={"x": x_label}) if x_label not in models.columns else models),
+    ]
+    if len(models) == 1:
+        b.append(
+            (
+                "p",
+                f"Only one model ({models['model'].iloc[0]}): its values are shown, but emergence needs at least three models on a curve.",
+            )
+        )
+    if report.messages:
+        b += [("h", 2, "Data notes"), ("list", list(report.messages))]
+    b += [("h", 2, "How to read this report"), ("list", [
+        "Emergence score (BIG-bench breakthroughness): sign(argmax y - argmin y) * (max y - min y) / sqrt(median (y_i - y_{i-1})^2), "
+        "models ordered by scale, lower-is-better metrics negated first; inf when half or more of the steps are exactly zero (a pure jump), 0 for a flat curve.",
+        f"Verdict: 'emergent' when the score is at least {threshold_factor:g} times the score of a straight line in log {x_label} over the same models "
+        "('straight_line'; n - 1 for n equally spaced models); 'uncertain' when the bootstrap interval reaches below that threshold.",
+        "Linearity: R^2 of a straight-line fit of the metric against log x (1 = exactly linear).",
+        f"Interval: {level:.0%} percentile bootstrap over the problems (paired across models when all saw the same problems), from samples files.",
+        "Kinds: discontinuous (exact match, accuracy), nonlinear (whole-target probability p^L), continuous (edit distances, log-likelihoods).",
+        "Predicted curves: L_CE(N) = (N/c)^alpha fitted to -per_token_logprob; exact match p^L and token edit distance L(1-p), p = exp(-L_CE).",
+    ])]  # fmt: skip
+    if figures.get("paper"):
+        b.append(("h", 2, "The paper's closed form"))
+        b += [("figure", stem, caption) for stem, caption in figures["paper"]]
+    score_cols = [
+        "series",
+        "metric",
+        "filter",
+        "kind",
+        "n_models",
+        "emergence_score",
+        "ci_low",
+        "ci_high",
+        "straight_line",
+        "linearity",
+        "verdict",
+        "missing",
+    ]
+    for task in task_names:
+        b.append(("h", 2, f"Task {task}"))
+        fams = sorted(set(df.loc[df["task"] == task, "family"]))
+        for fam in fams:
+            if fam in family_notes:
+                b.append(("note", f"{fam}: {family_notes[fam]}"))
+        b.append(("list", report.summary.get(task, []) or ["No curves to judge."]))
+        sc = report.scores[(report.scores["task"] == task)]
+        if len(sc):
+            b.append(("table", sc[sc["split"] == "all"][score_cols]))
+        for stem, caption in figures.get(task, []):
+            b.append(("figure", stem, caption))
+        splits = sc[sc["split"] != "all"]
+        if len(splits):
+            b += [
+                ("h", 3, "By target length"),
+                ("table", splits[["series", "split", "metric", "filter", "n_models", "emergence_score", "verdict"]]),
+            ]
+        fits = report.fits[report.fits["task"] == task]
+        if len(fits):
+            b += [
+                ("h", 3, "Power-law fit and prediction"),
+                (
+                    "table",
+                    fits[
+                        [
+                            "series",
+                            "fit_task",
+                            "metric",
+                            "split",
+                            "c",
+                            "alpha",
+                            "r2",
+                            "n_models",
+                            "L",
+                            "L_source",
+                            "error",
+                        ]
+                    ],
+                ),
+            ]
+            pred = report.predictions[(report.predictions["task"] == task) & (report.predictions["split"] == "all")]
+            if len(pred):
+                b.append(("table", pred[["series", "model", "x", "metric", "observed", "predicted", "L"]]))
+    b += [
+        ("h", 2, "Files"),
+        (
+            "list",
+            sorted(k for k in report.files if not k.startswith("figures/")) + ["report.md", "report.html", "figures/"],
+        ),
+    ]
+    return b
+
+
+def _render_markdown(blocks: list[tuple], out: Path) -> str:
+    parts = []
+    for block in blocks:
+        kind = block[0]
+        if kind == "h":
+            parts.append("#" * block[1] + " " + block[2])
+        elif kind == "p":
+            parts.append(block[1])
+        elif kind == "note":
+            parts.append(f"> **Note** - {block[1]}")
+        elif kind == "list":
+            parts.append("\n".join(f"- {item}" for item in block[1]))
+        elif kind == "table":
+            parts.append(markdown_table(block[1]))
+        elif kind == "figure":
+            found = [ext for ext in ("png", "svg", "pdf") if (out / f"{block[1]}.{ext}").is_file()]
+            if found:
+                others = ", ".join(f"[{ext.upper()}]({block[1]}.{ext})" for ext in found[1:])
+                parts.append(
+                    f"![{block[2]}]({block[1]}.{found[0]})\n\n*{block[2]}*" + (f" ({others})" if others else "")
+                )
+    return "\n\n".join(parts) + "\n"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}
+th{background:#f3f3f3}.note{border-left:4px solid #d9822b;background:#fff6ec;padding:.5em 1em;font-weight:600}
+figure{margin:1em 0}figure img,figure svg{max-width:100%;height:auto}figcaption{font-size:.85em;color:#555}"""
+
+
+def _render_html(blocks: list[tuple], out: Path, title: str) -> str:
+    esc = html.escape
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{_CSS}</style></head><body>"
+    ]
+    for block in blocks:
+        kind = block[0]
+        if kind == "h":
+            parts.append(f"<h{block[1]}>{esc(block[2])}</h{block[1]}>")
+        elif kind == "p":
+            parts.append(f"<p>{esc(block[1])}</p>")
+        elif kind == "note":
+            parts.append(f"<div class='note'>Note - {esc(block[1])}</div>")
+        elif kind == "list":
+            parts.append("<ul>" + "".join(f"<li>{esc(str(i))}</li>" for i in block[1]) + "</ul>")
+        elif kind == "table":
+            frame = block[1].copy()
+            for col in frame.columns:
+                frame[col] = frame[col].map(_fmt)
+            parts.append(frame.to_html(index=False, escape=True, border=0))
+        elif kind == "figure":
+            png, svg = out / f"{block[1]}.png", out / f"{block[1]}.svg"
+            if png.is_file():
+                data = base64.b64encode(png.read_bytes()).decode("ascii")
+                body = f"<img alt='{esc(block[2])}' src='data:image/png;base64,{data}'>"
+            elif svg.is_file():
+                body = re.sub(r"^.*?(<svg\b)", r"\1", svg.read_text(encoding="utf-8"), count=1, flags=re.S)
+            else:
+                continue
+            parts.append(f"<figure>{body}<figcaption>{esc(block[2])}</figcaption></figure>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,158 @@
+"""``lm-eval-mirage analyze``: the mirage report for a folder of harness results from a model family."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "emergence report across a model family: scores, power-law fit, side-by-side plots (Markdown + HTML)"
+DESCRIPTION = """\
+Collect lm_eval results (results_*.json, and samples_*.jsonl when --log_samples was used) of several models
+or checkpoints, score every task x metric curve for emergence, fit L_CE(N) = (N/c)^alpha to the per-token
+cross-entropy of the likelihood twins (*_ll tasks), predict exact match p^L and token edit distance L(1-p),
+and write tables (CSV, JSON), figures (PNG, SVG) and a report (report.md, self-contained report.html).
+
+Model sizes come from --params, else a built-in table (Pythia, GPT-2, OPT, Cerebras-GPT, Llama-2, Qwen2.5,
+OLMo), else the count the harness recorded, else a local model folder; unknown sizes are reported.
+
+examples:
+  lm-eval-mirage analyze out/ --out report/
+  lm-eval-mirage analyze out/ --params my-org/tiny-a=12m --params my-org/tiny-b=50m --out report/
+  lm-eval-mirage analyze out/pythia-checkpoints --x steps --out report-steps/
+  lm-eval-mirage analyze out/ --family zoo --note "zoo=SIMULATION: trained for 2 minutes on a CPU" --out report/
+"""
+
+
+def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.rpartition("=")
+        if not sep or not key or not value:
+            raise ValueError(f"{flag} {item!r}: expected MODEL=VALUE, e.g. {flag} EleutherAI/pythia-160m=162322944")
+        out[key] = value
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", nargs="+", metavar="RESULTS", help="results files or lm_eval --output_path folders")
+    parser.add_argument("--out", default="mirage-report", help="output folder (default: %(default)s)")
+    parser.add_argument(
+        "--x", choices=("params", "steps", "flops"), default="params", help="scale axis (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--params", action="append", metavar="MODEL=N", help="model size, e.g. my-model=350m (repeatable)"
+    )
+    parser.add_argument(
+        "--steps", action="append", metavar="MODEL=STEP", help="training step of a checkpoint not named revision=stepN"
+    )
+    parser.add_argument(
+        "--tokens", action="append", metavar="MODEL=D", help="training tokens, for --x flops (FLOPs = 6 N D)"
+    )
+    parser.add_argument(
+        "--family",
+        action="append",
+        metavar="[MODEL=]NAME",
+        help="family of a model, or of every model when no MODEL= is given",
+    )
+    parser.add_argument(
+        "--note",
+        action="append",
+        metavar="[FAMILY=]TEXT",
+        help="free text shown in the report, for one family or for the whole report",
+    )
+    parser.add_argument("--title", default="Mirage report", help="report title")
+    parser.add_argument("--tasks", nargs="+", metavar="TASK", help="only these tasks (their *_ll twins are kept)")
+    parser.add_argument(
+        "--n-boot", type=int, default=1000, help="bootstrap replicates for intervals (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument(
+        "--threshold-factor", type=float, default=None, help="verdict threshold in straight-line units (default: 1.5)"
+    )
+    parser.add_argument("--formats", default="png,svg", help="figure formats, comma-separated (default: %(default)s)")
+    parser.add_argument("--no-plots", action="store_true", help="tables and report text only")
+    parser.add_argument(
+        "--no-samples", action="store_true", help="ignore samples files (no split by length, no intervals)"
+    )
+    parser.add_argument("--paper-figure", action="store_true", help="also draw the paper's closed-form illustration")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lm_eval_mirage.analysis.collect import load
+    from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR
+    from lm_eval_mirage.analysis.plots import PLOT_INSTALL_HINT
+    from lm_eval_mirage.analysis.report import write_report
+
+    try:
+        families: dict[str, str] | str | None = None
+        plain = [f for f in args.family or [] if "=" not in f]
+        if len(plain) > 1:
+            raise ValueError(f"--family given without MODEL= more than once: {plain}")
+        mapped = _pairs([f for f in args.family or [] if "=" in f], "--family")
+        families = plain[0] if plain and not mapped else mapped or None
+        if plain and mapped:
+            raise ValueError("use either --family NAME (every model) or --family MODEL=NAME, not both")
+        found = load(
+            args.results,
+            params=_pairs(args.params, "--params") or None,
+            steps={k: int(v) for k, v in _pairs(args.steps, "--steps").items()} or None,
+            tokens=_pairs(args.tokens, "--tokens") or None,
+            families=families,
+            x=args.x,
+            samples=not args.no_samples,
+            progress=not args.quiet,
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"lm-eval-mirage analyze: error: {exc}", file=sys.stderr)
+        return 2
+    table_families = set(found.table["family"])
+    notes: dict[str, str] = {}
+    for item in args.note or []:
+        key, sep, text = item.partition("=")
+        if sep and key in table_families:
+            notes[key] = text
+        else:
+            notes[""] = (notes.get("", "") + " " + item).strip()
+    plots = not args.no_plots
+    if plots:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print(
+                f"lm-eval-mirage analyze: {PLOT_INSTALL_HINT}; writing tables and text without figures", file=sys.stderr
+            )
+            plots = False
+    for message in found.messages:
+        print(f"note: {message}", file=sys.stderr)
+    x_label = {"params": "parameters", "steps": "training step", "flops": "training FLOPs"}[args.x]
+    try:
+        report = write_report(
+            found.table,
+            args.out,
+            samples=None if args.no_samples else found.samples,
+            title=args.title,
+            notes=notes or None,
+            messages=found.messages,
+            x_label=x_label,
+            tasks=args.tasks,
+            plots=plots,
+            formats=[f.strip() for f in args.formats.split(",") if f.strip()],
+            n_boot=args.n_boot,
+            seed=args.seed,
+            threshold_factor=args.threshold_factor if args.threshold_factor is not None else DEFAULT_THRESHOLD_FACTOR,
+            paper_figure=args.paper_figure,
+            progress=not args.quiet,
+        )
+    except ValueError as exc:
+        print(f"lm-eval-mirage analyze: error: {exc}", file=sys.stderr)
+        return 2
+    n_models = found.models["model"].nunique()
+    print(f"{n_models} model(s), {found.table['task'].nunique()} task(s), {len(report.scores)} curve(s) scored")
+    for task, lines in report.summary.items():
+        for line in lines:
+            print(f"{task}: {line}")
+    for fit in report.fits[(report.fits["split"] == "all") & report.fits["c"].notna()].itertuples(index=False):
+        print(f"fit {fit.fit_task} ({fit.series}): c = {fit.c:.4g}, alpha = {fit.alpha:.4g}, R^2 = {fit.r2:.4f}")
+    print(f"report: {report.files['report.md']} and {report.files['report.html']}")
+    return 0

@@ -1,0 +1,160 @@
+"""The report writer on hand-built tables (what the vision experiment and the demo pass in)."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import sys
+
+import pandas as pd
+import pytest
+
+from lm_eval_mirage.analysis.report import markdown_table, summarize_task, write_report
+
+from .test_table import vision_table
+
+
+def strict_json(text: str):
+    def refuse(name):
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_report_for_a_table_without_harness_files(tmp_path):
+    pytest.importorskip("matplotlib")
+    df = vision_table().assign(family="autoencoders")
+    df.attrs["messages"] = ["widths 256 and 512 still training"]
+    report = write_report(df, tmp_path, title="Vision mirage", notes={"autoencoders": "SIMULATION", "": "toy data"},
+                          x_label="width", n_boot=50, progress=False)  # fmt: skip
+    names = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert {"table.csv", "table.json", "emergence.csv", "emergence.json", "report.md", "report.html"} <= names
+    assert "fits.csv" not in names  # no per-token log-likelihood: nothing to fit
+    pngs = sorted(n for n in names if n.endswith(".png"))
+    assert pngs == ["figures/mnist__emergence.png", "figures/mnist__side_by_side.png"]
+    assert {n.replace(".png", ".svg") for n in pngs} <= names
+    assert not any(n.split("/")[-1].startswith(".") for n in names)  # no temporary files left
+
+    md = (tmp_path / "report.md").read_text()
+    assert md.startswith("# Vision mirage\n")
+    assert "> **Note** - toy data" in md and "> **Note** - autoencoders: SIMULATION" in md
+    assert "widths 256 and 512 still training" in md  # data notes from table.attrs
+    assert "looks emergent under reconstruction_accuracy (ES 87.68) but changes smoothly under test_mse" in md
+    assert "consistent with a metric-induced mirage" in md
+    assert "![" in md and "(figures/mnist__side_by_side.png)" in md and "[SVG](figures/mnist__side_by_side.svg)" in md
+    assert (
+        report.summary["mnist"]
+        == [line[2:] for line in md.splitlines() if line.startswith("- autoencoders: looks")][:1]
+    )
+
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(pngs)  # every figure embedded
+    assert "src='figures" not in page and 'src="figures' not in page  # nothing external
+    assert "Note - autoencoders: SIMULATION" in page and "<table" in page
+
+    scores = strict_json((tmp_path / "emergence.json").read_text())
+    recon = next(r for r in scores if r["metric"] == "reconstruction_accuracy")
+    assert recon["verdict"] == "emergent" and recon["ci_low"] is None
+    csv = pd.read_csv(tmp_path / "emergence.csv")
+    assert set(csv["verdict"]) == {"emergent", "smooth"}
+    table = strict_json((tmp_path / "table.json").read_text())
+    assert len(table) == len(df) and table[0]["family"] == "autoencoders"
+
+
+def test_infinite_scores_are_strings_in_json(tmp_path):
+    df = vision_table()
+    df.loc[(df.metric == "reconstruction_accuracy") & (df.model == "w64"), "value"] = 0.0
+    write_report(df, tmp_path, plots=False, progress=False)
+    recon = next(
+        r for r in strict_json((tmp_path / "emergence.json").read_text()) if r["metric"] == "reconstruction_accuracy"
+    )
+    assert recon["emergence_score"] == "inf"
+    assert "| inf |" in (tmp_path / "report.md").read_text()
+
+
+def test_without_plots_and_with_one_model(tmp_path):
+    one = vision_table().query("model == 'w8'")
+    report = write_report(one, tmp_path, plots=False, progress=False)
+    assert not (tmp_path / "figures").exists()
+    md = (tmp_path / "report.md").read_text()
+    assert "Only one model (w8)" in md and "emergence needs at least three" in md
+    assert "![" not in md
+    assert set(report.scores["verdict"]) == {"too few models"}
+
+
+def test_svg_only_is_inlined(tmp_path):
+    pytest.importorskip("matplotlib")
+    write_report(vision_table(), tmp_path, formats=["svg"], progress=False)
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<svg") == 2 and "data:image/png" not in page
+    assert (
+        "![" in (tmp_path / "report.md").read_text() and "mnist__emergence.svg)" in (tmp_path / "report.md").read_text()
+    )
+
+
+def test_unknown_task_and_missing_matplotlib_fail_before_writing(tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=r"tasks \['cifar'\] are not in the table"):
+        write_report(vision_table(), tmp_path / "a", tasks=["cifar"], plots=False)
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    monkeypatch.delitem(sys.modules, "matplotlib", raising=False)
+    with pytest.raises(ImportError, match="lm-eval-mirage\\[plot\\]"):
+        write_report(vision_table(), tmp_path / "b")
+    assert not (tmp_path / "b" / "table.csv").exists()
+    write_report(vision_table(), tmp_path / "c", plots=False)  # the non-plot API works without matplotlib
+    assert (tmp_path / "c" / "report.html").is_file()
+
+
+def _scores(rows):
+    base = {
+        "family": "f",
+        "series": "f",
+        "task": "t",
+        "filter": "none",
+        "split": "all",
+        "n_models": 5,
+        "ci_low": float("nan"),
+        "ci_high": float("nan"),
+    }
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+@pytest.mark.parametrize(
+    "rows, expected",
+    [
+        ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": 9.0, "verdict": "emergent"},
+          {"metric": "ted", "kind": "continuous", "emergence_score": 3.0, "verdict": "smooth"}],
+         "f: looks emergent under exact_match (ES 9.00) but changes smoothly under ted (ES 3.00): consistent with a metric-induced mirage."),
+        ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": 9.0, "verdict": "emergent"},
+          {"metric": "ted", "kind": "continuous", "emergence_score": 8.0, "verdict": "emergent"}],
+         "f: looks emergent under continuous metric(s) ted (ES 8.00) as well as exact_match (ES 9.00); the jump is not explained by the choice of metric alone."),
+        ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": float("inf"), "verdict": "emergent"}],
+         "f: looks emergent under exact_match (ES inf); no smooth continuous metric to compare with."),
+        ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": 2.0, "verdict": "smooth"},
+          {"metric": "acc", "kind": "discontinuous", "emergence_score": 7.0, "verdict": "uncertain"}],
+         "f: possibly emergent under acc (ES 7.00) (score above the threshold, but the bootstrap interval reaches below it); smooth under exact_match (ES 2.00)."),
+        ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": 2.0, "verdict": "smooth"},
+          {"metric": "ted", "kind": "continuous", "emergence_score": 3.0, "verdict": "flat"}],
+         "f: no metric looks emergent (exact_match (ES 2.00), ted (ES 3.00))."),
+        ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": 9.0, "verdict": "emergent"},
+          {"metric": "acc", "kind": "discontinuous", "emergence_score": 7.0, "verdict": "uncertain"},
+          {"metric": "ted", "kind": "continuous", "emergence_score": 3.0, "verdict": "smooth"}],
+         "f: looks emergent under exact_match (ES 9.00) but changes smoothly under ted (ES 3.00): consistent with a "
+         "metric-induced mirage. Uncertain (bootstrap interval reaches below the threshold): acc (ES 7.00)."),
+        ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": float("nan"), "verdict": "too few models", "n_models": 2}],
+         "f: 2 model(s) with a known scale; emergence needs at least three, so nothing is judged."),
+    ],
+)  # fmt: skip
+def test_summary_sentences(rows, expected):
+    assert summarize_task(_scores(rows), "t") == [expected]
+
+
+def test_markdown_table_escapes_and_formats():
+    text = markdown_table(pd.DataFrame({"a": ["x|y"], "b": [float("nan")], "c": [123456.0]}))
+    assert text.splitlines()[2] == "| x\\|y |  | 1.235e+05 |"
