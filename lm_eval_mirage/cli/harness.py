@@ -7,8 +7,9 @@ folder, if one is given on the command line or in a ``--config`` file).
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 __all__ = ["include_paths", "run_harness"]
@@ -59,14 +60,53 @@ def split_add_metrics(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return rest, metrics
 
 
+def _plugin_only(tasks: Sequence[str] | None, include_path: list[str]) -> bool:
+    """True when every requested task is found in the plugin's (and the user's) folders alone.
+
+    Then the harness need not index its ~14,700 built-in task files (seconds per run). Exact names must be in
+    that smaller index; globs qualify only when they start with ``mirage`` (no built-in task does), so a
+    glob such as ``*arith*`` still sees the harness's own ``arithmetic_*`` tasks.
+    """
+    if not tasks:
+        return False
+    names = [t for item in tasks for t in str(item).split(",") if t]
+    if not names or any(n.endswith(".yaml") or "/" in n for n in names):
+        return False
+    from lm_eval.tasks import TaskManager
+
+    index = set(TaskManager(include_path=include_path, include_defaults=False).all_tasks)
+    for name in names:
+        if any(c in name for c in "*?["):
+            if not name.startswith("mirage"):
+                return False
+        elif name not in index:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def _without_builtin_index() -> Iterator[None]:
+    from lm_eval.tasks import TaskManager
+
+    original = TaskManager.__init__
+
+    def init(self, *args, **kwargs):
+        kwargs["include_defaults"] = False
+        original(self, *args, **kwargs)
+
+    TaskManager.__init__ = init
+    try:
+        yield
+    finally:
+        TaskManager.__init__ = original
+
+
 def run_harness(argv: Sequence[str]) -> int:
     """Run ``lm_eval <argv>`` in this process with the plugin loaded; returns the exit status.
 
     ``run`` also takes ``--add_metrics NAME,...``: the plugin's metrics are added to every task of the run
     that they apply to (see :mod:`lm_eval_mirage.tasks.add_metrics`).
     """
-    import contextlib
-
     argv, add_metrics = split_add_metrics(argv)
     if add_metrics and (not argv or argv[0] != "run"):
         raise SystemExit("lm-eval-mirage: --add_metrics is an option of `run`")
@@ -88,7 +128,9 @@ def run_harness(argv: Sequence[str]) -> int:
         if hasattr(args, "include_path"):
             user = args.include_path or _config_include_path(getattr(args, "config", None))
             args.include_path = include_paths(user)
-        context = contextlib.nullcontext()
+        stack = contextlib.ExitStack()
+        if getattr(args, "command", None) == "run" and _plugin_only(getattr(args, "tasks", None), args.include_path):
+            stack.enter_context(_without_builtin_index())
         if add_metrics:
             from lm_eval_mirage.tasks.add_metrics import ADDABLE, adding_metrics
 
@@ -96,8 +138,8 @@ def run_harness(argv: Sequence[str]) -> int:
             if unknown:
                 print(f"lm-eval-mirage: unknown metric(s) for --add_metrics: {', '.join(unknown)}; accepted: {', '.join(sorted(ADDABLE))}", file=sys.stderr)
                 return 2
-            context = adding_metrics(add_metrics)
-        with context:
+            stack.enter_context(adding_metrics(add_metrics))
+        with stack:
             cli.execute(args)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
