@@ -1,0 +1,230 @@
+"""Likelihood metrics: target-string probability, per-token log-likelihood and their aggregates.
+
+Everything is computed in log space from the teacher-forced log-probability of a target string,
+``logprob_sum = sum_i log p(t_i | prompt, t_<i)`` over its ``n_tokens`` tokens, so nothing underflows before
+the last step: ``exp(-1e4)`` is ``0.0`` in float64, but ``logmeanexp([-1e4, -1e4]) == -1e4`` stays exact.
+
+Conventions (all plain Python floats; no ``lm_eval`` import):
+
+- a log-probability is a float in ``[-inf, 0]``; values up to ``LOGPROB_TOLERANCE`` above 0 are accepted
+  (float32 rounding of a certain token) and treated as given; ``NaN`` or larger positive values raise;
+- ``-inf`` (probability exactly 0) propagates as ``-inf`` in log space and ``0.0`` in probability space,
+  never as ``NaN``;
+- the paper's per-token probability is ``p = exp(logprob_sum / L)`` (geometric mean of the token
+  probabilities), so that ``target_prob == p ** L`` (Schaeffer et al. 2023, exact match ~ p**L).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "LOGPROB_TOLERANCE",
+    "check_logprob",
+    "target_prob",
+    "per_token_logprob",
+    "per_token_prob",
+    "greedy_exact_match",
+    "logsumexp",
+    "logmeanexp",
+    "mean_logprob",
+    "mean_prob",
+    "pooled_token_logprob",
+]
+
+#: How far above 0 a log-probability may be and still count as a log-probability (float32 rounding).
+LOGPROB_TOLERANCE = 1e-4
+
+
+def check_logprob(value: float, name: str = "logprob_sum") -> float:
+    """Return ``value`` as a float after checking that it is a log-probability.
+
+    Raises:
+        ValueError: naming ``name`` when ``value`` is NaN, ``+inf`` or above ``LOGPROB_TOLERANCE``.
+
+    Example:
+        >>> check_logprob(-1.5)
+        -1.5
+        >>> check_logprob(float("-inf"))
+        -inf
+    """
+    x = float(value)
+    if math.isnan(x) or x > LOGPROB_TOLERANCE:
+        raise ValueError(f"{name} must be a log-probability in [-inf, 0], got {value!r}")
+    return x
+
+
+def _check_count(n_tokens: int, name: str = "n_tokens") -> int:
+    if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 1:
+        # bool is an int subclass: True would silently mean "one token"
+        raise ValueError(f"{name} must be a positive int (number of target tokens), got {n_tokens!r}")
+    return n_tokens
+
+
+def target_prob(logprob_sum: float) -> float:
+    """Probability of the whole target string: ``P = exp(logprob_sum)``.
+
+    Args:
+        logprob_sum: sum of the target tokens' log-probabilities (natural log).
+
+    Returns:
+        A float in ``[0, 1]``; ``-inf`` gives ``0.0`` and very negative sums underflow to ``0.0`` (keep
+        ``logprob_sum`` itself, or aggregate with :func:`logmeanexp`, where that matters).
+
+    Example:
+        >>> target_prob(0.0)
+        1.0
+        >>> target_prob(math.log(0.25))
+        0.25
+        >>> target_prob(float("-inf"))
+        0.0
+        >>> target_prob(-1e4)
+        0.0
+    """
+    return min(1.0, math.exp(check_logprob(logprob_sum)))
+
+
+def per_token_logprob(logprob_sum: float, n_tokens: int) -> float:
+    """Mean log-probability per target token: ``logprob_sum / L``.
+
+    Args:
+        logprob_sum: sum of the target tokens' log-probabilities.
+        n_tokens: ``L``, the number of target tokens (in the model's tokenization, or characters when the
+            caller says so), at least 1.
+
+    Example:
+        >>> per_token_logprob(-3.0, 4)
+        -0.75
+        >>> per_token_logprob(float("-inf"), 2)
+        -inf
+        >>> per_token_logprob(-1e4, 5)
+        -2000.0
+    """
+    return check_logprob(logprob_sum) / _check_count(n_tokens)
+
+
+def per_token_prob(logprob_sum: float, n_tokens: int) -> float:
+    """The paper's per-token probability ``p = exp(logprob_sum / L)``, so ``p ** L == target_prob``.
+
+    Example:
+        >>> per_token_prob(2 * math.log(0.5), 2)
+        0.5
+        >>> per_token_prob(0.0, 3)
+        1.0
+        >>> per_token_prob(float("-inf"), 3)
+        0.0
+    """
+    return min(1.0, math.exp(per_token_logprob(logprob_sum, n_tokens)))
+
+
+def greedy_exact_match(is_greedy: bool) -> float:
+    """1.0 when every target token is the model's argmax given the prefix (greedy decoding would write the
+    target), else 0.0.
+
+    Example:
+        >>> greedy_exact_match(True), greedy_exact_match(False)
+        (1.0, 0.0)
+    """
+    if not isinstance(is_greedy, bool):
+        # numpy.bool_ and torch bools convert fine; strings like "False" must not (bool("False") is True)
+        if type(is_greedy).__name__ not in {"bool_", "bool"}:
+            raise ValueError(f"is_greedy must be a bool, got {is_greedy!r}")
+    return 1.0 if bool(is_greedy) else 0.0
+
+
+def _logprobs(values: Iterable[float], name: str) -> list[float]:
+    xs = [check_logprob(v, name) for v in values]
+    if not xs:
+        raise ValueError(f"{name} must hold at least one log-probability, got an empty sequence")
+    return xs
+
+
+def logsumexp(logprobs: Iterable[float]) -> float:
+    """``log(sum(exp(x)))`` computed stably (shift by the maximum); ``-inf`` when every value is ``-inf``.
+
+    Example:
+        >>> logsumexp([math.log(0.25), math.log(0.5)]) == math.log(0.75)
+        True
+        >>> logsumexp([-1e4, -1e4]) == -1e4 + math.log(2)
+        True
+        >>> logsumexp([float("-inf"), float("-inf")])
+        -inf
+    """
+    xs = _logprobs(logprobs, "logprobs")
+    top = max(xs)
+    if top == -math.inf:
+        return -math.inf
+    return top + math.log(math.fsum(math.exp(x - top) for x in xs))
+
+
+def logmeanexp(logprobs: Iterable[float]) -> float:
+    """``log(mean(exp(x)))``: the log of the mean probability, without underflow.
+
+    Use it to aggregate target log-probabilities into the log of the expected pass rate.
+
+    Example:
+        >>> logmeanexp([-1e4, -1e4])
+        -10000.0
+        >>> logmeanexp([0.0, float("-inf")]) == math.log(0.5)
+        True
+        >>> logmeanexp([float("-inf")])
+        -inf
+    """
+    xs = _logprobs(logprobs, "logprobs")
+    return logsumexp(xs) - math.log(len(xs))
+
+
+def mean_logprob(logprobs: Iterable[float]) -> float:
+    """Arithmetic mean of log-probabilities (log of the geometric mean probability); ``-inf`` if any is.
+
+    Example:
+        >>> mean_logprob([-1.0, -2.0, -3.0])
+        -2.0
+        >>> mean_logprob([-1.0, float("-inf")])
+        -inf
+    """
+    xs = _logprobs(logprobs, "logprobs")
+    if -math.inf in xs:
+        return -math.inf  # fsum of [-inf, finite] is -inf too, but be explicit: never inf - inf
+    return math.fsum(xs) / len(xs)
+
+
+def mean_prob(logprobs: Iterable[float]) -> float:
+    """Arithmetic mean of the probabilities ``exp(x)``: an unbiased estimate of the pass rate of sampling at
+    temperature 1 when ``x`` are target log-probabilities. Computed as ``exp(logmeanexp(x))``.
+
+    Example:
+        >>> mean_prob([0.0, float("-inf")])
+        0.5
+        >>> round(mean_prob([math.log(0.2), math.log(0.4)]), 12)
+        0.3
+        >>> mean_prob([-1e4])
+        0.0
+    """
+    return min(1.0, math.exp(logmeanexp(logprobs)))
+
+
+def pooled_token_logprob(token_logprobs: Sequence[Sequence[float]]) -> float:
+    """Mean log-probability over all target tokens of all samples (token-weighted, unlike the mean of
+    per-sample ``per_token_logprob``): ``sum_s sum_i x_si / sum_s L_s``.
+
+    Args:
+        token_logprobs: one sequence of per-position log-probabilities per sample.
+
+    Example:
+        >>> pooled_token_logprob([[-1.0, -1.0], [-4.0]])
+        -2.0
+        >>> pooled_token_logprob([[0.0], [float("-inf")]])
+        -inf
+    """
+    flat: list[float] = []
+    for i, row in enumerate(token_logprobs):
+        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
+            raise ValueError(f"token_logprobs[{i}] must be a sequence of log-probabilities, got {row!r}")
+        flat.extend(check_logprob(v, f"token_logprobs[{i}]") for v in row)
+    return mean_logprob(flat) if flat else _raise_empty()
+
+
+def _raise_empty() -> float:
+    raise ValueError("token_logprobs must hold at least one log-probability, got none")
