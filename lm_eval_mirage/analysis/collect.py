@@ -128,7 +128,8 @@ def find_results_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found.extend(sorted(p.rglob("results*.json")))
+            # Dot-folders hold tools' bookkeeping (a sweep's .sweep/ staging area), never results to analyse.
+            found.extend(sorted(f for f in p.rglob("results*.json") if not any(part.startswith(".") for part in f.relative_to(p).parts)))
         elif p.is_file():
             found.append(p)
         else:
@@ -240,6 +241,26 @@ def _split_rows(samples: pd.DataFrame, template: dict[tuple[str, str], dict]) ->
     return rows
 
 
+def sweep_params(paths: Iterable[str | os.PathLike]) -> dict[str, float]:
+    """Parameter counts recorded by ``lm-eval-mirage sweep`` in ``params.json`` at the top of its output folder.
+
+    The file maps model folder names to ``{"params": N, ...}``; entries without a count are left out.
+    """
+    out: dict[str, float] = {}
+    for p in map(Path, paths):
+        f = p / "params.json"
+        if not (p.is_dir() and f.is_file()):
+            continue
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{f}: not valid JSON ({exc})") from None
+        for key, entry in (data.items() if isinstance(data, dict) else ()):
+            if isinstance(entry, dict) and isinstance(entry.get("params"), (int, float)) and entry["params"] > 0:
+                out[str(key)] = float(entry["params"])
+    return out
+
+
 def _lookup(mapping: Mapping[str, object] | None, run: _Run) -> tuple[object, str | None]:
     """Value for a model from a user mapping, matched by label, model name, folder name or base name."""
     if not mapping:
@@ -283,7 +304,9 @@ def load(
         raise ValueError(f"x={x!r}: accepted values are 'params', 'steps', 'flops'")
     from tqdm.auto import tqdm
 
+    paths = list(paths)
     files = find_results_files(paths)
+    recorded = sweep_params(paths)
     messages: list[str] = []
     runs = [
         _read_run(p) for p in tqdm(files, desc="reading results", unit="file", disable=not progress or len(files) < 20)
@@ -314,6 +337,8 @@ def load(
         if given is not None:
             n_params, source = parse_size(str(given)), "given"
             used_keys["params"].add(key)
+        elif (swept := _lookup(recorded, run)[0]) is not None:
+            n_params, source = float(swept), "sweep params.json"
         elif known is not None:
             n_params, source = float(known.params), f"table ({'exact' if known.exact else 'nominal'})"
         elif (

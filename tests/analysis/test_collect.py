@@ -209,3 +209,22 @@ def test_bad_inputs_name_the_file(tmp_path, write_run):
         load([good])
     with pytest.raises(ValueError, match="x='size'"):
         load([good], x="size")
+
+
+def test_sweep_params_json_gives_sizes_and_dot_folders_are_skipped(tmp_path):
+    """A sweep's output folder: params.json at the top, bookkeeping under .sweep/ (never read as results)."""
+    import json as _json
+
+    from lm_eval_mirage.analysis.collect import find_results_files, load, sweep_params
+
+    good = {"results": {"mirage_arith_add_2d": {"exact_match,parsed": 0.5, "alias": "mirage_arith_add_2d"}},
+            "config": {"model_args": "pretrained=/models/m1"}, "model_name": "/models/m1", "date": 1.0}
+    (tmp_path / "__models__m1").mkdir()
+    (tmp_path / "__models__m1" / "results_2026.json").write_text(_json.dumps(good))
+    (tmp_path / ".sweep" / "staging").mkdir(parents=True)
+    (tmp_path / ".sweep" / "staging" / "results_x.json").write_text("{ torn")
+    (tmp_path / "params.json").write_text(_json.dumps({"__models__m1": {"name": "m1", "params": 1234}, "other": {"params": None}}))
+    assert [f.name for f in find_results_files([tmp_path])] == ["results_2026.json"]
+    assert sweep_params([tmp_path]) == {"__models__m1": 1234.0}
+    table = load([tmp_path], samples=False, progress=False).table
+    assert set(table["x"]) == {1234.0}
