@@ -26,6 +26,7 @@ import lm_eval_mirage  # noqa: F401  (registers the generation metrics)
 from lm_eval_mirage.metrics import choice
 from lm_eval_mirage.metrics import likelihood as ll
 from lm_eval_mirage.metrics.harness import GENERATION_METRICS
+from lm_eval_mirage.tasks.likelihood import _load_tokenizer
 
 __all__ = ["ADDABLE", "MirageTask", "augment_config", "adding_metrics", "with_metrics", "ece_aggregation", "register"]
 
@@ -155,6 +156,20 @@ class MirageTask(ConfigurableTask):
                 self._aggregation_list[name] = agg
                 self._higher_is_better.setdefault(name, ADDABLE[name].higher_is_better)
 
+    def _tokenizer(self) -> Any:
+        """The model's tokenizer, named by the model arguments the harness merges into the task metadata."""
+        if not hasattr(self, "_mirage_tokenizer"):
+            meta = self.config.metadata or {}
+            name = meta.get("tokenizer") or meta.get("pretrained")
+            self._mirage_tokenizer = None
+            if isinstance(name, str) and name:
+                trust = str(meta.get("trust_remote_code", False)).lower() in {"1", "true", "yes"}
+                try:
+                    self._mirage_tokenizer = _load_tokenizer(name, meta.get("revision"), trust)
+                except Exception as exc:  # an API model name, no hub: fall back to characters, loudly
+                    logger.warning("%s: cannot load tokenizer %r (%s); per-token metrics fall back to characters", self.config.task, name, exc)
+        return self._mirage_tokenizer
+
     def _extras(self) -> list[str]:
         return [m for m in self._metric_fn_list if m in ADDABLE]
 
@@ -166,7 +181,7 @@ class MirageTask(ConfigurableTask):
         if self.OUTPUT_TYPE == "multiple_choice":
             values = _multiple_choice_values(self, doc, results)
         elif self.OUTPUT_TYPE == "loglikelihood":
-            values = _loglikelihood_values(results, self.config.target_delimiter + str(self.doc_to_target(doc)))
+            values = _loglikelihood_values(results, self.config.target_delimiter + str(self.doc_to_target(doc)), self._tokenizer())
         else:  # generate_until with a custom process_results
             values = _generation_values(self, doc, results)
         for name in extras:
@@ -206,7 +221,9 @@ def _multiple_choice_values(task: Any, doc: dict, results: Sequence[Any]) -> dic
     }
 
 
-def _loglikelihood_values(results: Sequence[Any], continuation: str) -> dict[str, Any]:
+def _loglikelihood_values(results: Sequence[Any], continuation: str, tokenizer: Any = None) -> dict[str, Any]:
+    """Per-sample likelihood metrics; L from hf-mirage's per-token detail, else the model's tokenizer (the
+    continuation tokenized on its own, as for the plugin's ``_ll`` tasks), else characters (named so)."""
     resp = results[0]
     logprob_sum, is_greedy = float(resp[0]), bool(resp[1])
     out: dict[str, Any] = {
@@ -215,8 +232,10 @@ def _loglikelihood_values(results: Sequence[Any], continuation: str) -> dict[str
         "target_prob": ll.target_prob(logprob_sum),
     }
     token_logprobs = getattr(resp, "token_logprobs", None)
-    if token_logprobs:
-        n = len(token_logprobs)
+    n = len(token_logprobs) if token_logprobs else 0
+    if not n and tokenizer is not None:
+        n = len(tokenizer.encode(continuation, add_special_tokens=False))
+    if n:
         out.update(per_token_logprob=ll.per_token_logprob(logprob_sum, n), per_token_prob=ll.per_token_prob(logprob_sum, n), target_tokens=n)
     else:
         n = max(len(continuation), 1)

@@ -88,6 +88,22 @@ def test_process_results_on_a_real_task_definition(tmp_path):
     assert task.aggregation()["ece"]([(0.9, 1), (0.9, 0)]) == pytest.approx(0.4)
 
 
+def test_likelihood_values_count_tokens_then_fall_back_to_characters(tiny_model):
+    from transformers import AutoTokenizer
+
+    from lm_eval_mirage.models.result import LoglikelihoodResult
+    from lm_eval_mirage.tasks.add_metrics import _loglikelihood_values
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    by_tokenizer = _loglikelihood_values([(-6.0, False)], " mat", tok)
+    assert by_tokenizer["target_tokens"] == 4 and by_tokenizer["per_token_logprob"] == -1.5
+    by_chars = _loglikelihood_values([(-6.0, True)], " mat", None)
+    assert by_chars["target_chars"] == 4 and "per_token_logprob" not in by_chars
+    assert by_chars["greedy_exact_match"] == 1.0
+    detailed = LoglikelihoodResult(-6.0, False, [-3.0, -3.0], [5, 6], [False, False])
+    assert _loglikelihood_values([detailed], " mat", tok)["target_tokens"] == 2
+
+
 def _results(out: Path) -> dict:
     (path,) = sorted(out.rglob("results_*.json"))
     return json.loads(path.read_text())["results"]
@@ -123,8 +139,8 @@ def test_cli_adds_metrics_to_real_tasks_and_leaves_originals_unchanged(tiny_mode
     for metric in ("brier_score,none", "correct_choice_prob,none", "ece,none", "acc,none", "acc_norm,none"):
         assert metric in new["arc_easy_local"]
     assert "token_edit_distance,flexible-extract" in new["gsm8k_local"] and "exact_match,strict-match" in new["gsm8k_local"]
-    # Stock hf gives no per-token detail: the fallback is per character and says so.
-    assert {"target_prob,none", "per_char_logprob,none", "perplexity,none", "acc,none"} <= set(new["lambada_openai_local"])
+    # Stock hf gives no per-token detail: L is counted with the model's tokenizer (named by `pretrained`).
+    assert {"target_prob,none", "per_token_logprob,none", "perplexity,none", "acc,none"} <= set(new["lambada_openai_local"])
     # Same values as the YAML recipe, and as the harness's own Brier where that one works (fixed choice count).
     assert new["arc_easy_local"]["brier_score,none"] == pytest.approx(plain["arc_easy_recipe"]["brier_score,none"])
     assert new["arc_easy_local"]["correct_choice_prob,none"] == pytest.approx(plain["arc_easy_recipe"]["correct_choice_prob,none"])
