@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lm_eval_mirage.analysis._io import atomic_path
+from lm_eval_mirage._io import atomic_path
 from lm_eval_mirage.analysis.scaling import PAPER_ALPHA, PAPER_C, PAPER_N, predict
 from lm_eval_mirage.analysis.table import tidy
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lm_eval_mirage.analysis._io import atomic_write_text
+from lm_eval_mirage._io import atomic_write_text
 from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR
 from lm_eval_mirage.analysis.scaling import fit_table, prediction_table
 from lm_eval_mirage.analysis.table import emergence_table, tidy

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lm_eval_mirage.analysis._io import atomic_write_text
+from lm_eval_mirage._io import atomic_write_text
 from lm_eval_mirage.analysis.scaling import PAPER_ALPHA, PAPER_C
 
 __all__ = ["DEFAULT_MODELS", "DEFAULT_TASKS", "simulate_results", "write_json_atomic"]

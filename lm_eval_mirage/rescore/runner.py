@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from lm_eval_mirage._io import atomic_write_text
 from lm_eval_mirage.rescore.aggregate import Accumulator
 from lm_eval_mirage.rescore.catalog import NOT_APPLICABLE, OUTPUT_TYPES, metrics_for
 from lm_eval_mirage.rescore.samples import SampleError, generation_fields, parse_sample
@@ -105,19 +106,6 @@ def _temporary(path: Path) -> tuple[int, str]:
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the harness's own files follow the umask
     return fd, tmp
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = _temporary(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class _AtomicLines:
@@ -384,7 +372,7 @@ def rescore_results_file(
     output = target_dir / f"{results_file.stem}{RESCORED_SUFFIX}.json"
     if output.resolve() == results_file.resolve():  # pragma: no cover - the suffix makes this impossible
         raise RuntimeError(f"refusing to overwrite the original {results_file}")
-    _atomic_write_text(output, json.dumps(new, indent=2, ensure_ascii=False, default=str))
+    atomic_write_text(output, json.dumps(new, indent=2, ensure_ascii=False, default=str))
     report.output_file = output
     return report
 

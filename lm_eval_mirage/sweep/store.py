@@ -24,12 +24,13 @@ import json
 import os
 import shutil
 import signal
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from lm_eval_mirage._io import atomic_write_text
 
 __all__ = [
     "UnitOutputError",
@@ -96,23 +97,8 @@ class SweepPaths:
         return self.root / "params.json"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def atomic_write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as sorted, indented JSON atomically (see :mod:`lm_eval_mirage._io`)."""
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 

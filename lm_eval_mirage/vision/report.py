@@ -15,7 +15,7 @@ import platform
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lm_eval_mirage.analysis._io import atomic_path, atomic_write_text  # shared with the analysis: same file rules
+from lm_eval_mirage._io import atomic_path, atomic_write_text  # shared with the analysis: same file rules
 from lm_eval_mirage.vision.results import SERIES, TASK, results_table, samples_table
 
 if TYPE_CHECKING:

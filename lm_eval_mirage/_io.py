@@ -1,4 +1,6 @@
-"""Atomic file writes (temporary file in the target folder, then ``os.replace``) with ordinary permissions."""
+"""Atomic file writes shared by every part of the package that writes files (analysis, rescore, sweep,
+vision): a temporary file in the target folder, flushed to disk, then ``os.replace`` with ordinary
+permissions, so a killed process leaves either the old file or the new one, never a torn one."""
 
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        with open(tmp, "rb+") as fh:  # the data must be on disk before the rename makes it visible
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600
         os.replace(tmp, target)
     finally:
