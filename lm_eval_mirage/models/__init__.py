@@ -3,6 +3,7 @@
 - ``hf-mirage`` (:class:`lm_eval_mirage.models.hf_mirage.HFMirageLM`): stock ``hf`` whose log-likelihood
   responses keep the per-token log-probs of the same forward pass (and without the logits-cache bug).
 - ``vllm-mirage`` (:mod:`lm_eval_mirage.models.vllm_mirage`): the same for vLLM; optional extra, GPU only.
+- ``mirage-sim`` (:mod:`lm_eval_mirage.models.simulated`): the paper's model as a SIMULATED family (the demo).
 
 Registration is lazy (``"module:Class"`` strings): nothing heavy is imported until a run names the backend.
 """
@@ -17,6 +18,7 @@ __all__ = ["BACKENDS", "LoglikelihoodResult", "register"]
 BACKENDS = {
     "hf-mirage": "lm_eval_mirage.models.hf_mirage:HFMirageLM",
     "vllm-mirage": "lm_eval_mirage.models.vllm_mirage:VLLMMirageLM",
+    "mirage-sim": "lm_eval_mirage.models.simulated:SimulatedLM",
 }
 
 
