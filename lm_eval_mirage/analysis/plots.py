@@ -92,6 +92,8 @@ def _short(model: str) -> str:
 def _log_x(ax, x: np.ndarray) -> None:
     if x.size and np.all(x > 0):
         ax.set_xscale("log")
+        # Families spanning about one decade get labelled minor ticks ("2x10^3", "3x10^3"...) that collide.
+        ax.tick_params(axis="x", which="minor", labelsize=6, labelrotation=40)
     elif x.size:
         ax.set_xscale("symlog", linthresh=1.0)  # training step 0 has no logarithm
 
