@@ -14,11 +14,11 @@ import io
 import json
 import os
 import sys
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from lm_eval_mirage._io import atomic_dir
 
 __all__ = ["faster_harness", "run_spec", "spec_id", "run_harness", "DONE_FILE"]
 
@@ -139,13 +139,7 @@ def run_harness(
         return out, True
     lm_eval_mirage.register()
     models.register()
-    from lm_eval_mirage.models import simulated
-
-    simulated.register()  # until models.register() lists it (see the demo's notes for the maintainers)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; results are ordinary readable files
-    try:
+    with atomic_dir(out) as tmp:
         args = {k: (str(v) if isinstance(v, Path) else v) for k, v in model_args.items()}
         # custom_dataset functions receive the task metadata and the model arguments (as the CLI does).
         manager = TaskManager(include_path=lm_eval_mirage.tasks_path(), include_defaults=False, metadata={**args, **(metadata or {})})
@@ -169,10 +163,4 @@ def run_harness(
         for task_name in results["configs"]:
             tracker.save_results_samples(task_name=task_name, samples=samples[task_name])
         (tmp / DONE_FILE).write_text(json.dumps(spec, indent=2, sort_keys=True, default=str) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out, False

@@ -32,14 +32,13 @@ import json
 import math
 import os
 import random
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lm_eval_mirage._io import atomic_dir
 from lm_eval_mirage.tasks import demo_data
 
 __all__ = [
@@ -280,22 +279,14 @@ def save_member(model: Any, folder: str | os.PathLike, metadata: dict) -> Path:
     from lm_eval_mirage.zoo.tiny import build_tiny_model
 
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; a saved model is an ordinary readable folder
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a "writing shards" bar per member would bury the family's progress bar
     try:
-        build_tiny_model(tmp, model=model)
-        (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-        for f in tmp.iterdir():
-            f.chmod(0o644)  # transformers may write the weights as a private temporary file
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with atomic_dir(folder) as tmp:
+            build_tiny_model(tmp, model=model)
+            (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+            for f in tmp.iterdir():
+                f.chmod(0o644)  # transformers may write the weights as a private temporary file
     finally:
         if bars:
             hf_logging.enable_progress_bar()
