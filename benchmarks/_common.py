@@ -385,3 +385,42 @@ def base_parser(benchmark: str, description: str | None) -> argparse.ArgumentPar
     parser.add_argument("--quick", action="store_true", help="a smaller run that finishes in under a minute on 2 CPU cores")
     parser.add_argument("--record", type=Path, default=RESULTS_DIR / f"{benchmark}.json", help="where to write the JSON record (default: %(default)s)")
     return parser
+
+
+def add_suite_args(parser: argparse.ArgumentParser, *, tasks_help: str) -> argparse.ArgumentParser:
+    """Options of the scripts that run task suites through the harness on one model (figures 1-3)."""
+    parser.add_argument("--model", type=Path, help="a Hugging Face model folder (default: build a random GPT-2 with the character tokenizer)")
+    parser.add_argument("--n-layer", type=int, default=4, help="layers of the default model (default: %(default)s)")
+    parser.add_argument("--n-embd", type=int, default=128, help="width of the default model (default: %(default)s)")
+    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 1 on cpu: on a shared machine more threads add noise, not speed)")
+    parser.add_argument("--limit", type=int, default=None, help="docs per task (default: 16 quick, 32 full)")
+    parser.add_argument("--tasks", type=int, default=None, help=tasks_help)
+    parser.add_argument("--repeats", type=int, default=None, help="alternated rounds after the warm-up (default: 3 quick, 5 full)")
+    parser.add_argument("--clock", choices=("cpu", "wall"), default=None,
+                        help="what the headline figures time: this process's CPU time (default on cpu: robust on a shared machine) or wall time (default otherwise)")
+    return parser
+
+
+@dataclass(frozen=True)
+class SuiteSettings:
+    """The defaults of :func:`add_suite_args` resolved for quick or full mode."""
+
+    limit: int
+    repeats: int
+    n_tasks: int | None
+    clock_name: str
+    clock: Any
+    threads: int | None
+
+
+def suite_settings(args: argparse.Namespace) -> SuiteSettings:
+    clock_name = args.clock or ("cpu" if args.device == "cpu" else "wall")
+    return SuiteSettings(
+        limit=args.limit or (16 if args.quick else 32),
+        repeats=args.repeats or (3 if args.quick else 5),
+        n_tasks=args.tasks or (3 if args.quick else None),
+        clock_name=clock_name,
+        clock=time.process_time if clock_name == "cpu" else time.perf_counter,
+        threads=args.threads or (1 if args.device == "cpu" else None),
+    )

@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Figure, alternated, base_parser, make_record, median, offline_env, print_figures, quiet_env, relative_spread, silence_loggers, write_record  # noqa: E402
+from _common import Figure, add_suite_args, alternated, base_parser, suite_settings, make_record, median, offline_env, print_figures, quiet_env, relative_spread, silence_loggers, write_record  # noqa: E402
 
 BENCHMARK = "likelihood"
 TARGET_SPEEDUP = 3.0
@@ -68,17 +68,8 @@ def spread_pick(items: list[str], n: int | None) -> list[str]:
 
 
 def build_parser():
-    parser = base_parser(BENCHMARK, __doc__)
-    parser.add_argument("--model", type=Path, help="a Hugging Face model folder (default: a random GPT-2 with the character tokenizer)")
-    parser.add_argument("--n-layer", type=int, default=4, help="layers of the default model (default: %(default)s)")
-    parser.add_argument("--n-embd", type=int, default=128, help="width of the default model (default: %(default)s)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    parser = add_suite_args(base_parser(BENCHMARK, __doc__), tasks_help='N task pairs evenly spread over the 32 (default: 3 quick, all)')
     parser.add_argument("--batch-size", type=int, default=1, help="batch size of both backends (default: %(default)s, the harness's default)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 1 on cpu)")
-    parser.add_argument("--limit", type=int, default=None, help="docs per task (default: 16 quick, 32 full)")
-    parser.add_argument("--tasks", type=int, default=None, help="N task pairs evenly spread over the 32 (default: 3 quick, all)")
-    parser.add_argument("--repeats", type=int, default=None, help="alternated rounds after the warm-up (default: 3 quick, 5 full)")
-    parser.add_argument("--clock", choices=("cpu", "wall"), default=None, help="CPU time (default on cpu) or wall time (default otherwise)")
     return parser
 
 
@@ -87,16 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     offline_env()
     quiet_env()
-    limit = args.limit or (16 if args.quick else 32)
-    repeats = args.repeats or (3 if args.quick else 5)
-    n_tasks = args.tasks or (3 if args.quick else None)
-    clock_name = args.clock or ("cpu" if args.device == "cpu" else "wall")
-    clock = time.process_time if clock_name == "cpu" else time.perf_counter
+    settings = suite_settings(args)
+    limit, repeats, n_tasks = settings.limit, settings.repeats, settings.n_tasks
+    clock_name, clock = settings.clock_name, settings.clock
     unit = "s cpu" if clock_name == "cpu" else "s"
 
     import torch
 
-    threads = args.threads or (1 if args.device == "cpu" else None)
+    threads = settings.threads
     if threads:
         torch.set_num_threads(threads)
     from lm_eval import simple_evaluate

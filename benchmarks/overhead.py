@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Figure, alternated, base_parser, judge_below, make_record, median, offline_env, print_figures, quiet_env, relative_spread, silence_loggers, write_record  # noqa: E402
+from _common import Figure, add_suite_args, alternated, base_parser, suite_settings, judge_below, make_record, median, offline_env, print_figures, quiet_env, relative_spread, silence_loggers, write_record  # noqa: E402
 
 T = TypeVar("T")
 
@@ -156,18 +156,8 @@ def spread_pick(items: list[T], n: int | None) -> list[T]:
 
 
 def build_parser():
-    parser = base_parser(BENCHMARK, __doc__)
-    parser.add_argument("--model", type=Path, help="a Hugging Face model folder (default: build a random GPT-2 with the character tokenizer)")
-    parser.add_argument("--n-layer", type=int, default=4, help="layers of the default model (default: %(default)s)")
-    parser.add_argument("--n-embd", type=int, default=128, help="width of the default model (default: %(default)s)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    parser = add_suite_args(base_parser(BENCHMARK, __doc__), tasks_help='N generation tasks evenly spread over the suite (default: 3 quick, all 32)')
     parser.add_argument("--batch-size", default=None, help="int or 'auto' (default: 16 on cpu, auto otherwise)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 1 on cpu: on a shared machine more threads add noise, not speed)")
-    parser.add_argument("--limit", type=int, default=None, help="docs per task (default: 16 quick, 32 full)")
-    parser.add_argument("--tasks", type=int, default=None, help="N generation tasks evenly spread over the suite (default: 3 quick, all 32)")
-    parser.add_argument("--repeats", type=int, default=None, help="alternated rounds after the warm-up (default: 3 quick, 5 full)")
-    parser.add_argument("--clock", choices=("cpu", "wall"), default=None,
-                        help="what the headline figures time: this process's CPU time (default on cpu: robust on a shared machine) or wall time (default otherwise)")
     return parser
 
 
@@ -176,17 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     offline_env()
     quiet_env()
-    limit = args.limit or (16 if args.quick else 32)
-    repeats = args.repeats or (3 if args.quick else 5)
-    n_tasks = args.tasks or (3 if args.quick else None)
-    clock_name = args.clock or ("cpu" if args.device == "cpu" else "wall")
-    clock = time.process_time if clock_name == "cpu" else time.perf_counter
+    settings = suite_settings(args)
+    limit, repeats, n_tasks = settings.limit, settings.repeats, settings.n_tasks
+    clock_name, clock = settings.clock_name, settings.clock
     batch_size = args.batch_size or ("16" if args.device == "cpu" else "auto")
     batch_size = batch_size if batch_size.startswith("auto") else int(batch_size)
 
     import torch
 
-    threads = args.threads or (1 if args.device == "cpu" else None)
+    threads = settings.threads
     if threads:
         torch.set_num_threads(threads)
     import lm_eval_mirage
