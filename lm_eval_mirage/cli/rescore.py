@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 HELP = "re-score saved lm_eval runs (results + --log_samples files) with continuous metrics, no model needed"
 DESCRIPTION = """\
@@ -17,8 +19,11 @@ layout, with the added metrics next to the original ones:
                     target_tokens, token_logprobs when the samples carry per-token values
   multiple_choice   brier_score, binary_brier_score, correct_choice_prob, correct_choice_logprob, ece
 
-Originals are never modified. Lines that cannot be scored (cut by a killed job, malformed, missing fields,
-unknown task types) are reported with file and line and skipped; the exit status is then 1.
+Originals are never modified. Lines that cannot be read or scored (cut by a killed job, malformed, missing
+fields, values that are not log-likelihoods, NaN) are reported as file:line: reason and skipped, tasks that
+cannot be scored (unknown output type, a bad metric option) as file: task: reason; the rest is written and
+the exit status is 1. A destination that cannot be written is an error (exit 2). Killed by SIGTERM/SIGINT,
+it removes its temporary files; a later run removes those a SIGKILL left.
 
 examples:
   lm_eval --model hf --model_args pretrained=EleutherAI/pythia-160m --tasks arc_easy,gsm8k \\
@@ -57,23 +62,57 @@ def _table(path) -> str:
         return make_table(json.load(fh))
 
 
+class _Terminated(BaseException):
+    """Raised in the main thread by SIGTERM/SIGHUP, so that temporary files are removed on the way out."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    def handler(signum, frame):  # noqa: ARG001
+        raise _Terminated(signum)
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):  # not the main thread: leave the defaults
+            pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def run(args: argparse.Namespace) -> int:
-    from lm_eval_mirage.rescore import parse_metric_names, rescore
+    from lm_eval_mirage.rescore import OutputError, parse_metric_names, rescore
 
     try:
         metrics = parse_metric_names(args.metrics)
-        report = rescore(
-            args.output_path,
-            metrics=metrics,
-            out=args.out,
-            write_samples=args.write_samples,
-            strict=args.strict,
-            tokenizer=args.tokenizer,
-            progress=_progress,
-        )
+        with _signals_raise():
+            report = rescore(
+                args.output_path,
+                metrics=metrics,
+                out=args.out,
+                write_samples=args.write_samples,
+                strict=args.strict,
+                tokenizer=args.tokenizer,
+                progress=_progress,
+            )
+    except OutputError as exc:
+        print(f"lm-eval-mirage rescore: error: {exc}", file=sys.stderr)
+        return 2
     except (ValueError, FileNotFoundError) as exc:
         print(f"lm-eval-mirage rescore: error: {exc}", file=sys.stderr)
         return 2
+    except (KeyboardInterrupt, _Terminated) as exc:
+        signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
+        print(f"lm-eval-mirage rescore: stopped by {signal.Signals(signum).name}; files being written were removed, finished ones kept", file=sys.stderr)
+        return 128 + signum
 
     for run_report in report.runs:
         if run_report.output_file is not None:
@@ -89,11 +128,13 @@ def run(args: argparse.Namespace) -> int:
                 print(f"unavailable: {task} {metric}: {reason}")
         if run_report.skipped:
             print(f"SKIPPED {run_report.skipped} (lines or files) for {run_report.results_file}:", file=sys.stderr)
+            for file, n in run_report.skipped_by_file.items():
+                print(f"  {n:>8} skipped in {file}", file=sys.stderr)
             for problem in run_report.problems[: max(args.show_problems, 0)]:
                 print(f"  {problem}", file=sys.stderr)
             hidden = len(run_report.problems) - max(args.show_problems, 0)
             if hidden > 0:
-                print(f"  ... {hidden} more listed in the 'rescore' block of the output file (all counted)", file=sys.stderr)
+                print(f"  ... {hidden} more (the first 100 are in the 'rescore' block of the output file; all are counted)", file=sys.stderr)
     if report.skipped:
         print(f"lm-eval-mirage rescore: {report.skipped} skipped in total; exit status 1", file=sys.stderr)
     return report.exit_status

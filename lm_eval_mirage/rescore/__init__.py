@@ -14,6 +14,7 @@ Example:
 from lm_eval_mirage.rescore.catalog import METRICS, MetricSpec, metrics_for, parse_metric_names
 from lm_eval_mirage.rescore.runner import (
     RESCORED_SUFFIX,
+    OutputError,
     Problem,
     RescoreReport,
     RunReport,
@@ -25,6 +26,7 @@ from lm_eval_mirage.rescore.runner import (
 __all__ = [
     "METRICS",
     "MetricSpec",
+    "OutputError",
     "Problem",
     "RESCORED_SUFFIX",
     "RescoreReport",

@@ -7,32 +7,48 @@ original with the new ``"metric,filter"``/``"metric_stderr,filter"`` entries in 
 direction in ``higher_is_better[task]``, and a ``"rescore"`` block saying what was done. The name sorts right
 after the original's under the harness's own ``get_latest_filename``, and a later real run sorts after both.
 Originals are never written; outputs are written to a temporary file and renamed into place.
+
+One bad value never costs the batch: a line that cannot be read or scored is reported as ``file:line:
+reason`` and skipped, a task whose configuration cannot be scored as ``file: task 'name': reason`` (all its
+lines counted as skipped), and the rest is written. Only a destination that cannot be written stops the run
+(:class:`OutputError`). Temporary files carry the host and process id in their name
+(``.<name>.rescore-<host>-<pid>-<random>.tmp``); a later run removes those whose process is gone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from lm_eval_mirage._io import atomic_write_text
 from lm_eval_mirage.rescore.aggregate import Accumulator
 from lm_eval_mirage.rescore.catalog import NOT_APPLICABLE, OUTPUT_TYPES, metrics_for
-from lm_eval_mirage.rescore.samples import SampleError, generation_fields, parse_sample
+from lm_eval_mirage.rescore.samples import SampleError, check_loglikelihoods, generation_fields, parse_sample
 from lm_eval_mirage.rescore.scorers import make_scorer
 
-__all__ = ["Problem", "RunReport", "RescoreReport", "RESCORED_SUFFIX", "find_results_files", "rescore", "rescore_results_file"]
+__all__ = ["OutputError", "Problem", "RunReport", "RescoreReport", "RESCORED_SUFFIX", "find_results_files", "rescore", "rescore_results_file"]
 
 #: Suffix of the files ``rescore`` writes (``results_<ts>.rescored.json``, ``samples_<task>_<ts>.rescored.jsonl``).
 RESCORED_SUFFIX = ".rescored"
 #: Problems kept in a results file's ``rescore`` block (all are counted).
 MAX_RECORDED_PROBLEMS = 100
 _MAX_KEPT_PROBLEMS = 1000  # per samples file, in memory
+_MAX_REASON = 300  # characters of an exception message kept in a reason
+#: A temporary file left by another process is removed when that process is gone (same host), or when it
+#: has not been written for this long (another host: its process cannot be asked).
+STALE_AFTER_S = 3600.0
+
+
+class OutputError(OSError):
+    """A destination that cannot be written (``--out`` read-only, a file in the way, disk full): stops the run."""
 
 
 @dataclass
@@ -59,6 +75,13 @@ class RunReport:
     notes: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # the first ones of each file
     skipped: int = 0  # lines (or whole files) skipped, all counted
+    skipped_by_file: dict[str, int] = field(default_factory=dict)  # file -> lines (or 1 for a whole file) skipped
+
+    def count(self, file: str | os.PathLike, n: int) -> None:
+        """Count ``n`` skipped lines (or one whole file) of ``file``."""
+        if n > 0:
+            self.skipped += n
+            self.skipped_by_file[str(file)] = self.skipped_by_file.get(str(file), 0) + n
 
 
 @dataclass
@@ -98,14 +121,64 @@ def _timestamp(results_file: Path) -> str:
     return stem[len("results_") :] if stem.startswith("results_") else stem[stem.rfind("_") + 1 :]
 
 
+_HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:64] or "host"
+_TEMPORARY = re.compile(r"\.(?:results|samples)_.+\.rescore-(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp")
+# what versions before the host/pid names left (mkstemp's 8 random characters): removed by age only
+_LEGACY_TEMPORARY = re.compile(r"\.(?:results|samples)_.+\.rescored\.jsonl?\.[A-Za-z0-9_]{8}\.(?:tmp|json)")
+
+
 def _temporary(path: Path) -> tuple[int, str]:
-    """A temporary file beside ``path`` with the permissions a plain ``open(path, "w")`` would give."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """A temporary file beside ``path`` with the permissions a plain ``open(path, "w")`` would give, named
+    ``.<name>.rescore-<host>-<pid>-<random>.tmp`` so that a later run can tell whether its writer is gone."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.rescore-{_HOST}-{os.getpid()}-", suffix=".tmp")
+    except OSError as exc:
+        raise OutputError(f"cannot write in {str(path.parent)!r}: {exc.strerror or exc}") from None
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the harness's own files follow the umask
     return fd, tmp
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0  # someone else's live process (or a pid this OS cannot hold: kept, aged out below)
+    return True
+
+
+def remove_stale_temporaries(folder: Path, *, now: float | None = None) -> list[str]:
+    """Remove the temporary files earlier ``rescore`` runs left in ``folder`` when killed (``SIGKILL``, a
+    power cut): those of this host whose process is gone, and any not written for :data:`STALE_AFTER_S`.
+    Returns notes naming what was removed. Nothing else is touched."""
+    notes: list[str] = []
+    now = time.time() if now is None else now
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return notes
+    for entry in entries:
+        m = _TEMPORARY.fullmatch(entry.name)
+        legacy = m is None and _LEGACY_TEMPORARY.fullmatch(entry.name) is not None
+        if (m is None and not legacy) or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        gone = m is not None and m["host"] == _HOST and int(m["pid"]) != os.getpid() and not _pid_alive(int(m["pid"]))
+        if gone or age > STALE_AFTER_S:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                continue
+            why = f"its process {m['pid']} is gone" if gone else f"not written for {age / 3600:.1f} h"
+            notes.append(f"removed {entry.path}, a temporary file of a killed rescore ({why})")
+    return notes
 
 
 class _AtomicLines:
@@ -120,15 +193,36 @@ class _AtomicLines:
         self.fh.write(line)
 
     def commit(self) -> None:
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-        self.fh.close()
-        os.replace(self.tmp, self.path)
+        try:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise OutputError(f"cannot write {str(self.path)!r}: {exc.strerror or exc}") from None
 
     def abort(self) -> None:
-        if not self.fh.closed:
-            self.fh.close()
+        try:
+            if not self.fh.closed:
+                self.fh.close()
+        except OSError:
+            pass
         Path(self.tmp).unlink(missing_ok=True)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """``text`` to ``path`` atomically (a temporary file renamed into place), :class:`OutputError` if it cannot."""
+    out = _AtomicLines(path)
+    try:
+        out.write(text)
+    except OSError as exc:
+        out.abort()
+        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    except BaseException:
+        out.abort()
+        raise
+    out.commit()
 
 
 class _SeenIds:
@@ -163,8 +257,12 @@ def _score_samples_file(
     strict: bool,
     writer: _AtomicLines | None,
     progress: Callable[[Iterator], Iterator] | None,
+    check: Callable[[Any], None] | None = None,
 ) -> tuple[int, int, list[Problem]]:
-    """Stream one samples file into ``acc``; returns (lines, skipped, first problems)."""
+    """Stream one samples file into ``acc``; returns (lines, skipped, first problems).
+
+    ``check`` validates a fully parsed sample's ``filtered_resps`` before scoring (log-likelihoods). A line
+    that cannot be read or scored, for whatever reason, is skipped and named; the next line goes on."""
     problems: list[Problem] = []
     skipped = lines = 0
     seen = _SeenIds()
@@ -201,7 +299,7 @@ def _score_samples_file(
                 else:
                     doc_id, target, filtered, filter_key = fields
                 if type(filter_key) is not str:
-                    raise SampleError(f"filter must be a string, got {filter_key!r}")
+                    raise SampleError(f"filter must be a string, got {_short(filter_key)}")
                 bits = bitmaps.get(filter_key)
                 if type(doc_id) is int and bits is not None and 0 <= doc_id < len(bits):
                     if bits[doc_id]:
@@ -209,14 +307,40 @@ def _score_samples_file(
                     bits[doc_id] = 1
                 elif not seen.add(doc_id, filter_key):
                     raise SampleError(f"duplicate sample (doc_id {doc_id!r}, filter {filter_key!r})")
-                scores = scorer.score(sample) if sample is not None else scorer.score_fields(target, filtered)
+                if sample is None:
+                    scores = scorer.score_fields(target, filtered)
+                else:
+                    if check is not None:
+                        check(sample.get("filtered_resps"))
+                    scores = scorer.score(sample)
             except SampleError as exc:
                 skip(lineno, str(exc))
+                continue
+            except RecursionError:
+                skip(lineno, "cannot be scored: a value nested deeper than Python allows")
+                continue
+            except Exception as exc:  # noqa: BLE001 - one bad value must not cost the batch; named, counted
+                skip(lineno, f"cannot be scored: {_describe(exc)}")
                 continue
             acc.add(filter_key, scores)
             if writer is not None:
                 writer.write(_sample_line(sample, scores))
     return lines, skipped, problems
+
+
+def _describe(exc: BaseException) -> str:
+    """``exc`` as a one-line reason (type and message, cut to a few hundred characters)."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, ValueError) or not text else text
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - e.g. an int too long for str()
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _sample_line(sample: dict[str, Any], scores: dict[str, Any]) -> str:
@@ -228,8 +352,29 @@ def _sample_line(sample: dict[str, Any], scores: dict[str, Any]) -> str:
 
 
 def _count_lines(path: Path) -> int:
-    with open(path, "rb") as fh:
-        return sum(1 for raw in fh if raw.strip())
+    try:
+        with open(path, "rb") as fh:
+            return sum(1 for raw in fh if raw.strip())
+    except OSError:
+        return 0
+
+
+#: One sample of each output type that any working scorer scores: when a task's scorer fails on it, the
+#: task's configuration is at fault (e.g. an unknown metric option), and the task is reported once.
+_PROBES: dict[str, dict[str, Any]] = {
+    "generate_until": {"doc_id": 0, "target": "1", "filtered_resps": ["1"], "filter": "none"},
+    "loglikelihood": {"doc_id": 0, "target": " 1", "filtered_resps": [["-1.0", "True"]], "filter": "none"},
+    "multiple_choice": {"doc_id": 0, "target": "0", "filtered_resps": [["-1.0", "False"], ["-2.0", "False"]], "filter": "none"},
+}
+
+
+def _probe(output_type: str, scorer: Any) -> str | None:
+    """``None`` when ``scorer`` scores a plain valid sample, else why not (a task-level reason)."""
+    try:
+        scorer.score(dict(_PROBES[output_type]))
+    except Exception as exc:  # noqa: BLE001
+        return f"cannot be scored with its configuration: {_describe(exc)}"
+    return None
 
 
 def rescore_results_file(
@@ -260,6 +405,7 @@ def rescore_results_file(
     ts = _timestamp(results_file)
     folder = results_file.parent
     target_dir = out_dir if out_dir is not None else folder
+    report.notes.extend(remove_stale_temporaries(target_dir))
     new = json.loads(json.dumps(original))  # a deep copy that stays plain JSON
     new.setdefault("results", {})
     new.setdefault("higher_is_better", {})
@@ -296,33 +442,47 @@ def rescore_results_file(
             continue
         if output_type not in OUTPUT_TYPES:
             n = _count_lines(samples_path)
-            run_problems.append(Problem(str(samples_path), None, f"unknown output_type {output_type!r}: {n} lines skipped"))
-            report.skipped += max(n, 1)
+            run_problems.append(Problem(str(samples_path), None, f"unknown output_type {_short(output_type)}: {n} lines skipped"))
+            report.count(samples_path, max(n, 1))
             continue
         specs = metrics_for(output_type, metrics)
         if not specs:
             report.notes.append(f"{task}: none of the requested metrics applies to output type {output_type}")
             continue
-        scorer = make_scorer(output_type, config, specs, tokenizer=tokenizer)
-        if scorer.unsupported:
+        try:
+            scorer = make_scorer(output_type, config, specs, tokenizer=tokenizer)
+            unsupported = scorer.unsupported or _probe(output_type, scorer)
+        except Exception as exc:  # noqa: BLE001 - a task's configuration costs that task, not the batch
+            unsupported = f"cannot be scored: {_describe(exc)}"
+        if unsupported:
             n = _count_lines(samples_path)
-            run_problems.append(Problem(str(samples_path), None, f"{scorer.unsupported}: {n} lines skipped"))
-            report.skipped += max(n, 1)
+            run_problems.append(Problem(str(samples_path), None, f"task {task!r}: {unsupported}: {n} lines skipped"))
+            report.count(samples_path, max(n, 1))
+            block["counts"][task] = {"lines": n, "skipped": n, "scored": {}, "values": {}}
             continue
 
         acc = Accumulator(specs)
         writer = _AtomicLines(target_dir / f"samples_{task}_{ts}{RESCORED_SUFFIX}.jsonl") if write_samples else None
         try:
             wrap = (lambda it, _t=task: progress(it, _t)) if progress else None
-            lines, skipped, problems = _score_samples_file(samples_path, scorer, acc, strict=strict, writer=writer, progress=wrap)
+            check = check_loglikelihoods if output_type != "generate_until" else None
+            lines, skipped, problems = _score_samples_file(samples_path, scorer, acc, strict=strict, writer=writer, progress=wrap, check=check)
             if writer is not None:
                 writer.commit()
                 report.samples_outputs.append(writer.path)
+        except OSError as exc:
+            if writer is not None:
+                writer.abort()
+            if isinstance(exc, OutputError):
+                raise
+            run_problems.append(Problem(str(samples_path), None, f"cannot read samples file: {exc.strerror or exc}"))
+            report.count(samples_path, 1)
+            continue
         except BaseException:
             if writer is not None:
                 writer.abort()
             raise
-        report.skipped += skipped
+        report.count(samples_path, skipped)
         run_problems.extend(problems)
 
         task_results = original.get("results", {}).get(task, {})
@@ -333,7 +493,7 @@ def rescore_results_file(
             run_problems.append(
                 Problem(str(samples_path), None, f"{missing} samples missing: the results file reports {expected} per filter, the samples file has {lines} lines")
             )
-            report.skipped += missing
+            report.count(samples_path, missing)
 
         added = acc.results(bootstrap_iters=bootstrap_iters)
         target = new["results"].setdefault(task, {"name": task, "alias": task})
@@ -365,14 +525,18 @@ def rescore_results_file(
         }
 
     report.problems = run_problems
+    for p in run_problems:  # whole files reported by discovery (no samples file, a stray one): one each
+        if p.line is None and p.file not in report.skipped_by_file:
+            report.skipped_by_file[p.file] = 1
     block["skipped"] = report.skipped
+    block["skipped_by_file"] = {Path(f).name: n for f, n in report.skipped_by_file.items()}
     block["problems"] = [{"file": p.file, "line": p.line, "reason": p.reason} for p in run_problems[:MAX_RECORDED_PROBLEMS]]
     block["notes"] = list(report.notes)
     new["rescore"] = block
     output = target_dir / f"{results_file.stem}{RESCORED_SUFFIX}.json"
     if output.resolve() == results_file.resolve():  # pragma: no cover - the suffix makes this impossible
         raise RuntimeError(f"refusing to overwrite the original {results_file}")
-    atomic_write_text(output, json.dumps(new, indent=2, ensure_ascii=False, default=str))
+    _write_text(output, json.dumps(new, indent=2, ensure_ascii=False, default=str))
     report.output_file = output
     return report
 
@@ -403,21 +567,40 @@ def rescore(
 
     Raises:
         FileNotFoundError: ``path`` does not exist or holds no results files.
+        OutputError: ``out`` (or a folder written into) cannot be written; checked for ``out`` before any
+            work.
     """
     path = Path(path)
     files = find_results_files(path)
     if not files:
         raise FileNotFoundError(f"no results_*.json files under {str(path)!r} (write them with lm_eval --output_path DIR --log_samples)")
     root = path if path.is_dir() else path.parent
+    if out is not None:
+        _check_writable(Path(out))
     runs = []
     for results_file in files:
         out_dir = None if out is None else Path(out) / results_file.parent.relative_to(root)
-        runs.append(
-            rescore_results_file(
+        try:
+            run = rescore_results_file(
                 results_file, out_dir=out_dir, metrics=metrics, write_samples=write_samples, strict=strict, tokenizer=tokenizer, progress=progress
             )
-        )
+        except OutputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one results file must not cost the others; named, counted
+            run = RunReport(results_file)
+            run.problems.append(Problem(str(results_file), None, f"cannot be re-scored: {_describe(exc)}"))
+            run.count(results_file, 1)
+        runs.append(run)
     return RescoreReport(runs)
+
+
+def _check_writable(folder: Path) -> None:
+    """Create ``folder`` and a temporary file in it, or raise :class:`OutputError` saying why not."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"--out {str(folder)!r} exists and is not a folder")
+    fd, tmp = _temporary(folder / "results_.check")
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def _version() -> str:

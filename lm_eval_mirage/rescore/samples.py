@@ -12,33 +12,39 @@ decodes them one by one, so a torn UTF-8 character costs one line, not the file.
 YAML or pickle.
 
 Generation samples have a fast path (:func:`generation_fields`) that decodes only the fields re-scoring
-needs (``doc_id``, ``target``, ``filtered_resps``, ``filter``) after checking the line's frame: it starts
-with ``{"doc_id": ``, ends with ``}`` and a newline (a line cut by a killed job has no newline), holds
-exactly one ``"doc_id"`` key (two lines run together are rejected), and the decoded fields sit between the
-harness's own neighbouring keys (``target`` before ``arguments``; ``filtered_resps``, ``filter``, ``metrics``
-and ``doc_hash`` in a row). Anything else falls back to a full ``json.loads`` of the line. ``strict``
-mode parses every line fully.
+needs (``doc_id``, ``target``, ``filtered_resps``, ``filter``) with ``msgspec``, which still checks the
+syntax of the whole line (the fields it skips, ``doc`` included, must be valid JSON too). A line it does not
+accept is parsed by ``json.loads`` (:func:`parse_sample`), which decides: so the fast path and ``--strict``
+(every line by ``json.loads``) skip the same lines and read the same values.
+
+Log-likelihoods (``loglikelihood`` and ``multiple_choice`` samples) are checked where they are read
+(:func:`check_loglikelihoods`): a JSON ``true``, a positive number, NaN or ``+inf`` is not a log-likelihood.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import json.scanner
+import math
 from typing import Any
 
-__all__ = ["SampleError", "parse_sample", "generation_fields", "parse_bool", "parse_target_list"]
+import msgspec
 
-_DECODER = json.JSONDecoder()
-# The C scanner behind raw_decode, called directly: (value, end) at an index without leading whitespace.
-_scan = json.scanner.make_scanner(_DECODER)
-_HEAD = '{"doc_id": '  # 11 characters; the lengths below are written out in generation_fields
-_FILTERED = ', "filtered_resps": '  # 20
-_FILTER = ', "filter": '  # 12
-_METRICS = ', "metrics": '  # 13
-_DOC_HASH = ', "doc_hash": '
-_TARGET = ', "target": '  # 12
-_ARGUMENTS = ', "arguments": '
+from lm_eval_mirage.metrics.likelihood import LOGPROB_TOLERANCE
+
+__all__ = ["SampleError", "parse_sample", "generation_fields", "parse_loglikelihood", "check_loglikelihoods", "parse_bool", "parse_target_list"]
+
+
+class _GenerationFields(msgspec.Struct):
+    """The four fields a generation sample is scored from; msgspec skips (and validates) the rest."""
+
+    doc_id: Any
+    target: Any
+    filtered_resps: Any
+    filter: Any
+
+
+_FAST = msgspec.json.Decoder(_GenerationFields)
 
 
 class SampleError(ValueError):
@@ -46,7 +52,16 @@ class SampleError(ValueError):
 
 
 def parse_sample(text: str) -> dict[str, Any]:
-    """Parse one line fully; a cut or malformed line raises :class:`SampleError`."""
+    """Parse one line fully; a cut, malformed or unreadable line raises :class:`SampleError`.
+
+    Example:
+        >>> parse_sample('{"doc_id": 1}')
+        {'doc_id': 1}
+        >>> parse_sample('{"doc_id": ' + '[' * 100000)
+        Traceback (most recent call last):
+        ...
+        lm_eval_mirage.rescore.samples.SampleError: JSON nested deeper than the reader allows
+    """
     try:
         sample = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -54,40 +69,84 @@ def parse_sample(text: str) -> dict[str, Any]:
         if exc.pos >= end or exc.msg.startswith("Unterminated string"):  # stops inside: cut by a killed writer
             raise SampleError(f"truncated JSON (the line ends after {end} characters, inside the object)") from None
         raise SampleError(f"malformed JSON ({exc.msg} at character {exc.pos + 1})") from None
+    except RecursionError:
+        raise SampleError("JSON nested deeper than the reader allows") from None
+    except ValueError as exc:  # e.g. an integer of more than sys.get_int_max_str_digits() digits
+        raise SampleError(f"unreadable JSON ({str(exc).split(';')[0]})") from None
     if not isinstance(sample, dict):
         raise SampleError(f"a sample must be a JSON object, got {type(sample).__name__}")
     return sample
 
 
 def generation_fields(text: str) -> tuple[Any, Any, Any, Any] | None:
-    """``(doc_id, target, filtered_resps, filter)`` decoded from a line in the harness's layout, or ``None``
-    when the line is not in that exact layout (the caller then parses it fully)."""
-    if not text.startswith(_HEAD) or not text.endswith("}\n") or text.count('"doc_id": ') != 1:
-        return None
+    """``(doc_id, target, filtered_resps, filter)`` of a line that is valid JSON throughout, or ``None`` when
+    this reader declines it (the caller then parses it with :func:`parse_sample`, which decides).
+
+    Values equal ``json.loads``'s (duplicate keys: the last wins in both); numbers msgspec cannot hold
+    (NaN literals, integers beyond 64 bits, ``1e400``) and lone surrogates are declined.
+
+    Example:
+        >>> generation_fields('{"doc_id": 3, "doc": {}, "target": "7", "filtered_resps": ["7"], "filter": "none"}')
+        (3, '7', ['7'], 'none')
+        >>> generation_fields('{"doc_id": 3, "doc": {,}, "target": "7", "filtered_resps": ["7"], "filter": "none"}') is None
+        True
+    """
     try:
-        comma = text.find(",", 11)
-        doc_id = int(text[11:comma]) if 11 < comma < 32 and text[11:comma].isdigit() else _scan(text, 11)[0]
-        i = text.rfind(_FILTERED)
-        if i < 0:
-            return None
-        filtered, end = _scan(text, i + 20)
-        if not text.startswith(_FILTER, end):
-            return None
-        filt, end = _scan(text, end + 12)
-        if not text.startswith(_METRICS, end):
-            return None
-        _, end = _scan(text, end + 13)
-        if not text.startswith(_DOC_HASH, end):  # a look-alike nested in a per-sample metric value stops here
-            return None
-        t = text.rfind(_TARGET, 0, i)
-        if t < 0:
-            return None
-        target, end = _scan(text, t + 12)
-        if not text.startswith(_ARGUMENTS, end):
-            return None
-    except (StopIteration, ValueError, IndexError):
+        f = _FAST.decode(text)
+    except Exception:  # noqa: BLE001 - any refusal (syntax, range, depth, encoding): json.loads decides
         return None
-    return doc_id, target, filtered, filt
+    return f.doc_id, f.target, f.filtered_resps, f.filter
+
+
+def parse_loglikelihood(value: Any, name: str) -> float:
+    """A logged log-likelihood (a JSON number or the harness's stringified float) as a float.
+
+    A log-likelihood is a sum of log-probabilities: a number in ``[-inf, 0]`` (up to ``LOGPROB_TOLERANCE``
+    above 0, float32 rounding). A bool (``true`` would read as 1.0), NaN, ``+inf`` or a positive number is
+    refused with :class:`SampleError` naming ``name``.
+
+    Example:
+        >>> parse_loglikelihood("-1.5", "filtered_resps[0][0]"), parse_loglikelihood(float("-inf"), "x")
+        (-1.5, -inf)
+        >>> parse_loglikelihood(True, "filtered_resps[0][0]")
+        Traceback (most recent call last):
+        ...
+        lm_eval_mirage.rescore.samples.SampleError: filtered_resps[0][0] must be a log-likelihood (a number <= 0), got True
+    """
+    x = None
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)) or (isinstance(value, str) and len(value) <= 64 and "_" not in value):
+        try:
+            x = float(value)
+        except (ValueError, OverflowError):
+            x = None
+    if x is None or math.isnan(x) or x > LOGPROB_TOLERANCE:
+        raise SampleError(f"{name} must be a log-likelihood (a number <= 0), got {_short(value)}")
+    return x
+
+
+def check_loglikelihoods(filtered: Any) -> None:
+    """Check every ``(loglikelihood, is_greedy)`` pair of a ``loglikelihood``/``multiple_choice`` sample's
+    ``filtered_resps``; the :class:`SampleError` names the first bad one by its key path.
+
+    Example:
+        >>> check_loglikelihoods([["-0.5", "False"], [-2.0, False]])
+        >>> check_loglikelihoods([["-0.5", "False"], ["3.8", "False"]])
+        Traceback (most recent call last):
+        ...
+        lm_eval_mirage.rescore.samples.SampleError: filtered_resps[1][0] must be a log-likelihood (a number <= 0), got '3.8'
+    """
+    if not isinstance(filtered, list) or not filtered:
+        raise SampleError(f"filtered_resps must be a non-empty list of (loglikelihood, is_greedy) pairs, got {_short(filtered)}")
+    for i, pair in enumerate(filtered):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise SampleError(f"filtered_resps[{i}] must be a (loglikelihood, is_greedy) pair, got {_short(pair)}")
+        parse_loglikelihood(pair[0], f"filtered_resps[{i}][0]")
+        parse_bool(pair[1], f"filtered_resps[{i}][1]")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value) if not isinstance(value, str) or len(value) < limit else repr(value[:limit]) + "..."
+    return text if len(text) <= limit + 3 else text[:limit] + "..."
 
 
 def parse_bool(value: Any, name: str) -> bool:
