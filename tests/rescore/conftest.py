@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-__all__ = ["sample", "write_run", "gen_config", "mc_config", "ll_config", "layout"]
+__all__ = ["sample", "write_run", "gen_config", "mc_config", "ll_config", "gen_samples", "mc_samples", "make_run", "layout"]
 
 
 @pytest.fixture
@@ -98,3 +99,42 @@ def write_run(output_path: Path, model: str, tasks: dict[str, tuple[dict, dict, 
     folder = Path(output_path) / tracker.general_config_tracker.model_name_sanitized
     (results_file,) = folder.glob("results_*.json")
     return results_file
+
+
+TARGETS = ["124", "55", "1000", "7", "-3", "81"]
+OUTPUTS = ["134", "55", "100", "", "-3", "18 apples"]
+
+
+def gen_samples(n: int = 6, filters: tuple[str, ...] = ("parsed", "raw")) -> list[dict]:
+    """Generation samples: targets ``TARGETS``, outputs ``OUTPUTS`` (``parsed``: first word), per filter."""
+    out = []
+    for f in filters:
+        for i in range(n):
+            t, o = TARGETS[i % 6], OUTPUTS[i % 6]
+            o = o.split(" ")[0] if f == "parsed" else o
+            out.append(sample(i, t, [(f"Q: {i}?", {"until": ["\n"]})], [[o]], [o], f, {"exact_match": float(o == t)}))
+    return out
+
+
+MC_LLS = [[-1.2, -0.3, -2.5, -4.0], [-0.1, -3.0, -2.0, -9.5], [-2.0, -2.0, -1.0, -7.0], [-5.0, -0.2, -0.4, -0.3]]
+MC_GOLD = [1, 0, 3, 2]
+
+
+def mc_samples() -> list[dict]:
+    """Four choice samples with log-likelihoods ``MC_LLS`` and gold ``MC_GOLD`` (logged acc consistent)."""
+    out = []
+    for i, (lls, gold) in enumerate(zip(MC_LLS, MC_GOLD)):
+        args = [("Q:", f" c{j}") for j in range(len(lls))]
+        resps = [[(x, False)] for x in lls]
+        acc = float(int(np.argmax(lls)) == gold)
+        out.append(sample(i, gold, args, resps, [(x, False) for x in lls], "none", {"acc": acc}))
+    return out
+
+
+def make_run(root: Path, model: str = "m1", **kw) -> Path:
+    """A run of two tasks (``t_gen``: generation, filters parsed/raw, 6 docs; ``t_mc``: 4 choice docs)."""
+    tasks = {
+        "t_gen": (gen_config("t_gen", filters=("parsed", "raw")), {"sample_len": 6, "exact_match,parsed": 0.5}, gen_samples()),
+        "t_mc": (mc_config("t_mc"), {"sample_len": 4, "acc,none": 0.5, "acc_stderr,none": 0.2}, mc_samples()),
+    }
+    return write_run(root, model, tasks, **kw)

@@ -15,42 +15,6 @@ from lm_eval_mirage.metrics import harness as adapters
 from lm_eval_mirage.metrics.choice import brier_score
 from lm_eval_mirage.rescore import RESCORED_SUFFIX, find_results_files, rescore
 
-TARGETS = ["124", "55", "1000", "7", "-3", "81"]
-OUTPUTS = ["134", "55", "100", "", "-3", "18 apples"]
-
-
-def gen_samples(layout, n=6, filters=("parsed", "raw")):
-    out = []
-    for f in filters:
-        for i in range(n):
-            t, o = TARGETS[i % 6], OUTPUTS[i % 6]
-            o = o.split(" ")[0] if f == "parsed" else o
-            out.append(layout.sample(i, t, [(f"Q: {i}?", {"until": ["\n"]})], [[o]], [o], f, {"exact_match": float(o == t)}))
-    return out
-
-
-MC_LLS = [[-1.2, -0.3, -2.5, -4.0], [-0.1, -3.0, -2.0, -9.5], [-2.0, -2.0, -1.0, -7.0], [-5.0, -0.2, -0.4, -0.3]]
-MC_GOLD = [1, 0, 3, 2]
-
-
-def mc_samples(layout):
-    out = []
-    for i, (lls, gold) in enumerate(zip(MC_LLS, MC_GOLD)):
-        args = [("Q:", f" c{j}") for j in range(len(lls))]
-        resps = [[(x, False)] for x in lls]
-        acc = float(int(np.argmax(lls)) == gold)
-        out.append(layout.sample(i, gold, args, resps, [(x, False) for x in lls], "none", {"acc": acc}))
-    return out
-
-
-def make_run(layout, root: Path, model: str = "m1", **kw) -> Path:
-    tasks = {
-        "t_gen": (layout.gen_config("t_gen", filters=("parsed", "raw")), {"sample_len": 6, "exact_match,parsed": 0.5}, gen_samples(layout)),
-        "t_mc": (layout.mc_config("t_mc"), {"sample_len": 4, "acc,none": 0.5, "acc_stderr,none": 0.2}, mc_samples(layout)),
-    }
-    return layout.write_run(root, model, tasks, **kw)
-
-
 def digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
@@ -59,7 +23,7 @@ def test_a_tree_is_rescored_next_to_the_originals_which_stay_untouched(layout, t
     from lm_eval.api.metrics import mean, mean_stderr
     from lm_eval.utils import get_latest_filename, make_table
 
-    originals = [make_run(layout, tmp_path / "runs", "m1"), make_run(layout, tmp_path / "runs", "m2")]
+    originals = [layout.make_run(tmp_path / "runs", "m1"), layout.make_run(tmp_path / "runs", "m2")]
     before = {f: digest(f.parent) for f in originals}
     report = rescore(tmp_path / "runs")
     assert report.exit_status == 0 and report.skipped == 0
@@ -79,11 +43,11 @@ def test_a_tree_is_rescored_next_to_the_originals_which_stay_untouched(layout, t
         # original values kept, new ones added
         assert res["t_gen"]["exact_match,parsed"] == 0.5 and res["t_mc"]["acc,none"] == 0.5
         for f in ("parsed", "raw"):
-            outs = [o.split(" ")[0] if f == "parsed" else o for o in OUTPUTS]
-            ted = [adapters.token_edit_distance(references=[t], predictions=[o]) for t, o in zip(TARGETS, outs)]
+            outs = [o.split(" ")[0] if f == "parsed" else o for o in layout.OUTPUTS]
+            ted = [adapters.token_edit_distance(references=[t], predictions=[o]) for t, o in zip(layout.TARGETS, outs)]
             assert res["t_gen"][f"token_edit_distance,{f}"] == mean(ted)
             assert res["t_gen"][f"token_edit_distance_stderr,{f}"] == mean_stderr(ted)
-        bs = [brier_score(g, lls) for g, lls in zip(MC_GOLD, MC_LLS)]
+        bs = [brier_score(g, lls) for g, lls in zip(layout.MC_GOLD, layout.MC_LLS)]
         assert res["t_mc"]["brier_score,none"] == pytest.approx(statistics.fmean(bs), abs=1e-15)
         assert res["t_mc"]["ece_stderr,none"] == "N/A"
         assert new["higher_is_better"]["t_mc"]["brier_score"] is False
@@ -98,7 +62,7 @@ def test_a_tree_is_rescored_next_to_the_originals_which_stay_untouched(layout, t
 
 
 def test_out_mirrors_the_tree_and_writes_nothing_beside_the_originals(layout, tmp_path):
-    original = make_run(layout, tmp_path / "runs" / "family", "m1")
+    original = layout.make_run(tmp_path / "runs" / "family", "m1")
     before = digest(original.parent)
     report = rescore(tmp_path / "runs", out=tmp_path / "out", metrics=("brier_score",))
     (run,) = report.runs
@@ -123,7 +87,7 @@ def corrupt(samples_file: Path) -> None:
 def test_bad_lines_are_reported_with_file_and_line_and_skipped(layout, tmp_path):
     from lm_eval.api.metrics import mean
 
-    results_file = make_run(layout, tmp_path, "m1")
+    results_file = layout.make_run(tmp_path, "m1")
     (samples_file,) = results_file.parent.glob("samples_t_gen_*.jsonl")
     corrupt(samples_file)
     snapshot = samples_file.read_bytes()
@@ -142,13 +106,13 @@ def test_bad_lines_are_reported_with_file_and_line_and_skipped(layout, tmp_path)
     new = json.loads(run.output_file.read_text())
     assert new["rescore"]["skipped"] == 5 and len(new["rescore"]["problems"]) == 5
     kept = [0, 2, 5]  # the parsed-filter samples that survived
-    ted = [adapters.token_edit_distance(references=[TARGETS[i]], predictions=[OUTPUTS[i].split(" ")[0]]) for i in kept]
+    ted = [adapters.token_edit_distance(references=[layout.TARGETS[i]], predictions=[layout.OUTPUTS[i].split(" ")[0]]) for i in kept]
     assert new["results"]["t_gen"]["token_edit_distance,parsed"] == mean(ted)
     assert new["rescore"]["counts"]["t_gen"]["scored"]["parsed"] == 3
 
 
 def test_strict_mode_gives_the_same_values(layout, tmp_path):
-    make_run(layout, tmp_path, "m1")
+    layout.make_run(tmp_path, "m1")
     fast = json.loads(rescore(tmp_path).runs[0].output_file.read_text())["results"]
     strict = json.loads(rescore(tmp_path, strict=True).runs[0].output_file.read_text())["results"]
     assert fast == strict
@@ -156,9 +120,9 @@ def test_strict_mode_gives_the_same_values(layout, tmp_path):
 
 def test_missing_samples_unknown_types_and_stray_files_are_counted(layout, tmp_path):
     tasks = {
-        "t_gen": (layout.gen_config("t_gen"), {"sample_len": 6}, gen_samples(layout, filters=("none",))[:4]),  # 2 lines missing
-        "t_odd": ({"task": "t_odd", "output_type": "ranking"}, {"sample_len": 2}, gen_samples(layout, 2, ("none",))),
-        "t_ppl": ({"task": "t_ppl", "output_type": "loglikelihood_rolling"}, {"sample_len": 1}, gen_samples(layout, 1, ("none",))),
+        "t_gen": (layout.gen_config("t_gen"), {"sample_len": 6}, layout.gen_samples(filters=("none",))[:4]),  # 2 lines missing
+        "t_odd": ({"task": "t_odd", "output_type": "ranking"}, {"sample_len": 2}, layout.gen_samples(2, ("none",))),
+        "t_ppl": ({"task": "t_ppl", "output_type": "loglikelihood_rolling"}, {"sample_len": 1}, layout.gen_samples(1, ("none",))),
     }
     results_file = layout.write_run(tmp_path, "m1", tasks)
     folder = results_file.parent
@@ -180,7 +144,7 @@ def test_missing_samples_unknown_types_and_stray_files_are_counted(layout, tmp_p
 
 
 def test_rescoring_again_and_rescored_files_are_left_alone(layout, tmp_path):
-    make_run(layout, tmp_path, "m1")
+    layout.make_run(tmp_path, "m1")
     first = rescore(tmp_path).runs[0].output_file
     assert find_results_files(tmp_path) == [p for p in tmp_path.rglob("results_*.json") if ".rescored" not in p.name]
     second = rescore(tmp_path).runs[0].output_file
@@ -202,7 +166,7 @@ def test_an_unreadable_results_file_is_reported(layout, tmp_path):
 
 
 def test_write_samples_adds_per_sample_values(layout, tmp_path):
-    results_file = make_run(layout, tmp_path, "m1")
+    results_file = layout.make_run(tmp_path, "m1")
     (run,) = rescore(tmp_path, write_samples=True).runs
     gen_out = next(p for p in run.samples_outputs if "t_gen" in p.name)
     mc_out = next(p for p in run.samples_outputs if "t_mc" in p.name)
@@ -211,11 +175,11 @@ def test_write_samples_adds_per_sample_values(layout, tmp_path):
     assert len(lines) == 12 and lines[0]["metrics"] == ["exact_match", "token_edit_distance", "normalized_edit_distance", "digit_accuracy"]
     assert lines[0]["token_edit_distance"] == 1.0 and lines[0]["doc_hash"]
     mc_lines = [json.loads(x) for x in mc_out.read_text().splitlines()]
-    assert mc_lines[0]["brier_score"] == brier_score(MC_GOLD[0], MC_LLS[0]) and len(mc_lines[0]["ece"]) == 2
+    assert mc_lines[0]["brier_score"] == brier_score(layout.MC_GOLD[0], layout.MC_LLS[0]) and len(mc_lines[0]["ece"]) == 2
 
 
 def test_no_bootstrap_means_no_stderr(layout, tmp_path):
-    make_run(layout, tmp_path, "m1", bootstrap_iters=0)
+    layout.make_run(tmp_path, "m1", bootstrap_iters=0)
     new = json.loads(rescore(tmp_path).runs[0].output_file.read_text())
     assert new["results"]["t_gen"]["token_edit_distance_stderr,raw"] == "N/A"
 
@@ -284,7 +248,7 @@ def _peak_bytes(root: Path) -> int:
 
 def test_memory_grows_by_bytes_per_sample_not_by_file_size(layout, tmp_path):
     for n, name in ((2000, "small"), (8000, "large")):
-        samples = [layout.sample(i, TARGETS[i % 6], [("Q: " + "x" * 600, {"until": ["\n"]})], [[OUTPUTS[i % 6]]], [OUTPUTS[i % 6]], "none", {}) for i in range(n)]
+        samples = [layout.sample(i, layout.TARGETS[i % 6], [("Q: " + "x" * 600, {"until": ["\n"]})], [[layout.OUTPUTS[i % 6]]], [layout.OUTPUTS[i % 6]], "none", {}) for i in range(n)]
         layout.write_run(tmp_path / name, "m1", {"t_gen": (layout.gen_config("t_gen"), {"sample_len": n}, samples)})
     small, large = _peak_bytes(tmp_path / "small"), _peak_bytes(tmp_path / "large")
     # 6,000 more lines of ~900 bytes: a reader that kept them would grow by > 5 MB
