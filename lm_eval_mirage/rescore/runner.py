@@ -324,7 +324,11 @@ def _score_samples_file(
                 continue
             acc.add(filter_key, scores)
             if writer is not None:
-                writer.write(_sample_line(sample, scores))
+                line = _sample_line(sample, scores)
+                try:
+                    writer.write(line)
+                except UnicodeEncodeError:  # a lone surrogate (valid JSON "\ud800"): written escaped, same value
+                    writer.write(json.dumps(sample, ensure_ascii=True) + "\n")
     return lines, skipped, problems
 
 

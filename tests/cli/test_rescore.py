@@ -163,3 +163,34 @@ def test_usage_errors_exit_2(tmp_path, run_cli):
     assert proc.returncode == 2 and "neither a results file nor a folder" in proc.stderr
     proc = run_cli(["lm-eval-mirage", "rescore", str(tmp_path), "--metrics", "accuracy"], check=False)
     assert proc.returncode == 2 and "unknown metric(s) ['accuracy']" in proc.stderr
+
+
+@pytest.mark.slow
+def test_bad_values_in_a_real_run_cost_only_their_lines(logged_run, tmp_path, run_cli):
+    """Issue 14 on a real ``lm_eval --log_samples`` run: a JSON true and a NaN as log-likelihoods, a 5000-digit
+    doc_id, 200k nested brackets; each costs its line, named as file:line, and everything else is written."""
+    run = tmp_path / "run"
+    shutil.copytree(logged_run, run)
+    (mc,) = run.rglob("samples_rs_mc_plain_*.jsonl")
+    (gen,) = run.rglob("samples_rs_gen_plain_*.jsonl")
+    mc_lines = [json.loads(x) for x in mc.read_text().splitlines()]
+    mc_lines[0]["filtered_resps"][0][0] = True
+    mc_lines[1]["filtered_resps"][1][0] = float("nan")
+    mc.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in mc_lines))
+    gen_lines = gen.read_text().splitlines(keepends=True)
+    gen_lines[0] = gen_lines[0].replace('{"doc_id": 0,', '{"doc_id": ' + "9" * 5000 + ",", 1)
+    gen_lines[1] = gen_lines[1].replace('"doc": {', '"doc": {"x": ' + "[" * 200_000 + "]" * 200_000 + ", ", 1)
+    gen.write_text("".join(gen_lines))
+    proc = run_cli(["lm-eval-mirage", "rescore", str(run), "--quiet"], check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert f"{mc}:1: filtered_resps[0][0] must be a log-likelihood (a number <= 0), got True" in proc.stderr
+    assert f"{mc}:2: filtered_resps[1][0] must be a log-likelihood (a number <= 0), got nan" in proc.stderr
+    assert f"{gen}:1: unreadable JSON (Exceeds the limit (4300 digits)" in proc.stderr
+    assert f"{gen}:2: JSON nested deeper than the reader allows" in proc.stderr
+    new = _results(run, True)
+    counts = new["rescore"]["counts"]
+    assert counts["rs_mc_plain"]["scored"] == {"none": LIMIT - 2} and counts["rs_mc_online"]["skipped"] == 0
+    assert sum(counts["rs_gen_plain"]["scored"].values()) == 2 * LIMIT - 2  # the two lines are of one filter or two
+    assert new["rescore"]["skipped"] == 4 and new["rescore"]["skipped_by_file"] == {mc.name: 2, gen.name: 2}
+    assert isinstance(new["results"]["rs_mc_plain"]["correct_choice_logprob,none"], float)
+    assert isinstance(new["results"]["rs_arith_ll"]["target_logprob,none"], float)

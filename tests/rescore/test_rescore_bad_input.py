@@ -289,3 +289,13 @@ def test_only_stale_temporaries_of_rescore_are_removed(tmp_path):
     notes = remove_stale_temporaries(tmp_path, now=time.time() + STALE_AFTER_S + 60)
     assert sorted(p.name for p in tmp_path.iterdir()) == [unrelated.name]
     assert len(notes) == 3 and all("not written for" in n for n in notes)
+
+
+def test_a_lone_surrogate_in_a_doc_is_written_escaped_with_write_samples(layout, tmp_path, run_cli):
+    results = layout.make_run(tmp_path, "m1")
+    edit_line(results, "t_gen", 4, '"doc": {"id": 3}', '"doc": {"id": 3, "s": "\\ud800"}')  # valid JSON, not UTF-8
+    proc = rescore_cli(run_cli, tmp_path, "--write-samples")
+    assert proc.returncode == 0, proc.stderr
+    (out,) = results.parent.glob("samples_t_gen_*.rescored.jsonl")
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 12 and lines[3]["doc"]["s"] == "\ud800" and "token_edit_distance" in lines[3]
