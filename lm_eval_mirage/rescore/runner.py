@@ -540,7 +540,12 @@ def rescore_results_file(
     output = target_dir / f"{results_file.stem}{RESCORED_SUFFIX}.json"
     if output.resolve() == results_file.resolve():  # pragma: no cover - the suffix makes this impossible
         raise RuntimeError(f"refusing to overwrite the original {results_file}")
-    _write_text(output, json.dumps(new, indent=2, ensure_ascii=False, default=str))
+    text = json.dumps(new, indent=2, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from the original (valid JSON, not UTF-8): escaped
+        text = json.dumps(new, indent=2, ensure_ascii=True, default=str)
+    _write_text(output, text)
     report.output_file = output
     return report
 

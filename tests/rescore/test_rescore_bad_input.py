@@ -299,3 +299,11 @@ def test_a_lone_surrogate_in_a_doc_is_written_escaped_with_write_samples(layout,
     (out,) = results.parent.glob("samples_t_gen_*.rescored.jsonl")
     lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == 12 and lines[3]["doc"]["s"] == "\ud800" and "token_edit_distance" in lines[3]
+
+
+def test_a_lone_surrogate_in_the_results_file_is_kept_escaped(layout, tmp_path, run_cli):
+    results = layout.make_run(tmp_path, "m1")
+    results.write_text(results.read_text().replace('"metadata": {', '"metadata": {"note": "\\ud800", ', 1))
+    proc = rescore_cli(run_cli, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert rescored(results)["configs"]["t_gen"]["metadata"]["note"] == "\ud800"
