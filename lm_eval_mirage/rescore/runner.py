@@ -11,18 +11,13 @@ Originals are never written; outputs are written to a temporary file and renamed
 One bad value never costs the batch: a line that cannot be read or scored is reported as ``file:line:
 reason`` and skipped, a task whose configuration cannot be scored as ``file: task 'name': reason`` (all its
 lines counted as skipped), and the rest is written. Only a destination that cannot be written stops the run
-(:class:`OutputError`). Temporary files carry the host and process id in their name
-(``.<name>.rescore-<host>-<pid>-<random>.tmp``); a later run removes those whose process is gone.
+(:class:`OutputError`). Temporary files are named and cleaned up by :mod:`lm_eval_mirage.rescore.output`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import socket
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -31,6 +26,7 @@ from typing import Any
 
 from lm_eval_mirage.rescore.aggregate import Accumulator
 from lm_eval_mirage.rescore.catalog import NOT_APPLICABLE, OUTPUT_TYPES, metrics_for
+from lm_eval_mirage.rescore.output import AtomicLines, OutputError, check_writable, remove_stale_temporaries, write_text
 from lm_eval_mirage.rescore.samples import SampleError, check_loglikelihoods, generation_fields, parse_sample
 from lm_eval_mirage.rescore.scorers import make_scorer
 
@@ -42,13 +38,6 @@ RESCORED_SUFFIX = ".rescored"
 MAX_RECORDED_PROBLEMS = 100
 _MAX_KEPT_PROBLEMS = 1000  # per samples file, in memory
 _MAX_REASON = 300  # characters of an exception message kept in a reason
-#: A temporary file left by another process is removed when that process is gone (same host), or when it
-#: has not been written for this long (another host: its process cannot be asked).
-STALE_AFTER_S = 3600.0
-
-
-class OutputError(OSError):
-    """A destination that cannot be written (``--out`` read-only, a file in the way, disk full): stops the run."""
 
 
 @dataclass
@@ -121,110 +110,6 @@ def _timestamp(results_file: Path) -> str:
     return stem[len("results_") :] if stem.startswith("results_") else stem[stem.rfind("_") + 1 :]
 
 
-_HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:64] or "host"
-_TEMPORARY = re.compile(r"\.(?:results|samples)_.+\.rescore-(?P<host>[A-Za-z0-9._]+)-(?P<pid>\d+)-[A-Za-z0-9_]+\.tmp")
-# what versions before the host/pid names left (mkstemp's 8 random characters): removed by age only
-_LEGACY_TEMPORARY = re.compile(r"\.(?:results|samples)_.+\.rescored\.jsonl?\.[A-Za-z0-9_]{8}\.(?:tmp|json)")
-
-
-def _temporary(path: Path) -> tuple[int, str]:
-    """A temporary file beside ``path`` with the permissions a plain ``open(path, "w")`` would give, named
-    ``.<name>.rescore-<host>-<pid>-<random>.tmp`` so that a later run can tell whether its writer is gone."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.rescore-{_HOST}-{os.getpid()}-", suffix=".tmp")
-    except OSError as exc:
-        raise OutputError(f"cannot write in {str(path.parent)!r}: {exc.strerror or exc}") from None
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the harness's own files follow the umask
-    return fd, tmp
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return pid > 0  # someone else's live process (or a pid this OS cannot hold: kept, aged out below)
-    return True
-
-
-def remove_stale_temporaries(folder: Path, *, now: float | None = None) -> list[str]:
-    """Remove the temporary files earlier ``rescore`` runs left in ``folder`` when killed (``SIGKILL``, a
-    power cut): those of this host whose process is gone, and any not written for :data:`STALE_AFTER_S`.
-    Returns notes naming what was removed. Nothing else is touched."""
-    notes: list[str] = []
-    now = time.time() if now is None else now
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return notes
-    for entry in entries:
-        m = _TEMPORARY.fullmatch(entry.name)
-        legacy = m is None and _LEGACY_TEMPORARY.fullmatch(entry.name) is not None
-        if (m is None and not legacy) or not entry.is_file(follow_symlinks=False):
-            continue
-        try:
-            age = now - entry.stat(follow_symlinks=False).st_mtime
-        except OSError:
-            continue
-        gone = m is not None and m["host"] == _HOST and int(m["pid"]) != os.getpid() and not _pid_alive(int(m["pid"]))
-        if gone or age > STALE_AFTER_S:
-            try:
-                os.unlink(entry.path)
-            except OSError:
-                continue
-            why = f"its process {m['pid']} is gone" if gone else f"not written for {age / 3600:.1f} h"
-            notes.append(f"removed {entry.path}, a temporary file of a killed rescore ({why})")
-    return notes
-
-
-class _AtomicLines:
-    """A text file written line by line to a temporary name and renamed into place on :meth:`commit`."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        fd, self.tmp = _temporary(path)
-        self.fh = os.fdopen(fd, "w", encoding="utf-8")
-
-    def write(self, line: str) -> None:
-        self.fh.write(line)
-
-    def commit(self) -> None:
-        try:
-            self.fh.flush()
-            os.fsync(self.fh.fileno())
-            self.fh.close()
-            os.replace(self.tmp, self.path)
-        except OSError as exc:
-            self.abort()
-            raise OutputError(f"cannot write {str(self.path)!r}: {exc.strerror or exc}") from None
-
-    def abort(self) -> None:
-        try:
-            if not self.fh.closed:
-                self.fh.close()
-        except OSError:
-            pass
-        Path(self.tmp).unlink(missing_ok=True)
-
-
-def _write_text(path: Path, text: str) -> None:
-    """``text`` to ``path`` atomically (a temporary file renamed into place), :class:`OutputError` if it cannot."""
-    out = _AtomicLines(path)
-    try:
-        out.write(text)
-    except OSError as exc:
-        out.abort()
-        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
-    except BaseException:
-        out.abort()
-        raise
-    out.commit()
-
-
 class _SeenIds:
     """Duplicate ``(doc_id, filter)`` detection in about one byte per doc id."""
 
@@ -255,7 +140,7 @@ def _score_samples_file(
     acc: Accumulator,
     *,
     strict: bool,
-    writer: _AtomicLines | None,
+    writer: AtomicLines | None,
     progress: Callable[[Iterator], Iterator] | None,
     check: Callable[[Any], None] | None = None,
 ) -> tuple[int, int, list[Problem]]:
@@ -466,7 +351,7 @@ def rescore_results_file(
             continue
 
         acc = Accumulator(specs)
-        writer = _AtomicLines(target_dir / f"samples_{task}_{ts}{RESCORED_SUFFIX}.jsonl") if write_samples else None
+        writer = AtomicLines(target_dir / f"samples_{task}_{ts}{RESCORED_SUFFIX}.jsonl") if write_samples else None
         try:
             wrap = (lambda it, _t=task: progress(it, _t)) if progress else None
             check = check_loglikelihoods if output_type != "generate_until" else None
@@ -545,7 +430,7 @@ def rescore_results_file(
         text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate from the original (valid JSON, not UTF-8): escaped
         text = json.dumps(new, indent=2, ensure_ascii=True, default=str)
-    _write_text(output, text)
+    write_text(output, text)
     report.output_file = output
     return report
 
@@ -585,7 +470,7 @@ def rescore(
         raise FileNotFoundError(f"no results_*.json files under {str(path)!r} (write them with lm_eval --output_path DIR --log_samples)")
     root = path if path.is_dir() else path.parent
     if out is not None:
-        _check_writable(Path(out))
+        check_writable(Path(out))
     runs = []
     for results_file in files:
         out_dir = None if out is None else Path(out) / results_file.parent.relative_to(root)
@@ -601,15 +486,6 @@ def rescore(
             run.count(results_file, 1)
         runs.append(run)
     return RescoreReport(runs)
-
-
-def _check_writable(folder: Path) -> None:
-    """Create ``folder`` and a temporary file in it, or raise :class:`OutputError` saying why not."""
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"--out {str(folder)!r} exists and is not a folder")
-    fd, tmp = _temporary(folder / "results_.check")
-    os.close(fd)
-    os.unlink(tmp)
 
 
 def _version() -> str:

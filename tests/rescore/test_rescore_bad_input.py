@@ -18,7 +18,7 @@ import pytest
 from lm_eval.api.metrics import mean
 
 from lm_eval_mirage.metrics import choice
-from lm_eval_mirage.rescore.runner import STALE_AFTER_S, remove_stale_temporaries
+from lm_eval_mirage.rescore.output import STALE_AFTER_S, remove_stale_temporaries
 
 BIN = Path(sys.executable).parent / "lm-eval-mirage"
 
