@@ -304,13 +304,23 @@ def _shot_suffix(nshot: int | None) -> str:
     return "" if nshot is None else f" ({nshot}-shot)"
 
 
-def _is_copy_of(copy: ResultsFile, original: ResultsFile) -> bool:
-    """A ``rescore`` copy and the run it was made from (same model, same timestamp, named as its source)."""
-    source = (copy.data.get("rescore") or {}).get("source_results") if isinstance(copy.data.get("rescore"), dict) else None
-    return (
-        copy.rescored and not original.rescored and copy.label == original.label and copy.date_id == original.date_id
-        and (source is None or source == original.path.name)
-    )  # fmt: skip
+def _run_identity(run: ResultsFile) -> tuple[str, str, str]:
+    """One harness run, whichever copy: a ``rescore`` copy names the file it was made from."""
+    block = run.data.get("rescore")
+    source = block.get("source_results") if run.rescored and isinstance(block, dict) else None
+    if not isinstance(source, str):
+        source = run.path.name.replace(".rescored.json", ".json")
+    return run.label, run.date_id, source
+
+
+def _newest_copy(copies: list[ResultsFile]) -> ResultsFile:
+    """The copy of one run to read: a ``rescore`` copy (the original's metrics plus the added ones), the newest."""
+
+    def key(r: ResultsFile) -> tuple:
+        block = r.data.get("rescore") if isinstance(r.data.get("rescore"), dict) else {}
+        return r.rescored, str(block.get("date", "")), str(r.path)
+
+    return max(copies, key=key)
 
 
 def load(
@@ -376,19 +386,18 @@ def load(
 
     # A rescore copy is the run it was made from (it wins: it holds the original's metrics and the added ones);
     # its samples may still sit beside the original.
-    originals: dict[int, list[ResultsFile]] = {id(r): [o for o in runs if _is_copy_of(r, o)] for r in runs if r.rescored}
-    copied = {id(o) for found in originals.values() for o in found}
+    same_run: dict[tuple[str, str, str], list[ResultsFile]] = {}
+    for run in runs:
+        same_run.setdefault(_run_identity(run), []).append(run)
 
     # Latest run wins for each (model, n-shot, task); the others are named so that nothing is dropped silently.
     owner: dict[tuple[str, str], ResultsFile] = {}
-    seen: dict[tuple[str, str], list[ResultsFile]] = {}
+    seen: dict[tuple[str, str], dict[tuple[str, str, str], list[ResultsFile]]] = {}
     for run in runs:
         for task in run_tasks[id(run)]:
-            seen.setdefault((label_of(run, task), task), []).append(run)
-    for key, candidates in seen.items():
-        if any(id(c) in originals and originals[id(c)] for c in candidates):
-            candidates = [c for c in candidates if id(c) not in copied]
-        candidates.sort(key=lambda r: (r.date, r.rescored, str(r.path)))
+            seen.setdefault((label_of(run, task), task), {}).setdefault(_run_identity(run), []).append(run)
+    for key, by_run in seen.items():
+        candidates = sorted((_newest_copy(c) for c in by_run.values()), key=lambda r: (r.date, str(r.path)))
         owner[key] = candidates[-1]
         if len(candidates) > 1:
             older = ", ".join(str(r.path) for r in candidates[:-1])
@@ -482,7 +491,7 @@ def load(
             continue
         sample_file = None
         if samples:
-            sample_file = find_samples_file(run, task, [o.path.parent for o in originals.get(id(run), [])])
+            sample_file = find_samples_file(run, task, [r.path.parent for r in same_run[_run_identity(run)]])
         if sample_file is not None:
             found, notes, skipped = _read_samples(sample_file, label, task, {r["metric"] for r in task_rows})
             messages.extend(notes)
