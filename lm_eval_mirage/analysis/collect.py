@@ -359,7 +359,8 @@ def load(
     from tqdm.auto import tqdm
 
     paths = list(paths)
-    runs, messages = scan_results(paths)
+    runs, unreadable = scan_results(paths)
+    messages = [f"{exc}; skipped" for exc in unreadable]
     if not runs:
         raise ValueError(
             f"no lm-eval results files under {[str(p) for p in paths]}; point at lm_eval --output_path folders "
