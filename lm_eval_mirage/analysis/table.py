@@ -21,6 +21,7 @@ from lm_eval_mirage.analysis.emergence import (
     linearity_score,
     straight_line_score,
 )
+from lm_eval_mirage.analysis.sample_store import sample_index
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -166,20 +167,6 @@ def tidy(table: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
     return df[list(TABLE_COLUMNS) + extra].reset_index(drop=True)
 
 
-def _index_samples(samples: pd.DataFrame) -> dict[tuple[str, str, str], dict[str, tuple[np.ndarray, ...]]]:
-    """(task, metric, filter) -> model -> (doc_ids, target_digits, values) sorted by doc_id, built in one pass."""
-    doc = samples["doc_id"].to_numpy()
-    digits = samples["target_digits"].to_numpy(dtype=float)
-    values = samples["value"].to_numpy(dtype=float)
-    out: dict = {}
-    for (task, metric, filt, model), idx in samples.groupby(
-        ["task", "metric", "filter", "model"], observed=True, sort=False
-    ).indices.items():
-        order = idx[np.argsort(doc[idx], kind="stable")]
-        out.setdefault((str(task), str(metric), str(filt)), {})[str(model)] = (doc[order], digits[order], values[order])
-    return out
-
-
 def _sample_arrays(by_key: dict, models: list[str], task: str, metric: str, filt: str, split: str):
     """Per-model value arrays (in ``models`` order) and whether they are paired by doc_id; None if incomplete."""
     per_model = by_key.get((task, metric, filt), {})
@@ -209,14 +196,15 @@ def emergence_table(
     level: float = 0.95,
     seed: int = 0,
     threshold_factor: float = DEFAULT_THRESHOLD_FACTOR,
-    progress: bool = False,
+    progress: bool | None = False,
 ) -> pd.DataFrame:
     """Score every curve of a tidy table: one row per (family, series, task, metric, filter, split).
 
     Models are ordered by ``x``. Rows whose ``x`` is unknown (NaN) cannot be placed and are left out (they are
     listed in ``missing``, like models with a NaN value or without this metric for the task); lower-is-better
     metrics are negated before scoring; descriptive metrics (:data:`NOT_SCORED_METRICS`) are skipped. With
-    ``samples`` (per-problem values, :data:`SAMPLE_COLUMNS`) every curve whose models all have samples also gets
+    ``samples`` (per-problem values: a :class:`~lm_eval_mirage.analysis.sample_store.SampleStore`, or the long
+    table of :data:`SAMPLE_COLUMNS`) every curve whose models all have samples also gets
     a bootstrap interval (``ci_low``, ``ci_high``); the verdict
     (:func:`~lm_eval_mirage.analysis.emergence.emergence_verdict`) takes it into account.
 
@@ -235,13 +223,13 @@ def emergence_table(
     groups = [(k, g) for k, g in df.groupby(keys, sort=True) if k[3] not in NOT_SCORED_METRICS]
     by_key = {}
     if samples is not None and not samples.empty:
-        by_key = _index_samples(samples)
+        by_key = sample_index(samples)
     rows = []
     iterator = groups
-    if progress and samples is not None and len(groups) > 20:
+    if progress is not False and samples is not None and len(groups) > 20:  # None: on a terminal only
         from tqdm.auto import tqdm
 
-        iterator = tqdm(groups, desc="emergence scores", unit="curve")
+        iterator = tqdm(groups, desc="emergence scores", unit="curve", disable=None if progress is None else False)
     for (family, series, task, metric, filt, split), g in iterator:
         usable = g[g["x"].notna() & g["value"].notna()].sort_values("x", kind="stable")
         models = usable["model"].tolist()

@@ -95,6 +95,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--paper-figure", action="store_true", help="also draw the paper's closed-form illustration")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--progress", action="store_true", help="progress bars even when stderr is not a terminal (default: on a terminal)"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=None, metavar="N",
+        help="processes reading samples files in parallel (default: one per core); results do not depend on it",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cache", metavar="DIR", default=None,
+        help="cache of the samples files' arrays, so a second analysis parses nothing (default: "
+        "$XDG_CACHE_HOME/lm-eval-mirage/analyze); an entry is used only while its file is unchanged",
+    )  # fmt: skip
+    parser.add_argument("--no-cache", action="store_true", help="read every samples file, use and write no cache")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,8 +116,14 @@ def run(args: argparse.Namespace) -> int:
     from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR
     from lm_eval_mirage.analysis.plots import PLOT_INSTALL_HINT
     from lm_eval_mirage.analysis.report import write_report
+    from lm_eval_mirage.analysis.sample_cache import default_cache_dir
 
+    progress = False if args.quiet else True if args.progress else None
     try:
+        if args.jobs is not None and args.jobs < 1:
+            raise ValueError(f"--jobs {args.jobs}: must be at least 1")
+        if args.no_cache and args.cache:
+            raise ValueError("use either --cache DIR or --no-cache, not both")
         families: dict[str, str] | str | None = None
         plain = [f for f in args.family or [] if "=" not in f]
         if len(plain) > 1:
@@ -121,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
             families=families,
             x=args.x,
             samples=not args.no_samples,
-            progress=not args.quiet,
+            progress=progress,
+            jobs=args.jobs,
+            cache=None if args.no_cache else (args.cache or default_cache_dir()),
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"lm-eval-mirage analyze: error: {exc}", file=sys.stderr)
@@ -156,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
         report = write_report(
             found.table,
             staged.path,
-            samples=None if args.no_samples else found.samples,
+            samples=None if args.no_samples else found.store,
             title=args.title,
             notes=notes or None,
             messages=found.messages,
@@ -168,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             threshold_factor=args.threshold_factor if args.threshold_factor is not None else DEFAULT_THRESHOLD_FACTOR,
             paper_figure=args.paper_figure,
-            progress=not args.quiet,
+            progress=progress,
         )
         staged.commit()
     except (OSError, ValueError) as exc:
