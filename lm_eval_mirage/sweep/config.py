@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from lm_eval_mirage.sweep.schema import BACKENDS, RESERVED_MODEL_ARGS, ModelFile, SweepFile, describe
+from lm_eval_mirage.sweep.store import is_plain_folder
 
 __all__ = [
     "BACKENDS",
@@ -31,7 +32,6 @@ __all__ = [
     "Resources",
     "SweepConfig",
     "SweepConfigError",
-    "is_plain_folder",
     "load_sweep",
     "parse_sweep",
 ]
@@ -248,13 +248,3 @@ def _merged(top: Any, model: Any, tuple_keys: tuple[str, ...] = ()) -> dict[str,
     """The keys the file sets, the model's over the top level's; ``null`` means the default."""
     merged = {**(top.model_dump(exclude_unset=True) if top else {}), **(model.model_dump(exclude_unset=True) if model else {})}
     return {k: tuple(v) if k in tuple_keys else v for k, v in merged.items() if v is not None}
-
-
-def is_plain_folder(name: str) -> bool:
-    """Whether ``name`` is one folder name that stays inside its parent and is not hidden (``.sweep``).
-
-    Example:
-        >>> [is_plain_folder(n) for n in ("EleutherAI__pythia-70m@step1", "..", ".", ".sweep", "a/b", "")]
-        [True, False, False, False, False, False]
-    """
-    return bool(name) and not name.startswith(".") and "/" not in name and "\\" not in name and "\0" not in name
