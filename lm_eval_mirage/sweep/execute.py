@@ -4,7 +4,9 @@ Each job is submitit's own batch script running :class:`JobScript`, which runs t
 bash. Jobs with the same resources go in one job array (``array_parallelism`` caps how many run at once; the
 local executor runs that many at a time, default 1). A job whose tasks are not all done when it ends is
 submitted again, with only its missing tasks, up to ``retries`` times, except when it was cancelled (a
-``scancel`` means stop). Job ids, states and log paths go to ``.sweep/state.json`` after every change, so
+``scancel`` means stop) or its failure is deterministic (every missing task failed in the harness with nothing
+transient in the log: the rule is in :mod:`lm_eval_mirage.sweep.failure`); the summary shows the last error
+line of the job's log. Job ids, states and log paths go to ``.sweep/state.json`` after every change, so
 ``sweep status`` and a later run (which does not submit a job still queued or running) can find them.
 """
 
@@ -21,6 +23,7 @@ from typing import Any
 import submitit
 
 from lm_eval_mirage.sweep.config import Resources, SweepConfig
+from lm_eval_mirage.sweep.failure import failure_cause, is_deterministic, read_log_tail
 from lm_eval_mirage.sweep.plan import Job, Unit
 from lm_eval_mirage.sweep.scheduler import ACTIVE_STATES, local_job_alive, slurm_states
 from lm_eval_mirage.sweep.script import render_job_script
@@ -156,7 +159,7 @@ class _Runner:
             for (job, attempt, _), handle in zip(items, handles):
                 rec = self.records[job.key]
                 rec.job_id, rec.attempts, rec.result, rec.state = str(handle.job_id), attempt, "submitted", "PENDING"
-                rec.stdout, rec.stderr, rec.error = str(handle.paths.stdout), str(handle.paths.stderr), None
+                rec.stdout, rec.stderr, rec.error, rec.note = str(handle.paths.stdout), str(handle.paths.stderr), None, None
                 self.tracked[job.key] = _Tracked(job, handle, attempt, self.cluster)
                 what = "retrying" if attempt > 1 else "submitted"
                 self.echo(f"{what} {job.key} ({rec.total - rec.done} task(s)) as job {rec.job_id}, log {rec.stderr}")
@@ -234,13 +237,19 @@ class _Runner:
             rec.result, rec.error = "done", None
             self.echo(f"{t.job.key}: done ({rec.done}/{rec.total} tasks, job {rec.job_id})")
             return None
-        rec.error = self._error_of(t)
+        log = read_log_tail(rec.stderr)
+        rec.error = failure_cause(log) or self._error_of(t)
         cancelled = t.state.startswith("CANCELLED")
         rec.result = "cancelled" if cancelled else "failed"
-        self.echo(f"{t.job.key}: {rec.result} ({t.state}), {rec.done}/{rec.total} tasks done; log {rec.stderr}")
-        if not cancelled and t.attempt <= self.config.retries:
-            return (t.job, t.attempt + 1)
-        return None
+        self.echo(f"{t.job.key}: {rec.result} ({t.state}), {rec.done}/{rec.total} tasks done: {rec.error or 'no error line in the log'}; "
+                  f"log {rec.stderr}")
+        if cancelled or t.attempt > self.config.retries:
+            return None
+        if is_deterministic(log, t.job.key, [u.task for u in pending]):
+            rec.note = "not retried: every missing task failed in the harness, nothing transient in the log (same inputs, same failure)"
+            self.echo(f"{t.job.key}: {rec.note}")
+            return None
+        return (t.job, t.attempt + 1)
 
     def run(self) -> SweepSummary:
         self.paths.book.mkdir(parents=True, exist_ok=True)

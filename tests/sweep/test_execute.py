@@ -160,3 +160,40 @@ def test_slurm_states_without_accounting(tmp_path, monkeypatch):
     fake_tools(tmp_path, monkeypatch, sacct=None, squeue="3|PENDING\n")
     assert slurm_states(["3", "4"]) == {"3": "PENDING"}
     assert slurm_states([]) == {}
+
+
+def failed_log(tmp_path, job, transient: bool = False) -> str:
+    """The recorded log of a job whose model path does not exist, renamed to this job's folder and tasks."""
+    text = (Path(__file__).parent / "data" / "failed_job.err").read_text(encoding="utf-8")
+    text = text.replace("__tmp__h3fail__no-such-model", job.key).replace("mirage_arith_add_1d", "t1").replace("mirage_arith_sub_1d", "t2")
+    if transient:
+        text = text.replace("OSError: Repo id", "torch.OutOfMemoryError: CUDA out of memory. Repo id")
+    path = tmp_path / "job.err"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_a_deterministic_failure_is_not_retried_and_its_cause_is_shown(tmp_path):
+    r, (job,), messages = runner(tmp_path, retries=3)
+    r.records[job.key].stderr = failed_log(tmp_path, job)
+    assert finish(r, job, "FINISHED", 1, tmp_path) is None
+    rec = r.records[job.key]
+    assert rec.result == "failed" and rec.error.startswith("OSError: Repo id must be in the form") and rec.note.startswith("not retried")
+    assert any("tasks done: OSError: Repo id" in m for m in messages)
+    text = SweepSummary("s", tmp_path, [rec]).format()
+    assert "      OSError: Repo id must be in the form" in text and "not retried: every missing task failed" in text
+
+
+def test_a_transient_failure_is_retried_with_its_cause_shown(tmp_path):
+    r, (job,), _ = runner(tmp_path, retries=3)
+    r.records[job.key].stderr = failed_log(tmp_path, job, transient=True)
+    assert finish(r, job, "FINISHED", 1, tmp_path) == (job, 2)
+    assert r.records[job.key].error.startswith("torch.OutOfMemoryError: CUDA out of memory") and r.records[job.key].note is None
+
+
+def test_status_reads_the_cause_of_a_job_that_failed_after_the_sweep_command_left(tmp_path):
+    r, (job,), _ = runner(tmp_path)
+    atomic_write_json(tmp_path / "out" / ".sweep" / "state.json", {"jobs": {job.key: {
+        "job_id": "41", "attempts": 1, "result": "failed", "state": "FAILED", "stderr": failed_log(tmp_path, job), "executor": "local"}}})
+    (rec,) = sweep_status(r.config, r.jobs).records
+    assert rec.error.startswith("OSError: Repo id must be in the form")
