@@ -138,12 +138,12 @@ def _sbatch_preview(config, job) -> str:
 
     import submitit
 
-    from lm_eval_mirage.sweep.execute import executor_parameters
+    from lm_eval_mirage.sweep.execute import executor_parameters, submitit_python
     from lm_eval_mirage.sweep.store import SweepPaths
 
     logs = str(SweepPaths(config.output).logs)
     with tempfile.TemporaryDirectory() as tmp:
-        ex = submitit.AutoExecutor(folder=Path(tmp) / "%j", cluster="slurm", slurm_python=config.python)
+        ex = submitit.AutoExecutor(folder=Path(tmp) / "%j", cluster="slurm", slurm_python=submitit_python(config))
         ex.update_parameters(**executor_parameters(job.model.resources, name=f"sweep-{config.name}", cluster="slurm"))
         slurm = ex._executor
         text = slurm._make_submission_file_text(slurm._submitit_command_str, "uid")

@@ -13,6 +13,7 @@ line of the job's log. Job ids, states and log paths go to ``.sweep/state.json``
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from lm_eval_mirage.sweep.script import render_job_script
 from lm_eval_mirage.sweep.store import SweepPaths, atomic_write_json, atomic_write_text, update_params
 from lm_eval_mirage.sweep.summary import JobRecord, SweepSummary, analyze_command, pending_units
 
-__all__ = ["EXECUTORS", "JobScript", "executor_parameters", "run_sweep", "write_params"]
+__all__ = ["EXECUTORS", "JobScript", "executor_parameters", "run_sweep", "submitit_python", "write_params"]
 
 EXECUTORS = ("slurm", "local")
 #: without a time limit in the sweep file, jobs get a day (submitit's own defaults are 2 to 5 minutes)
@@ -78,6 +79,17 @@ def executor_parameters(resources: Resources, *, name: str, cluster: str) -> dic
         if resources.slurm:
             p["slurm_additional_parameters"] = dict(resources.slurm)
     return p
+
+
+def submitit_python(config: SweepConfig) -> str:
+    """The interpreter for submitit's batch script, shell-quoted: submitit writes it into the script as given.
+
+    Example:
+        >>> from pathlib import Path
+        >>> submitit_python(SweepConfig("s", Path("/o"), ("t",), (), python="/opt/my env/python"))
+        "'/opt/my env/python'"
+    """
+    return shlex.quote(config.python)
 
 
 def write_params(config: SweepConfig, jobs: Sequence[Job]) -> None:
@@ -134,7 +146,8 @@ class _Runner:
     # --- submission ----------------------------------------------------------------------------------------
     def _executor(self, resources: Resources) -> Any:
         if resources not in self.executors:
-            ex = submitit.AutoExecutor(folder=self.paths.logs / "%j", cluster=self.cluster, slurm_python=self.config.python, local_python=self.config.python)
+            python = submitit_python(self.config)
+            ex = submitit.AutoExecutor(folder=self.paths.logs / "%j", cluster=self.cluster, slurm_python=python, local_python=python)
             ex.update_parameters(**executor_parameters(resources, name=f"sweep-{self.config.name}", cluster=self.cluster))
             self.executors[resources] = ex
         return self.executors[resources]

@@ -197,3 +197,15 @@ def test_status_reads_the_cause_of_a_job_that_failed_after_the_sweep_command_lef
         "job_id": "41", "attempts": 1, "result": "failed", "state": "FAILED", "stderr": failed_log(tmp_path, job), "executor": "local"}}})
     (rec,) = sweep_status(r.config, r.jobs).records
     assert rec.error.startswith("OSError: Repo id must be in the form")
+
+
+def test_the_interpreter_reaches_submitits_script_as_one_quoted_word(tmp_path):
+    import shlex
+
+    import submitit
+
+    from lm_eval_mirage.sweep.execute import submitit_python
+
+    config = parse_sweep({**CONFIG, "python": "/opt/my env/py; touch pwned"}, base_dir=tmp_path)
+    ex = submitit.AutoExecutor(folder=tmp_path / "logs", cluster="local", local_python=submitit_python(config))
+    assert shlex.split(ex._executor._submitit_command_str)[0] == "/opt/my env/py; touch pwned"
