@@ -37,11 +37,14 @@ _TRANSIENT = re.compile(
 _SUBMITIT_REPORT = re.compile(r"^submitit ERROR .*$", re.MULTILINE)
 
 
-def read_log_tail(path: str | Path | None, max_bytes: int = 1 << 20) -> str:
-    """The last ``max_bytes`` of a log as text ('' when it is missing or unreadable)."""
+def read_log_tail(path: str | Path | None, max_bytes: int = 1 << 20, *, inside: str | Path | None = None) -> str:
+    """The last ``max_bytes`` of a log as text ('' when it is missing, unreadable, or not under ``inside``:
+    a path read from ``state.json`` is data, and must not make us read files elsewhere)."""
     if not path:
         return ""
     try:
+        if inside is not None and not Path(path).resolve().is_relative_to(Path(inside).resolve()):
+            return ""
         with open(path, "rb") as fh:
             fh.seek(0, 2)
             size = fh.tell()

@@ -44,5 +44,5 @@ def sweep_status(config: SweepConfig, jobs: Sequence[Job]) -> SweepSummary:
                 rec.result = "running" if rec.state in ACTIVE_STATES else ("cancelled" if rec.state.startswith("CANCELLED") else "failed")
     for rec, _ in records:
         if rec.result in ("failed", "cancelled", "interrupted") and not rec.error:  # ended after the sweep command left
-            rec.error = failure_cause(read_log_tail(rec.stderr))
+            rec.error = failure_cause(read_log_tail(rec.stderr, inside=paths.logs))
     return SweepSummary(config.name, config.output, [r for r, _ in records], analyze_command(config.output, list(jobs)))

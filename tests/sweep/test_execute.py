@@ -162,13 +162,14 @@ def test_slurm_states_without_accounting(tmp_path, monkeypatch):
     assert slurm_states([]) == {}
 
 
-def failed_log(tmp_path, job, transient: bool = False) -> str:
+def failed_log(tmp_path, job, transient: bool = False, folder: str = ".") -> str:
     """The recorded log of a job whose model path does not exist, renamed to this job's folder and tasks."""
     text = (Path(__file__).parent / "data" / "failed_job.err").read_text(encoding="utf-8")
     text = text.replace("__tmp__h3fail__no-such-model", job.key).replace("mirage_arith_add_1d", "t1").replace("mirage_arith_sub_1d", "t2")
     if transient:
         text = text.replace("OSError: Repo id", "torch.OutOfMemoryError: CUDA out of memory. Repo id")
-    path = tmp_path / "job.err"
+    path = tmp_path / folder / "job.err"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return str(path)
 
@@ -193,10 +194,12 @@ def test_a_transient_failure_is_retried_with_its_cause_shown(tmp_path):
 
 def test_status_reads_the_cause_of_a_job_that_failed_after_the_sweep_command_left(tmp_path):
     r, (job,), _ = runner(tmp_path)
-    atomic_write_json(tmp_path / "out" / ".sweep" / "state.json", {"jobs": {job.key: {
-        "job_id": "41", "attempts": 1, "result": "failed", "state": "FAILED", "stderr": failed_log(tmp_path, job), "executor": "local"}}})
-    (rec,) = sweep_status(r.config, r.jobs).records
-    assert rec.error.startswith("OSError: Repo id must be in the form")
+    for log, read in ((failed_log(tmp_path, job, folder="out/.sweep/logs/41"), True),
+                      (failed_log(tmp_path, job, folder="elsewhere"), False)):  # a log path in state.json is data: never read outside the logs
+        atomic_write_json(tmp_path / "out" / ".sweep" / "state.json", {"jobs": {job.key: {
+            "job_id": "41", "attempts": 1, "result": "failed", "state": "FAILED", "stderr": log, "executor": "local"}}})
+        (rec,) = sweep_status(r.config, r.jobs).records
+        assert (rec.error or "").startswith("OSError: Repo id must be in the form") == read
 
 
 def test_the_interpreter_reaches_submitits_script_as_one_quoted_word(tmp_path):
