@@ -28,7 +28,7 @@ from lm_eval_mirage.sweep.failure import failure_cause, is_deterministic, read_l
 from lm_eval_mirage.sweep.plan import Job, Unit
 from lm_eval_mirage.sweep.scheduler import ACTIVE_STATES, local_job_alive, slurm_states
 from lm_eval_mirage.sweep.script import render_job_script
-from lm_eval_mirage.sweep.store import SweepPaths, atomic_write_json, atomic_write_text, update_params
+from lm_eval_mirage.sweep.store import SweepPaths, atomic_write_json, atomic_write_text, is_plain_folder, update_params
 from lm_eval_mirage.sweep.summary import JobRecord, SweepSummary, analyze_command, pending_units
 
 __all__ = ["EXECUTORS", "JobScript", "executor_parameters", "run_sweep", "submitit_python", "write_params"]
@@ -153,6 +153,8 @@ class _Runner:
         return self.executors[resources]
 
     def _script(self, job: Job, units: Sequence[Unit]) -> str:
+        if not is_plain_folder(job.key):  # the sweep file is checked for this; the script's name must not climb out either
+            raise RuntimeError(f"job folder {job.key!r} is not a plain folder inside {self.config.output}: refused")
         path = self.paths.script(job.key)
         atomic_write_text(path, render_job_script(self.config, job, units))
         return str(path)

@@ -212,3 +212,12 @@ def test_the_interpreter_reaches_submitits_script_as_one_quoted_word(tmp_path):
     config = parse_sweep({**CONFIG, "python": "/opt/my env/py; touch pwned"}, base_dir=tmp_path)
     ex = submitit.AutoExecutor(folder=tmp_path / "logs", cluster="local", local_python=submitit_python(config))
     assert shlex.split(ex._executor._submitit_command_str)[0] == "/opt/my env/py; touch pwned"
+
+
+def test_a_job_folder_that_climbs_out_gets_no_job_script(tmp_path):
+    import dataclasses
+
+    r, (job,), _ = runner(tmp_path)
+    with pytest.raises(RuntimeError, match="not a plain folder inside"):
+        r._script(dataclasses.replace(job, key="../../escaped"), job.units)
+    assert not list(tmp_path.rglob("*.sh"))
