@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from lm_eval_mirage.sweep.schema import BACKENDS, RESERVED_MODEL_ARGS, ModelFile, SweepFile, describe
+from lm_eval_mirage.sweep.schema import BACKENDS, RESERVED_MODEL_ARGS, ModelFile, SweepFile, describe, show_value
 from lm_eval_mirage.sweep.store import is_plain_folder
 
 __all__ = [
@@ -156,7 +156,7 @@ class _Resolver:
         self.where, self.base_dir = where, base_dir
 
     def fail(self, key: str, value: Any, accepted: str) -> None:
-        got = "nothing" if value is None else repr(value)
+        got = "nothing" if value is None else show_value(value)
         raise SweepConfigError(f"{self.where}: {key}: expected {accepted}, got {got}")
 
     def path(self, text: str) -> Path:

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Tag, ValidationError
 
-__all__ = ["CONTROL_CHARACTERS", "HarnessFile", "ModelFile", "ParallelFile", "ResourcesFile", "RevisionRange", "SweepFile", "check_text", "describe"]
+__all__ = ["CONTROL_CHARACTERS", "HarnessFile", "ModelFile", "ParallelFile", "ResourcesFile", "RevisionRange", "SweepFile", "check_text", "describe", "show_value"]
 
 #: harness model backends a sweep can use (``--model``)
 BACKENDS = ("hf", "hf-mirage", "vllm", "local-completions")
@@ -282,7 +282,8 @@ _ACCEPTED = {
 }
 
 
-def _show(value: Any, limit: int = 80) -> str:
+def show_value(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (an error message stays one short line)."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -306,7 +307,7 @@ def _path(loc: tuple) -> str:
         elif isinstance(part, str) and re.fullmatch(r"[A-Za-z0-9_.:@+-]+", part):
             out += f".{part}" if out else part
         else:
-            out += f"[{_show(part)}]"
+            out += f"[{show_value(part)}]"
     return out
 
 
@@ -347,6 +348,6 @@ def describe(exc: ValidationError) -> str:
         err = {**err, "input": loc[-1]}
     else:
         accepted = _ACCEPTED.get(kind, err["msg"][0].lower() + err["msg"][1:])
-    got = "nothing" if kind == "missing" or err.get("input") is None else _show(err["input"])
+    got = "nothing" if kind == "missing" or err.get("input") is None else show_value(err["input"])
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     return f"{_path(loc) or 'the file'}: expected {accepted}, got {got}{more}"
