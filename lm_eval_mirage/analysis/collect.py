@@ -1,12 +1,17 @@
 """Read a folder of lm-evaluation-harness outputs into the tidy table (and per-problem samples).
 
-The harness writes ``OUTPUT/<model_name_sanitized>/results_<date>.json`` and, with ``--log_samples``,
-``samples_<task>_<date>.jsonl`` beside it. :func:`load` finds every results file under the given paths, places
-each model on the scale axis (parameters, training step or FLOPs), keeps the latest run when a model was run
-twice on a task, and, where samples files exist, splits every metric by the number of digits of the answer
-(the paper's Fig. 3/4). It never loads a model: sizes come from ``params=``, the built-in table
+Every results file among the given paths is read BY CONTENT, whatever its name and in either layout (today's
+``results_<ts>.json`` with ``samples_<task>_<ts>.jsonl`` beside it, or the 2023 layout of EleutherAI's
+published files such as ``160m_step143000.json``); the layout itself is :mod:`lm_eval_mirage.harness_outputs`.
+:func:`load` places each model on the scale axis (parameters, training step or FLOPs), keeps the latest run
+when a model was run twice on a task at the same number of few-shot examples (zero-shot and five-shot runs
+of a model are two series, never duplicates; a ``rescore`` copy is the same run as its original), and, where
+samples files exist, splits every metric by the number of digits of the answer (the paper's Fig. 3/4). It
+never loads a model: sizes come from ``params=``, the built-in table
 (:mod:`lm_eval_mirage.analysis.families`), the count the harness recorded in the results file, or the
-``safetensors`` header of a local model folder; a model whose size is found nowhere is reported, not guessed.
+``safetensors`` headers of a local model folder; a model whose size is found nowhere is reported, not guessed.
+Damaged input (a bad samples line, a direction that is not a boolean, a model folder that cannot be sized)
+becomes a message naming the file and line, and the rest is read.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import json
 import math
 import os
 import re
-import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +29,15 @@ import pandas as pd
 
 from lm_eval_mirage.analysis.families import lookup_model, parse_size
 from lm_eval_mirage.analysis.table import SAMPLE_COLUMNS, metric_higher_is_better, tidy
+from lm_eval_mirage.harness_outputs import (
+    ResultsFile,
+    UnsafeTaskNameError,
+    check_task_name,
+    find_results_files,
+    find_samples_file,
+    parse_model_args,
+    scan_results,
+)
 
 __all__ = [
     "Collection",
@@ -40,6 +53,7 @@ XAxis = Literal["params", "steps", "flops"]
 #: Family of a model that is in no known family and not named in ``families=``.
 DEFAULT_FAMILY = "models"
 _SKIP_KEYS = {"alias", "name", "sample_len", " "}
+_MAX_NOTES_PER_FILE = 5  # problems listed per samples file (all are counted)
 
 
 @dataclass
@@ -47,136 +61,113 @@ class Collection:
     """What :func:`load` found.
 
     Attributes:
-        table: the tidy table (:data:`~lm_eval_mirage.analysis.table.TABLE_COLUMNS`).
+        table: the tidy table (:data:`~lm_eval_mirage.analysis.table.TABLE_COLUMNS`, plus ``num_fewshot``).
         samples: per-problem values (:data:`~lm_eval_mirage.analysis.table.SAMPLE_COLUMNS`); empty without samples files.
-        models: one row per model: model, model_name, revision, family, series, params, params_source, step,
-            tokens, flops, x, lm_eval_version, source.
-        messages: what a reader must know (unknown sizes, duplicate runs, differing harness versions...).
+        models: one row per model (and number of few-shot examples, when runs differ in it): model, model_name,
+            revision, num_fewshot, family, series, params, params_source, step, tokens, flops, x,
+            lm_eval_version, source.
+        messages: what a reader must know (unknown sizes, duplicate runs, skipped lines, differing versions...).
+        skipped: samples lines (or whole files and tasks) left out because they could not be read.
     """
 
     table: pd.DataFrame
     samples: pd.DataFrame
     models: pd.DataFrame
     messages: list[str] = field(default_factory=list)
+    skipped: int = 0
 
 
-@dataclass
-class _Run:
-    path: Path
-    date_id: str
-    date: float
-    data: dict
-    model_name: str
-    model_args: dict
-    revision: str | None
-    label: str
-
-
-def parse_model_args(value: str | Mapping | None) -> dict:
-    """``model_args`` as a dict, whether the results file stored the string or the parsed form.
-
-    Example:
-        >>> parse_model_args("pretrained=EleutherAI/pythia-160m,revision=step1000")
-        {'pretrained': 'EleutherAI/pythia-160m', 'revision': 'step1000'}
-        >>> parse_model_args({"pretrained": "gpt2"})
-        {'pretrained': 'gpt2'}
-    """
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        return dict(value)
-    out = {}
-    for part in str(value).split(","):
-        if "=" in part:
-            k, v = part.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
+def _weight_files(root: Path) -> list[Path]:
+    """The safetensors files of a model folder; names from an index must stay inside the folder."""
+    index = root / "model.safetensors.index.json"
+    if not index.is_file():
+        return [root / "model.safetensors"] if (root / "model.safetensors").is_file() else []
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{index}: not a JSON index ({type(exc).__name__})") from None
+    except (KeyError, TypeError):
+        raise ValueError(f"{index}: no 'weight_map' object") from None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ValueError(f"{index}: 'weight_map' is not a non-empty object")
+    files = []
+    for name in sorted(set(map(str, weight_map.values()))):
+        parts = Path(name).parts
+        if not parts or Path(name).is_absolute() or ".." in parts or "\\" in name or "\x00" in name:
+            raise ValueError(f"{index}: weight_map entry {name!r} points outside the model folder; refused")
+        files.append(root / name)
+    return files
 
 
 def params_from_folder(folder: str | os.PathLike) -> int | None:
     """Count parameters of a local Hugging Face model folder from its ``safetensors`` headers (no weights read).
 
-    Reads ``model.safetensors`` or every shard named by ``model.safetensors.index.json``. Returns ``None`` when
-    the folder has neither (the header is 8 bytes of length plus JSON: shapes and offsets).
+    Reads ``model.safetensors`` or every shard named by ``model.safetensors.index.json`` (entries must be file
+    names inside the folder) with ``safetensors.safe_open``. Returns ``None`` when the folder has neither.
+
+    Raises:
+        ValueError: the index or a weights file is damaged, a Git LFS pointer, or names a file outside the
+            folder (the message says which and why).
     """
     root = Path(folder)
     if not root.is_dir():
         return None
-    index = root / "model.safetensors.index.json"
-    if index.is_file():
-        files = sorted({root / f for f in json.loads(index.read_text())["weight_map"].values()})
-    elif (root / "model.safetensors").is_file():
-        files = [root / "model.safetensors"]
-    else:
+    files = _weight_files(root)
+    if not files:
         return None
+    from safetensors import safe_open
+
     total = 0
     for f in files:
+        if not f.is_file():
+            raise ValueError(f"{f}: named by the index but missing")
         with open(f, "rb") as fh:
-            (size,) = struct.unpack("<Q", fh.read(8))
-            header = json.loads(fh.read(size))
-        total += sum(math.prod(v["shape"]) for k, v in header.items() if k != "__metadata__")
+            head = fh.read(64)
+        if head.startswith(b"version https://git-lfs"):
+            raise ValueError(f"{f}: a Git LFS pointer, not the weights (run git lfs pull)")
+        try:
+            with safe_open(str(f), framework="numpy") as st:
+                total += sum(math.prod(st.get_slice(k).get_shape()) for k in st.keys())
+        except Exception as exc:  # safetensors raises its own SafetensorError (and OSError, ValueError...)
+            raise ValueError(f"{f}: not a readable safetensors file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
     return total
 
 
-def find_results_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Results files among ``paths``: files as given, folders searched recursively for ``results*.json``.
-
-    Raises:
-        FileNotFoundError: a path does not exist.
-        ValueError: nothing was found.
-    """
-    found: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            # Dot-folders hold tools' bookkeeping (a sweep's .sweep/ staging area), never results to analyse.
-            found.extend(sorted(f for f in p.rglob("results*.json") if not any(part.startswith(".") for part in f.relative_to(p).parts)))
-        elif p.is_file():
-            found.append(p)
-        else:
-            raise FileNotFoundError(f"results path {str(p)!r} does not exist")
-    if not found:
-        raise ValueError(
-            f"no results*.json files under {[str(p) for p in paths]}; point at lm_eval --output_path folders"
-        )
-    return list(dict.fromkeys(found))
-
-
-def _read_run(path: Path) -> _Run:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
-        raise ValueError(f"{path}: not an lm-eval results file (no 'results' object)")
-    config = data.get("config") or {}
-    model_args = parse_model_args(config.get("model_args"))
-    model_name = data.get("model_name") or model_args.get("pretrained") or model_args.get("model") or path.parent.name
-    revision = model_args.get("revision") or config.get("model_revision")
-    revision = None if revision in (None, "", "main") else str(revision)
-    date_id = path.stem[len("results_") :] if path.stem.startswith("results_") else path.stem
-    date = data.get("date")
-    date = float(date) if isinstance(date, (int, float)) else path.stat().st_mtime
-    label = str(model_name) + (f"@{revision}" if revision else "")
-    return _Run(path, date_id, date, data, str(model_name), model_args, revision, label)
-
-
 def _number(value) -> float:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, (bool, int, float)):
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond float range
+            return math.inf if value > 0 else -math.inf
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return math.nan
 
 
-def _result_rows(run: _Run, task: str) -> list[dict]:
+def _direction(run: ResultsFile, task: str, metric: str, notes: list[str]) -> bool:
+    """The file's ``higher_is_better[task][metric]`` when it is a JSON boolean, else the metric name's rule."""
+    hib = run.data.get("higher_is_better")
+    hib = hib.get(task) if isinstance(hib, dict) else None
+    if not isinstance(hib, dict) or metric not in hib:
+        return metric_higher_is_better(metric)
+    value = hib[metric]
+    if isinstance(value, bool):
+        return value
+    guess = metric_higher_is_better(metric)
+    notes.append(
+        f"{run.path}: higher_is_better[{task!r}][{metric!r}] = {value!r} is not a JSON boolean; refused, direction "
+        f"taken from the metric name ({'higher' if guess else 'lower'} is better)"
+    )
+    return guess
+
+
+def _result_rows(run: ResultsFile, task: str, notes: list[str]) -> list[dict]:
     res = run.data["results"][task]
-    hib = (run.data.get("higher_is_better") or {}).get(task) or {}
-    n_info = (run.data.get("n-samples") or {}).get(task) or {}
-    n = _number(n_info.get("effective", res.get("sample_len", math.nan)))
+    n = run.num_problems(task)
+    n = math.nan if n is None else float(n)
     version = (run.data.get("versions") or {}).get(task, "")
+    nshot = run.num_fewshot(task)
     rows = []
     for key, value in res.items():
         if key in _SKIP_KEYS or "_stderr" in key.split(",", 1)[0]:
@@ -184,45 +175,82 @@ def _result_rows(run: _Run, task: str) -> list[dict]:
         metric, _, filt = key.partition(",")
         if isinstance(value, (dict, list)) or (not filt and isinstance(value, str) and math.isnan(_number(value))):
             continue  # a label, not a metric ("metric,filter" keys are metrics even when the value is "N/A")
-        stderr_key = f"{metric}_stderr,{filt}" if filt else f"{metric}_stderr"
+        stderr_key = f"{metric}_stderr,{filt}" if filt else f"{metric}_stderr"  # both layouts' names
         rows.append(
             {
                 "task": task, "metric": metric, "filter": filt or "none", "split": "all", "target_digits": math.nan,
                 "value": _number(value), "stderr": _number(res.get(stderr_key, math.nan)), "n": n,
-                "higher_is_better": bool(hib[metric]) if metric in hib else metric_higher_is_better(metric),
-                "task_version": str(version), "source": str(run.path),
+                "higher_is_better": _direction(run, task, metric, notes), "task_version": str(version),
+                "source": str(run.path), "num_fewshot": math.nan if nshot is None else float(nshot),
             }
         )  # fmt: skip
     return rows
 
 
 def _target_digits(line: dict) -> float:
+    """The answer's number of digits: ``doc.answer_digits``, else the digits of an integer ``target``; NaN if
+    unknown. Raises ValueError for an ``answer_digits`` that is not a count (Infinity, -3, 2.5, "x")."""
     doc = line.get("doc") if isinstance(line.get("doc"), dict) else {}
     if "answer_digits" in doc:
-        return _number(doc["answer_digits"])
-    m = re.fullmatch(r"\s*-?(\d+)\s*", str(line.get("target", "")))
+        value = doc["answer_digits"]
+        digits = _number(value)
+        if isinstance(value, bool) or not math.isfinite(digits) or digits < 0 or digits != int(digits):
+            raise ValueError(f"doc.answer_digits {value!r} is not a number of digits")
+        return digits
+    m = re.fullmatch(r"\s*-?(\d+)\s*", str(line.get("target", ""))[:1000])
     return float(len(m.group(1))) if m else math.nan
 
 
-def _read_samples(path: Path, run: _Run, task: str, metrics: set[str]) -> list[dict]:
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, text in enumerate(fh, 1):
-            if not text.strip():
+def _read_samples(path: Path, label: str, task: str, metrics: set[str]) -> tuple[list[dict], list[str], int]:
+    """Per-problem values of one samples file; returns (rows, notes, lines skipped). A line that is not UTF-8,
+    not JSON (too deeply nested included) or not an object is skipped and named; the rest is read."""
+    out: list[dict] = []
+    notes: list[str] = []
+    skipped = 0
+
+    def skip(lineno: int, reason: str) -> None:
+        nonlocal skipped
+        skipped += 1
+        if skipped <= _MAX_NOTES_PER_FILE:
+            notes.append(f"{path}:{lineno}: {reason}; line skipped")
+
+    lines = 0
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if not raw.strip():
+                continue
+            lines += 1
+            try:
+                line = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                skip(lineno, f"not UTF-8 ({exc.reason} at byte {exc.start})")
+                continue
+            except json.JSONDecodeError as exc:
+                skip(lineno, f"not valid JSON ({exc})")
+                continue
+            except RecursionError:
+                skip(lineno, "JSON nested too deeply to read")
+                continue
+            if not isinstance(line, dict):
+                skip(lineno, f"not a JSON object (a {type(line).__name__})")
                 continue
             try:
-                line = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({exc})") from None
-            digits = _target_digits(line)
+                digits = _target_digits(line)
+            except ValueError as exc:
+                digits = math.nan
+                notes.append(f"{path}:{lineno}: {exc}; the line is left out of the split by answer digits")
             for metric in metrics & line.keys():
                 value = line[metric]
                 if isinstance(value, (bool, int, float)) or value is None:
                     out.append(
-                        {"model": run.label, "task": task, "metric": metric, "filter": str(line.get("filter", "none")),
+                        {"model": label, "task": task, "metric": metric, "filter": str(line.get("filter", "none")),
                          "doc_id": line.get("doc_id", lineno - 1), "target_digits": digits, "value": _number(value)}
                     )  # fmt: skip
-    return out
+    if skipped > _MAX_NOTES_PER_FILE:
+        notes.append(f"{path}: {skipped} lines skipped in all (the first {_MAX_NOTES_PER_FILE} are named above)")
+    if lines == 0:
+        notes.append(f"{path}: no samples (zero problems); {task} has no per-problem values")
+    return out, notes, skipped
 
 
 def _split_rows(samples: pd.DataFrame, template: dict[tuple[str, str], dict]) -> list[dict]:
@@ -261,15 +289,28 @@ def sweep_params(paths: Iterable[str | os.PathLike]) -> dict[str, float]:
     return out
 
 
-def _lookup(mapping: Mapping[str, object] | None, run: _Run) -> tuple[object, str | None]:
+def _lookup(mapping: Mapping[str, object] | None, run: ResultsFile, label: str) -> tuple[object, str | None]:
     """Value for a model from a user mapping, matched by label, model name, folder name or base name."""
     if not mapping:
         return None, None
-    keys = [run.label, run.model_name, run.path.parent.name, run.model_name.rstrip("/").rsplit("/", 1)[-1]]
+    keys = [label, run.label, run.model_name, run.path.parent.name, run.model_name.rstrip("/").rsplit("/", 1)[-1]]
     for k in keys:
         if k in mapping:
             return mapping[k], k
     return None, None
+
+
+def _shot_suffix(nshot: int | None) -> str:
+    return "" if nshot is None else f" ({nshot}-shot)"
+
+
+def _is_copy_of(copy: ResultsFile, original: ResultsFile) -> bool:
+    """A ``rescore`` copy and the run it was made from (same model, same timestamp, named as its source)."""
+    source = (copy.data.get("rescore") or {}).get("source_results") if isinstance(copy.data.get("rescore"), dict) else None
+    return (
+        copy.rescored and not original.rescored and copy.label == original.label and copy.date_id == original.date_id
+        and (source is None or source == original.path.name)
+    )  # fmt: skip
 
 
 def load(
@@ -286,7 +327,7 @@ def load(
     """Collect harness results (and samples) of several models into a :class:`Collection`.
 
     Args:
-        paths: results files or folders (searched recursively for ``results*.json``).
+        paths: results files or folders (every ``*.json`` below that holds harness results, by content).
         params: model -> number of parameters (``160m``, ``1.4b``, ``7e9`` accepted); keys match the model name
             (hub id or path), ``name@revision``, the output folder name or the last path component.
         steps: model -> training step, for checkpoints not named ``revision=stepN``.
@@ -296,30 +337,58 @@ def load(
         samples: read ``samples_*.jsonl`` files beside each results file (split by answer digits, bootstrap).
         progress: show a progress bar while reading files.
 
+    When the runs differ in their number of few-shot examples (``n-shot``, or ``config.num_fewshot`` in the
+    2023 layout), every model label and series says it (``... (5-shot)``): each is its own curve.
+
     Raises:
-        FileNotFoundError, ValueError: a path is missing, a file is not a results file, a line is not JSON,
-        or ``x`` is not one of the accepted values.
+        FileNotFoundError, ValueError: a path is missing, a file given is not a results file, no results file
+        was found, or ``x`` is not one of the accepted values.
     """
     if x not in ("params", "steps", "flops"):
         raise ValueError(f"x={x!r}: accepted values are 'params', 'steps', 'flops'")
     from tqdm.auto import tqdm
 
     paths = list(paths)
-    files = find_results_files(paths)
+    runs, messages = scan_results(paths)
+    if not runs:
+        raise ValueError(
+            f"no lm-eval results files under {[str(p) for p in paths]}; point at lm_eval --output_path folders "
+            "(any *.json holding a 'results' object of tasks is read)"
+        )
     recorded = sweep_params(paths)
-    messages: list[str] = []
-    runs = [
-        _read_run(p) for p in tqdm(files, desc="reading results", unit="file", disable=not progress or len(files) < 20)
-    ]
+    skipped_total = 0
 
-    # Latest run wins for each (model, task); the others are named so that nothing is dropped silently.
-    owner: dict[tuple[str, str], _Run] = {}
-    seen: dict[tuple[str, str], list[_Run]] = {}
+    # Task names are data: one that would name a file outside the run folder is refused with its task.
+    run_tasks: dict[int, list[str]] = {}
     for run in runs:
-        for task in run.data["results"]:
-            seen.setdefault((run.label, task), []).append(run)
+        run_tasks[id(run)] = []
+        for task in run.tasks:
+            try:
+                run_tasks[id(run)].append(check_task_name(task, run.path))
+            except UnsafeTaskNameError as exc:
+                messages.append(f"{exc}; task skipped")
+                skipped_total += 1
+    shots = {run.num_fewshot(t) for run in runs for t in run_tasks[id(run)]}
+    by_shots = len(shots) > 1
+
+    def label_of(run: ResultsFile, task: str) -> str:
+        return run.label + (_shot_suffix(run.num_fewshot(task)) if by_shots else "")
+
+    # A rescore copy is the run it was made from (it wins: it holds the original's metrics and the added ones);
+    # its samples may still sit beside the original.
+    originals: dict[int, list[ResultsFile]] = {id(r): [o for o in runs if _is_copy_of(r, o)] for r in runs if r.rescored}
+    copied = {id(o) for found in originals.values() for o in found}
+
+    # Latest run wins for each (model, n-shot, task); the others are named so that nothing is dropped silently.
+    owner: dict[tuple[str, str], ResultsFile] = {}
+    seen: dict[tuple[str, str], list[ResultsFile]] = {}
+    for run in runs:
+        for task in run_tasks[id(run)]:
+            seen.setdefault((label_of(run, task), task), []).append(run)
     for key, candidates in seen.items():
-        candidates.sort(key=lambda r: (r.date, str(r.path)))
+        if any(id(c) in originals and originals[id(c)] for c in candidates):
+            candidates = [c for c in candidates if id(c) not in copied]
+        candidates.sort(key=lambda r: (r.date, r.rescored, str(r.path)))
         owner[key] = candidates[-1]
         if len(candidates) > 1:
             older = ", ".join(str(r.path) for r in candidates[:-1])
@@ -329,15 +398,16 @@ def load(
 
     model_rows: dict[str, dict] = {}
     used_keys: dict[str, set] = {"params": set(), "steps": set(), "tokens": set(), "families": set()}
-    for run in {id(r): r for r in owner.values()}.values():
-        if run.label in model_rows:
+    for (label, task), run in owner.items():
+        if label in model_rows:
             continue
+        nshot = run.num_fewshot(task) if by_shots else (next(iter(shots)) if shots else None)
         known = lookup_model(run.model_name)
-        given, key = _lookup(params, run)
+        given, key = _lookup(params, run, label)
         if given is not None:
             n_params, source = parse_size(str(given)), "given"
             used_keys["params"].add(key)
-        elif (swept := _lookup(recorded, run)[0]) is not None:
+        elif (swept := _lookup(recorded, run, label)[0]) is not None:
             n_params, source = float(swept), "sweep params.json"
         elif known is not None:
             n_params, source = float(known.params), f"table ({'exact' if known.exact else 'nominal'})"
@@ -346,11 +416,11 @@ def load(
             and run.data["config"]["model_num_parameters"] > 0
         ):
             n_params, source = float(run.data["config"]["model_num_parameters"]), "results file"
-        elif (counted := params_from_folder(run.model_args.get("pretrained", run.model_name))) is not None:
+        elif (counted := _count_local(run, messages)) is not None:
             n_params, source = float(counted), "local folder"
         else:
             n_params, source = math.nan, "unknown"
-        step_given, key = _lookup(steps, run)
+        step_given, key = _lookup(steps, run, label)
         if step_given is not None:
             used_keys["steps"].add(key)
             step = float(step_given)
@@ -358,7 +428,7 @@ def load(
             step = float(m.group(1))
         else:
             step = math.nan
-        tok_given, key = _lookup(tokens, run)
+        tok_given, key = _lookup(tokens, run, label)
         if tok_given is not None:
             used_keys["tokens"].add(key)
             n_tokens = parse_size(str(tok_given))
@@ -371,7 +441,7 @@ def load(
         if isinstance(families, str):
             family = families
         else:
-            fam_given, key = _lookup(families, run)
+            fam_given, key = _lookup(families, run, label)
             if fam_given is not None:
                 used_keys["families"].add(key)
             family = str(fam_given) if fam_given is not None else (known.family if known else DEFAULT_FAMILY)
@@ -381,17 +451,18 @@ def load(
             series = run.model_name
         else:
             series = family + (f"@{run.revision}" if run.revision else "")
-        model_rows[run.label] = {
-            "model": run.label, "model_name": run.model_name, "revision": run.revision or "", "family": family,
-            "series": series, "params": n_params, "params_source": source, "step": step, "tokens": n_tokens,
+        series += _shot_suffix(nshot) if by_shots else ""
+        model_rows[label] = {
+            "model": label, "model_name": run.model_name, "revision": run.revision or "",
+            "num_fewshot": math.nan if nshot is None else float(nshot), "family": family, "series": series, "params": n_params, "params_source": source, "step": step, "tokens": n_tokens,
             "flops": flops, "x": x_value, "lm_eval_version": str(run.data.get("lm_eval_version") or "unknown"),
             "source": str(run.path),
         }  # fmt: skip
         if math.isnan(x_value):
-            hint = {"params": f"pass --params {run.model_name}=N", "steps": f"pass --steps {run.label}=STEP",
+            hint = {"params": f"pass --params {run.model_name}=N", "steps": f"pass --steps {label}=STEP",
                     "flops": f"pass --tokens {run.model_name}=D (and --params if unknown)"}[x]  # fmt: skip
             what = {"params": "size", "steps": "training step", "flops": "training compute"}[x]
-            messages.append(f"{run.label}: {what} unknown, left out of the curves ({hint})")
+            messages.append(f"{label}: {what} unknown, left out of the curves ({hint})")
     for name, mapping in (("params", params), ("steps", steps), ("tokens", tokens)):
         for k in sorted(set(mapping or {}) - used_keys[name]):
             messages.append(f"--{name} {k}: matches no model in the results")
@@ -404,15 +475,22 @@ def load(
     jobs = sorted(owner.items(), key=lambda kv: (kv[0][0], kv[0][1]))
     for (label, task), run in tqdm(jobs, desc="collecting", unit="task", disable=not progress or len(jobs) < 50):
         model = model_rows[label]
-        task_rows = _result_rows(run, task)
+        task_rows = _result_rows(run, task, messages)
+        if run.num_problems(task) == 0:
+            messages.append(f"{run.path}: {task} scored zero problems; its values are left out")
+            skipped_total += 1
+            continue
+        sample_file = None
         if samples:
-            sample_file = run.path.parent / f"samples_{task}_{run.date_id}.jsonl"
-            if sample_file.is_file():
-                found = _read_samples(sample_file, run, task, {r["metric"] for r in task_rows})
-                sample_rows.extend(found)
-                if found:
-                    template = {(r["metric"], r["filter"]): r for r in task_rows}
-                    task_rows.extend(_split_rows(pd.DataFrame(found, columns=list(SAMPLE_COLUMNS)), template))
+            sample_file = find_samples_file(run, task, [o.path.parent for o in originals.get(id(run), [])])
+        if sample_file is not None:
+            found, notes, skipped = _read_samples(sample_file, label, task, {r["metric"] for r in task_rows})
+            messages.extend(notes)
+            skipped_total += skipped
+            sample_rows.extend(found)
+            if found:
+                template = {(r["metric"], r["filter"]): r for r in task_rows}
+                task_rows.extend(_split_rows(pd.DataFrame(found, columns=list(SAMPLE_COLUMNS)), template))
         for r in task_rows:
             r.update({k: model[k] for k in ("model", "family", "series", "params", "params_source", "step", "tokens",
                                             "flops", "x", "lm_eval_version")})  # fmt: skip
@@ -441,7 +519,19 @@ def load(
     models_df = pd.DataFrame(list(model_rows.values())).sort_values(
         ["family", "x", "step", "model"], na_position="last"
     )
-    return Collection(table, samples_df, models_df.reset_index(drop=True), messages)
+    return Collection(table, samples_df, models_df.reset_index(drop=True), messages, skipped_total)
+
+
+def _count_local(run: ResultsFile, messages: list[str]) -> int | None:
+    """Parameters of the run's local model folder, if ``pretrained`` names one; damage becomes a message."""
+    folder = run.model_args.get("pretrained", run.model_name)
+    if not isinstance(folder, (str, os.PathLike)) or not str(folder) or "\x00" in str(folder):
+        return None
+    try:
+        return params_from_folder(folder)
+    except (OSError, ValueError) as exc:
+        messages.append(f"{run.label}: size unknown: {exc}")
+        return None
 
 
 def collect(paths: Iterable[str | os.PathLike], **kwargs) -> pd.DataFrame:

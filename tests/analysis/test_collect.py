@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
 
 import numpy as np
@@ -194,8 +195,9 @@ def test_families_and_collect_attrs(tmp_path, write_run):
 def test_bad_inputs_name_the_file(tmp_path, write_run):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load([tmp_path / "nope"])
-    with pytest.raises(ValueError, match="no results"):
-        find_results_files([tmp_path])
+    assert find_results_files([tmp_path]) == []
+    with pytest.raises(ValueError, match="no lm-eval results files"):
+        load([tmp_path])
     bad = tmp_path / "results_bad.json"
     bad.write_text("{not json")
     with pytest.raises(ValueError, match="results_bad.json: not valid JSON"):
@@ -205,8 +207,9 @@ def test_bad_inputs_name_the_file(tmp_path, write_run):
         load([bad])
     good = write_run(tmp_path / "ok", "org/a", {"t": {"acc,none": 0.1}}, samples={"t": [{"doc_id": 0, "acc": 1.0}]})
     (good.parent / f"samples_t_{good.stem[len('results_') :]}.jsonl").write_text('{"doc_id": 0, "acc": 1}\n{oops\n')
-    with pytest.raises(ValueError, match=r"samples_t_.*\.jsonl:2: not valid JSON"):
-        load([good])
+    found = load([good], progress=False)  # a bad line is named and skipped; the rest is read
+    assert found.skipped == 1 and len(found.samples) == 1
+    assert any(re.search(r"samples_t_.*\.jsonl:2: not valid JSON.*line skipped", m) for m in found.messages)
     with pytest.raises(ValueError, match="x='size'"):
         load([good], x="size")
 
@@ -228,3 +231,64 @@ def test_sweep_params_json_gives_sizes_and_dot_folders_are_skipped(tmp_path):
     assert sweep_params([tmp_path]) == {"__models__m1": 1234.0}
     table = load([tmp_path], samples=False, progress=False).table
     assert set(table["x"]) == {1234.0}
+
+
+def test_old_layout_published_files_are_read_by_content():
+    """EleutherAI's published Pythia files: named 70m_step143000.json, model_args a string, num_fewshot."""
+    from .conftest import PYTHIA_2023
+
+    found = load([PYTHIA_2023], progress=False)
+    m = found.models.set_index("model")
+    assert sorted(m.index) == sorted(
+        f"EleutherAI/pythia-v1.1-{name} ({shots}-shot)"
+        for name, shots in [("70m@step143000", 0), ("70m@step143000", 5), ("160m@step143000", 0),
+                            ("160m@step143000", 5), ("160m@step1000", 0)]
+    )  # fmt: skip
+    assert m.loc["EleutherAI/pythia-v1.1-160m@step1000 (0-shot)", "step"] == 1000
+    assert m["num_fewshot"].to_dict()["EleutherAI/pythia-v1.1-70m@step143000 (5-shot)"] == 5
+    assert not [msg for msg in found.messages if msg.startswith("duplicate")]  # 0- and 5-shot are two series
+    t = found.table
+    lam = t[(t.task == "lambada_openai") & (t.metric == "acc")].set_index("model")
+    raw = json.loads((PYTHIA_2023 / "pythia-70m/zero-shot/70m_step143000.json").read_text())["results"]["lambada_openai"]
+    row = lam.loc["EleutherAI/pythia-v1.1-70m@step143000 (0-shot)"]
+    assert (row["value"], row["stderr"], row["num_fewshot"], row["filter"]) == (raw["acc"], raw["acc_stderr"], 0, "none")
+    assert lam.loc["EleutherAI/pythia-v1.1-70m@step143000 (5-shot)", "series"].endswith("(5-shot)")
+    assert lam["series"].nunique() == 3  # final step 0-shot, final step 5-shot, step 1000
+    assert t["stderr"].notna().all()  # every published value carries its _stderr
+
+
+def test_today_layout_stderr_n_and_num_fewshot_columns():
+    t = load([REAL_GEN], progress=False).table
+    row = t[(t.task == "mirage_arith_add_2d") & (t.metric == "token_edit_distance") & (t["filter"] == "parsed")
+            & (t.split == "all")].iloc[0]  # fmt: skip
+    assert (row["stderr"], row["n"], row["num_fewshot"]) == (pytest.approx(0.2236068), 6, 2)
+    assert "(2-shot)" not in row["model"]  # one n-shot in the collection: labels stay plain
+
+
+def test_folders_are_read_by_content_and_unreadable_json_is_named(tmp_path, write_run):
+    run = write_run(tmp_path / "a", "org/a", {"t": {"acc,none": 0.1}}, num_params=10)
+    run.rename(run.with_name("my_copy.json"))  # any name
+    (tmp_path / "a" / "config.json").write_text(json.dumps({"hidden_size": 8}))  # other JSON: passes silently
+    (tmp_path / "a" / "results_torn.json").write_text("{ torn")
+    (tmp_path / "a" / ".hidden").mkdir()
+    (tmp_path / "a" / ".hidden" / "x.json").write_text("{ torn")
+    found = load([tmp_path], progress=False)
+    assert set(found.table["model"]) == {"org/a"} and set(found.table["source"]) == {str(run.with_name("my_copy.json"))}
+    assert [m for m in found.messages if "results_torn.json: not valid JSON" in m and "skipped" in m]
+    assert not [m for m in found.messages if "config.json" in m or ".hidden" in m]
+
+
+def test_higher_is_better_must_be_a_boolean(tmp_path, write_run):
+    write_run(tmp_path, "org/a", {"t": {"acc,none": 0.1, "token_edit_distance,none": 3.0}}, num_params=10,
+              higher_is_better={"t": {"acc": "false", "token_edit_distance": "true"}})  # fmt: skip
+    found = load([tmp_path], progress=False)
+    hib = found.table.set_index("metric")["higher_is_better"]
+    assert bool(hib["acc"]) is True and bool(hib["token_edit_distance"]) is False  # from the names, not the strings
+    assert any("higher_is_better['t']['acc'] = 'false' is not a JSON boolean; refused" in m for m in found.messages)
+
+
+def test_unsafe_task_names_are_refused_with_file_and_task(tmp_path, write_run):
+    run = write_run(tmp_path, "org/a", {"x/../../../escaped": {"acc,none": 0.1}, "ok": {"acc,none": 0.2}}, num_params=10)
+    found = load([tmp_path], progress=False)
+    assert set(found.table["task"]) == {"ok"} and found.skipped == 1
+    assert any(str(run) in m and "'x/../../../escaped' refused" in m for m in found.messages)
