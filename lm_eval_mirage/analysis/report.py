@@ -405,6 +405,7 @@ def _blocks(
                             "L",
                             "L_source",
                             "error",
+                            "warning",
                         ]
                     ],
                 ),

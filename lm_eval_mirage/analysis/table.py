@@ -13,16 +13,9 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from lm_eval_mirage.analysis.emergence import (
-    DEFAULT_THRESHOLD_FACTOR,
-    bootstrap_emergence_ci,
-    emergence_score,
-    linearity_score,
-    parametric_emergence_ci,
-    straight_line_score,
-)
+from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR, bootstrap_emergence_ci, straight_line_score
 from lm_eval_mirage.analysis.metric_facts import LOWER_IS_BETTER_METRICS, chance_level, metric_direction
-from lm_eval_mirage.analysis.verdict import binomial_stderr, decide, n_from_stderr
+from lm_eval_mirage.analysis.verdict import judge_curve, n_from_stderr
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -329,51 +322,33 @@ def emergence_table(
         higher = bool(g["higher_is_better"].iloc[0])
         kind = str(g["kind"].iloc[0])
         y, x = usable["value"].to_numpy(dtype=float), usable["x"].to_numpy(dtype=float)
-        score = emergence_score(y, x, higher_is_better=higher) if len(y) >= 2 else math.nan
         x_log, _ = log_axis(x)
-        linear = linearity_score(y, x_log) if len(y) >= 2 else math.nan
-        line = straight_line_score(x_log) if len(y) >= 2 else math.nan
-        threshold = threshold_factor * line if not math.isnan(line) else math.nan
         found = _sample_arrays(by_key, models, task, metric, filt, split) if has_samples and len(models) >= 2 else None
         discontinuous = kind == "discontinuous"
         n = _curve_n(usable, found[0] if found else None, discontinuous)
         stderr = usable["stderr"].to_numpy(dtype=float)
-        ci, method = (math.nan, math.nan), "none"
+        ci = None
         if found is not None:
             ci = bootstrap_emergence_ci(found[0], higher_is_better=higher, n_boot=n_boot, level=level, seed=seed,
                                         paired=found[1])  # fmt: skip
-            method = "bootstrap over problems"
             if discontinuous:  # the per-problem spread is the honest standard error of each model's mean
                 stderr = np.array([a.std(ddof=1) / math.sqrt(a.size) if a.size > 1 else math.nan for a in found[0]])
-        elif len(y) >= 2 and not np.isnan(stderr).any():
-            ci = parametric_emergence_ci(y, stderr, higher_is_better=higher, n_boot=n_boot, level=level, seed=seed)
-            method = "parametric (stderr)"
-        elif len(y) >= 2 and discontinuous and not math.isnan(n) and n >= 1:
-            stderr = binomial_stderr(y, n)
-            ci = parametric_emergence_ci(y, stderr, higher_is_better=higher, n_boot=n_boot, level=level, seed=seed)
-            method = "parametric (binomial, n)"
         chance = chance_level(task, metric, n_choices=choices.get(task))
-        direction_known = (g["direction"] != "unknown").all()
-        if len(y) >= 2:
-            oriented = y if higher else -y
-            judged = decide(
-                oriented, x_log, score=score, threshold=threshold,
-                ci=None if math.isnan(ci[0]) and math.isnan(ci[1]) else ci, stderr=stderr,
-                n=None if math.isnan(n) else n, chance=chance if higher else None, discontinuous=discontinuous,
-                direction_known=direction_known, labels=models,
-            )  # fmt: skip
-        else:
-            judged = decide([], [], score=math.nan, threshold=math.nan)
+        judged = judge_curve(
+            y, x_log, higher_is_better=higher, stderr=stderr, n=None if math.isnan(n) else n, chance=chance,
+            discontinuous=discontinuous, direction_known=bool((g["direction"] != "unknown").all()), labels=models,
+            ci=ci, threshold_factor=threshold_factor, n_boot=n_boot, level=level, seed=seed,
+        )  # fmt: skip
         rows.append(
             {
                 "family": family, "series": series, "task": task, "metric": metric, "filter": filt, "split": split,
                 "kind": kind, "higher_is_better": higher, "n_models": len(models), "models": ";".join(models),
                 "x_min": float(x.min()) if x.size else math.nan, "x_max": float(x.max()) if x.size else math.nan,
                 "first_value": float(y[0]) if y.size else math.nan, "last_value": float(y[-1]) if y.size else math.nan,
-                "emergence_score": score, "linearity": linear, "straight_line": line, "threshold": threshold,
-                "ci_low": ci[0], "ci_high": ci[1], "ci_method": method, "p_change": judged.p_change,
-                "late_share": judged.late_share, "chance": math.nan if chance is None else chance, "n": n,
-                "verdict": judged.verdict, "reason": judged.reason, "missing": ";".join(missing),
+                **{k: judged[k] for k in ("emergence_score", "linearity", "straight_line", "threshold", "ci_low",
+                                          "ci_high", "ci_method", "p_change", "late_share")},
+                "chance": math.nan if chance is None else chance, "n": n,
+                "verdict": judged["verdict"], "reason": judged["reason"], "missing": ";".join(missing),
             }
         )  # fmt: skip
     out = pd.DataFrame(rows, columns=list(EMERGENCE_COLUMNS))

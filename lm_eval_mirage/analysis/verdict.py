@@ -33,6 +33,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lm_eval_mirage.analysis.emergence import (
+    DEFAULT_THRESHOLD_FACTOR,
+    emergence_score,
+    linearity_score,
+    parametric_emergence_ci,
+    straight_line_score,
+)
+
 __all__ = [
     "Z_CHANCE",
     "FLAT_P",
@@ -46,6 +54,7 @@ __all__ = [
     "binomial_stderr",
     "n_from_stderr",
     "decide",
+    "judge_curve",
 ]
 
 #: A model is "above chance" when its value exceeds chance by this many standard errors (about a 5% family-wise
@@ -174,7 +183,7 @@ def n_from_stderr(y: float, stderr: float) -> float:
 
 
 def _label(labels: Sequence[str] | None, x: np.ndarray, i: int) -> str:
-    return str(labels[i]) if labels is not None else f"x={x[i]:.3g}"
+    return str(labels[i]).rstrip("/").rsplit("/", 1)[-1] if labels is not None else f"x={x[i]:.3g}"
 
 
 def _flat_until(y: np.ndarray, se: np.ndarray | None) -> int:
@@ -238,7 +247,7 @@ def decide(
     spread = float(np.ptp(yv))
     if discontinuous and n is not None and n > 0 and not math.isnan(n):
         problems = spread * n
-        if problems < RESOLUTION_PROBLEMS + 0.5:
+        if 0 < problems < RESOLUTION_PROBLEMS + 0.5:
             return Verdict("at resolution floor", f"at resolution floor: the whole change is {problems:.0f} "
                            f"problem(s) of {n:.0f} (resolution 1/n = {1 / n:.2g})", math.nan, math.nan)  # fmt: skip
     if discontinuous and n is not None and n > 0 and not math.isnan(n):
@@ -288,3 +297,63 @@ def decide(
         return Verdict("smooth", f"smooth: changes late but no sharper than a straight line ({pct}; {es_txt} < "
                        f"{threshold:.3g}){noise}", share, p_change)  # fmt: skip
     return Verdict("smooth", f"smooth: roughly even in log x ({pct}; {es_txt}){noise}", share, p_change)
+
+
+def judge_curve(
+    y: Sequence[float],
+    x: Sequence[float],
+    *,
+    higher_is_better: bool = True,
+    stderr: Sequence[float] | None = None,
+    n: float | None = None,
+    chance: float | None = None,
+    discontinuous: bool = False,
+    direction_known: bool = True,
+    labels: Sequence[str] | None = None,
+    ci: tuple[float, float] | None = None,
+    threshold_factor: float = DEFAULT_THRESHOLD_FACTOR,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict:
+    """Score one curve and judge it: the numbers of one row of the emergence table.
+
+    ``y`` and ``x`` in scale order (``x > 0``: shift training step 0 first). ``ci`` is an interval computed
+    elsewhere (the bootstrap over problems); without it the interval is parametric from ``stderr``, else
+    (all-or-nothing metric, known ``n``) from the binomial standard error. Returns a dict with
+    ``emergence_score, linearity, straight_line, threshold, ci_low, ci_high, ci_method, verdict, reason,
+    late_share, p_change``.
+
+    Example:
+        >>> r = judge_curve([0.0, 0.0, 0.0, 0.01, 0.8], [1e8, 4e8, 1.6e9, 6.4e9, 2.56e10], n=200, discontinuous=True)
+        >>> r["verdict"], r["ci_method"]
+        ('emergent', 'parametric (binomial, n)')
+    """
+    yv, xv = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
+    few = yv.size < 2
+    score = math.nan if few else emergence_score(yv, xv, higher_is_better=higher_is_better)
+    line = math.nan if few else straight_line_score(xv)
+    threshold = threshold_factor * line if not math.isnan(line) else math.nan
+    se = None if stderr is None else np.asarray(stderr, dtype=float)
+    method = "none"
+    if ci is not None and not (math.isnan(ci[0]) and math.isnan(ci[1])):
+        method = "bootstrap over problems"
+    elif not few and se is not None and not np.isnan(se).any():
+        ci, method = parametric_emergence_ci(yv, se, higher_is_better=higher_is_better, n_boot=n_boot, level=level,
+                                             seed=seed), "parametric (stderr)"  # fmt: skip
+    elif not few and discontinuous and n is not None and not math.isnan(n) and n >= 1:
+        se = binomial_stderr(yv, n)
+        ci, method = parametric_emergence_ci(yv, se, higher_is_better=higher_is_better, n_boot=n_boot, level=level,
+                                             seed=seed), "parametric (binomial, n)"  # fmt: skip
+    else:
+        ci = (math.nan, math.nan)
+    judged = decide(
+        [] if few else (yv if higher_is_better else -yv), [] if few else xv, score=score, threshold=threshold,
+        ci=None if method == "none" else ci, stderr=se, n=n, chance=chance if higher_is_better else None,
+        discontinuous=discontinuous, direction_known=direction_known, labels=labels,
+    )  # fmt: skip
+    return {
+        "emergence_score": score, "linearity": math.nan if few else linearity_score(yv, xv), "straight_line": line,
+        "threshold": threshold, "ci_low": ci[0], "ci_high": ci[1], "ci_method": method, "verdict": judged.verdict,
+        "reason": judged.reason, "late_share": judged.late_share, "p_change": judged.p_change,
+    }  # fmt: skip
