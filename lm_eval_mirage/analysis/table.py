@@ -254,16 +254,14 @@ def _sample_arrays(by_key: dict, models: list[str], task: str, metric: str, filt
     return values, paired
 
 
-def _curve_n(usable: pd.DataFrame, arrays: list[np.ndarray] | None, discontinuous: bool) -> float:
+def _curve_n(y: np.ndarray, stderr: np.ndarray, n: np.ndarray, arrays: list[np.ndarray] | None, discontinuous: bool) -> float:
     """Problems per model: samples, else the table's ``n``, else (0/1 metrics) from the standard errors."""
     if arrays is not None:
         return float(min(a.size for a in arrays))
-    n = usable["n"].to_numpy(dtype=float)
     if np.isfinite(n).any():
         return float(np.nanmin(n))
     if discontinuous:
-        guesses = [n_from_stderr(v, e) for v, e in zip(usable["value"], usable["stderr"])]
-        guesses = [g for g in guesses if not math.isnan(g)]
+        guesses = [g for g in (n_from_stderr(v, e) for v, e in zip(y, stderr)) if not math.isnan(g)]
         if guesses:
             return float(round(np.median(guesses)))
     return math.nan
@@ -305,7 +303,11 @@ def emergence_table(
     df = tidy(table)
     keys = ["family", "series", "task", "metric", "filter", "split"]
     present = df.groupby(["series", "task"])["model"].agg(lambda s: sorted(set(s))).to_dict()
-    groups = [(k, g) for k, g in df.groupby(keys, sort=True) if k[3] not in NOT_SCORED_METRICS]
+    # One pass of numpy arrays: per-group pandas indexing costs milliseconds, and a download such as Pythia's
+    # evaluations has thousands of curves.
+    col = {c: df[c].to_numpy() for c in ("model", "higher_is_better", "kind", "direction")}
+    num = {c: df[c].to_numpy(dtype=float) for c in ("x", "value", "stderr", "n")}
+    groups = [(k, idx) for k, idx in df.groupby(keys, sort=True).indices.items() if k[3] not in NOT_SCORED_METRICS]
     has_samples = samples is not None and not samples.empty
     by_key = _index_samples(samples) if has_samples else {}
     choices = df.groupby("task")["n_choices"].max().to_dict() if "n_choices" in df.columns else {}
@@ -315,18 +317,20 @@ def emergence_table(
         from tqdm.auto import tqdm
 
         iterator = tqdm(groups, desc="emergence scores", unit="curve")
-    for (family, series, task, metric, filt, split), g in iterator:
-        usable = g[g["x"].notna() & g["value"].notna()].sort_values("x", kind="stable")
-        models = usable["model"].tolist()
+    for (family, series, task, metric, filt, split), idx in iterator:
+        idx = idx[~(np.isnan(num["x"][idx]) | np.isnan(num["value"][idx]))]
+        idx = idx[np.argsort(num["x"][idx], kind="stable")]
+        models = [str(m) for m in col["model"][idx]]
         missing = [m for m in present[(series, task)] if m not in set(models)]
-        higher = bool(g["higher_is_better"].iloc[0])
-        kind = str(g["kind"].iloc[0])
-        y, x = usable["value"].to_numpy(dtype=float), usable["x"].to_numpy(dtype=float)
+        first = idx[0] if idx.size else None
+        higher = bool(col["higher_is_better"][first]) if first is not None else True
+        kind = str(col["kind"][first]) if first is not None else ""
+        y, x = num["value"][idx], num["x"][idx]
         x_log, _ = log_axis(x)
         found = _sample_arrays(by_key, models, task, metric, filt, split) if has_samples and len(models) >= 2 else None
         discontinuous = kind == "discontinuous"
-        n = _curve_n(usable, found[0] if found else None, discontinuous)
-        stderr = usable["stderr"].to_numpy(dtype=float)
+        n = _curve_n(y, num["stderr"][idx], num["n"][idx], found[0] if found else None, discontinuous)
+        stderr = num["stderr"][idx]
         ci = None
         if found is not None:
             ci = bootstrap_emergence_ci(found[0], higher_is_better=higher, n_boot=n_boot, level=level, seed=seed,
@@ -336,8 +340,8 @@ def emergence_table(
         chance = chance_level(task, metric, n_choices=choices.get(task))
         judged = judge_curve(
             y, x_log, higher_is_better=higher, stderr=stderr, n=None if math.isnan(n) else n, chance=chance,
-            discontinuous=discontinuous, direction_known=bool((g["direction"] != "unknown").all()), labels=models,
-            ci=ci, threshold_factor=threshold_factor, n_boot=n_boot, level=level, seed=seed,
+            discontinuous=discontinuous, direction_known=bool((col["direction"][idx] != "unknown").all()),
+            labels=models, ci=ci, threshold_factor=threshold_factor, n_boot=n_boot, level=level, seed=seed,
         )  # fmt: skip
         rows.append(
             {
