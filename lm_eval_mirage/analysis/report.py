@@ -366,6 +366,7 @@ def _blocks(
         "straight_line",
         "linearity",
         "verdict",
+        "reason",
         "missing",
     ]
     for task in task_names:
