@@ -4,14 +4,16 @@ permissions, so a killed process leaves either the old file or the new one, neve
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_dir", "atomic_path", "atomic_write_text"]
+__all__ = ["StagedDir", "atomic_dir", "atomic_path", "atomic_write_text"]
 
 
 def _umask() -> int:
@@ -48,22 +50,91 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # no libc symbol (musl, old glibc)
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):  # file system without it
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    """Put the folder ``tmp`` at ``target``; an old ``target`` is moved aside first and deleted last.
+
+    Where the system can exchange two paths in one step, ``target`` is never missing; elsewhere it is
+    missing only between two renames in one folder. A failure puts the old folder back.
+    """
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    if _exchange(tmp, target):  # tmp now holds the old folder
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+    os.replace(target, aside / "old")
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        os.replace(aside / "old", target)
+        shutil.rmtree(aside, ignore_errors=True)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+class StagedDir:
+    """A temporary folder beside ``path`` that :meth:`commit` puts at ``path`` whole (mode 0755), or that
+    :meth:`abort` removes, leaving any previous ``path`` untouched (for callers that cannot use a ``with``
+    block; :func:`atomic_dir` is the same as a context manager).
+
+    Raises:
+        NotADirectoryError: ``path`` exists and is not a folder.
+        OSError: the folder beside ``path`` cannot be created (read-only parent...).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.target = Path(path)
+        if self.target.exists() and not self.target.is_dir():
+            raise NotADirectoryError(f"{self.target} exists and is not a folder; refusing to replace it")
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=f".{self.target.name}-", dir=self.target.parent))
+        self.path.chmod(0o755)  # mkdtemp makes it private; what is published is an ordinary readable folder
+
+    def commit(self) -> Path:
+        """Publish the folder at ``path`` (see :func:`_swap_in`) and return ``path``."""
+        try:
+            _swap_in(self.path, self.target)
+        except BaseException:
+            self.abort()
+            raise
+        return self.target
+
+    def abort(self) -> None:
+        """Remove the temporary folder."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
 @contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success it replaces ``path`` whole (mode 0755).
 
-    A reader sees the old folder or the complete new one; a failure removes the temporary folder and leaves
-    any previous ``path`` untouched.
+    A reader sees the old folder or the complete new one, never a half-deleted one (see :func:`_swap_in`);
+    a failure removes the temporary folder and leaves any previous ``path`` untouched.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; what is published here is an ordinary readable folder
+    staged = StagedDir(path)
     try:
-        yield tmp
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        yield staged.path
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        staged.abort()
         raise
+    staged.commit()

@@ -60,7 +60,11 @@ Layout = Literal["0.4", "2023"]
 
 
 class NotResultsFileError(ValueError):
-    """A file is not a harness results file (the message names the file and why)."""
+    """A file is not a harness results file: ``path``, and ``reason`` (the message is ``"path: reason"``)."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = Path(path), reason
 
 
 class UnsafeTaskNameError(ValueError):
@@ -343,15 +347,15 @@ def read_results_file(path: str | os.PathLike) -> ResultsFile:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
-        raise NotResultsFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise NotResultsFileError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise NotResultsFileError(f"{path}: not valid JSON ({exc})") from None
+        raise NotResultsFileError(path, f"not valid JSON ({exc})") from None
     except RecursionError:
-        raise NotResultsFileError(f"{path}: JSON nested too deeply to read") from None
+        raise NotResultsFileError(path, "JSON nested too deeply to read") from None
     except OSError as exc:
-        raise NotResultsFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise NotResultsFileError(path, f"cannot read ({exc.strerror or exc})") from None
     if not looks_like_results(data):
-        raise NotResultsFileError(f"{path}: not an lm-eval results file (no 'results' object of tasks beside 'versions'/'config')")
+        raise NotResultsFileError(path, _NOT_RESULTS)
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
     model_args = parse_model_args(config.get("model_args") if isinstance(config.get("model_args"), (str, Mapping)) else None)
     name = data.get("model_name") or model_args.get("pretrained") or model_args.get("model") or path.parent.name
@@ -366,12 +370,17 @@ def read_results_file(path: str | os.PathLike) -> ResultsFile:
     )  # fmt: skip
 
 
+_NOT_RESULTS = "not an lm-eval results file (no 'results' object of tasks beside 'versions'/'config')"
+
+
 def _hidden(path: Path, root: Path) -> bool:
     # Dot-folders hold tools' bookkeeping (a sweep's .sweep/ staging area, temporary files), never results.
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def scan_results(paths: Iterable[str | os.PathLike], *, rescored: bool = True) -> tuple[list[ResultsFile], list[str]]:
+def scan_results(
+    paths: Iterable[str | os.PathLike], *, rescored: bool = True
+) -> tuple[list[ResultsFile], list[NotResultsFileError]]:
     """Read every results file among ``paths``: files as given, folders searched recursively for ``*.json``
     (dot-folders and dot-files skipped) and kept by content.
 
@@ -379,15 +388,16 @@ def scan_results(paths: Iterable[str | os.PathLike], *, rescored: bool = True) -
         rescored: also return the files ``rescore`` wrote.
 
     Returns:
-        The results files (sorted by path within each folder, duplicates once) and notes on ``*.json`` files in
-        the folders that could not be read (other JSON files, e.g. a model's ``config.json``, pass silently).
+        The results files (sorted by path within each folder, duplicates once) and the ``*.json`` files in the
+        folders that could not be read (valid JSON of another kind, e.g. a model's ``config.json``, passes
+        silently).
 
     Raises:
         FileNotFoundError: a path does not exist.
         NotResultsFileError: a file given explicitly is not a results file.
     """
     found: dict[Path, ResultsFile] = {}
-    notes: list[str] = []
+    notes: list[NotResultsFileError] = []
     for p in map(Path, paths):
         if p.is_dir():
             for f in sorted(p.rglob("*.json")):
@@ -396,8 +406,8 @@ def scan_results(paths: Iterable[str | os.PathLike], *, rescored: bool = True) -
                 try:
                     run = read_results_file(f)
                 except NotResultsFileError as exc:
-                    if "not an lm-eval results file" not in str(exc):
-                        notes.append(f"{exc}; skipped")
+                    if exc.reason != _NOT_RESULTS:
+                        notes.append(exc)
                     continue
                 if rescored or not run.rescored:
                     found[f] = run
@@ -411,8 +421,9 @@ def scan_results(paths: Iterable[str | os.PathLike], *, rescored: bool = True) -
     return list(found.values()), notes
 
 
-def find_results_files(paths: str | os.PathLike | Iterable[str | os.PathLike], *, rescored: bool = True) -> list[Path]:
-    """The results files among ``paths`` (see :func:`scan_results`), by content, whatever their names."""
+def find_results_files(paths: str | os.PathLike | Iterable[str | os.PathLike], *, rescored: bool = False) -> list[Path]:
+    """The harness's results files among ``paths`` (see :func:`scan_results`), by content, whatever their
+    names; the copies ``rescore`` wrote only with ``rescored=True``."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     return [run.path for run in scan_results(paths, rescored=rescored)[0]]

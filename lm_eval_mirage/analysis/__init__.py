@@ -54,7 +54,7 @@ _LAZY = {
     "tidy": "table", "metric_kind": "table", "emergence_table": "table",
     "PowerLawFit": "scaling", "Prediction": "scaling", "predict": "scaling", "fit_power_law": "scaling",
     "fit_table": "scaling", "prediction_table": "scaling",
-    "Report": "report", "write_report": "report", "summarize_task": "report", "simulate_results": "synthetic",
+    "Report": "report", "write_report": "report", "summarize_task": "report", "simulate_results": "simulated_results",
 }  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from typing import Literal
 import pandas as pd
 
 from lm_eval_mirage.analysis.families import lookup_model, parse_size
+from lm_eval_mirage.analysis.model_folder import params_from_folder
 from lm_eval_mirage.analysis.table import SAMPLE_COLUMNS, metric_higher_is_better, tidy
 from lm_eval_mirage.harness_outputs import (
     ResultsFile,
@@ -75,62 +76,6 @@ class Collection:
     models: pd.DataFrame
     messages: list[str] = field(default_factory=list)
     skipped: int = 0
-
-
-def _weight_files(root: Path) -> list[Path]:
-    """The safetensors files of a model folder; names from an index must stay inside the folder."""
-    index = root / "model.safetensors.index.json"
-    if not index.is_file():
-        return [root / "model.safetensors"] if (root / "model.safetensors").is_file() else []
-    try:
-        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ValueError(f"{index}: not a JSON index ({type(exc).__name__})") from None
-    except (KeyError, TypeError):
-        raise ValueError(f"{index}: no 'weight_map' object") from None
-    if not isinstance(weight_map, dict) or not weight_map:
-        raise ValueError(f"{index}: 'weight_map' is not a non-empty object")
-    files = []
-    for name in sorted(set(map(str, weight_map.values()))):
-        parts = Path(name).parts
-        if not parts or Path(name).is_absolute() or ".." in parts or "\\" in name or "\x00" in name:
-            raise ValueError(f"{index}: weight_map entry {name!r} points outside the model folder; refused")
-        files.append(root / name)
-    return files
-
-
-def params_from_folder(folder: str | os.PathLike) -> int | None:
-    """Count parameters of a local Hugging Face model folder from its ``safetensors`` headers (no weights read).
-
-    Reads ``model.safetensors`` or every shard named by ``model.safetensors.index.json`` (entries must be file
-    names inside the folder) with ``safetensors.safe_open``. Returns ``None`` when the folder has neither.
-
-    Raises:
-        ValueError: the index or a weights file is damaged, a Git LFS pointer, or names a file outside the
-            folder (the message says which and why).
-    """
-    root = Path(folder)
-    if not root.is_dir():
-        return None
-    files = _weight_files(root)
-    if not files:
-        return None
-    from safetensors import safe_open
-
-    total = 0
-    for f in files:
-        if not f.is_file():
-            raise ValueError(f"{f}: named by the index but missing")
-        with open(f, "rb") as fh:
-            head = fh.read(64)
-        if head.startswith(b"version https://git-lfs"):
-            raise ValueError(f"{f}: a Git LFS pointer, not the weights (run git lfs pull)")
-        try:
-            with safe_open(str(f), framework="numpy") as st:
-                total += sum(math.prod(st.get_slice(k).get_shape()) for k in st.keys())
-        except Exception as exc:  # safetensors raises its own SafetensorError (and OSError, ValueError...)
-            raise ValueError(f"{f}: not a readable safetensors file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
-    return total
 
 
 def _number(value) -> float:
@@ -304,13 +249,66 @@ def _shot_suffix(nshot: int | None) -> str:
     return "" if nshot is None else f" ({nshot}-shot)"
 
 
-def _is_copy_of(copy: ResultsFile, original: ResultsFile) -> bool:
-    """A ``rescore`` copy and the run it was made from (same model, same timestamp, named as its source)."""
-    source = (copy.data.get("rescore") or {}).get("source_results") if isinstance(copy.data.get("rescore"), dict) else None
-    return (
-        copy.rescored and not original.rescored and copy.label == original.label and copy.date_id == original.date_id
-        and (source is None or source == original.path.name)
-    )  # fmt: skip
+def _run_identity(run: ResultsFile) -> tuple[str, str, str]:
+    """One harness run, whichever copy: a ``rescore`` copy names the file it was made from."""
+    block = run.data.get("rescore")
+    source = block.get("source_results") if run.rescored and isinstance(block, dict) else None
+    if not isinstance(source, str):
+        source = run.path.name.replace(".rescored.json", ".json")
+    return run.label, run.date_id, source
+
+
+def _newest_copy(copies: list[ResultsFile]) -> ResultsFile:
+    """The copy of one run to read: a ``rescore`` copy (the original's metrics plus the added ones), the newest."""
+
+    def key(r: ResultsFile) -> tuple:
+        block = r.data.get("rescore") if isinstance(r.data.get("rescore"), dict) else {}
+        return r.rescored, str(block.get("date", "")), str(r.path)
+
+    return max(copies, key=key)
+
+
+def _select_runs(
+    runs: list[ResultsFile], messages: list[str]
+) -> tuple[dict[tuple[str, str], ResultsFile], dict[tuple[str, str, str], list[ResultsFile]], set[int | None], int]:
+    """The run to read for each (model label, task), and the copies of each run (where its samples may be).
+
+    Labels say the number of few-shot examples when the runs differ in it. A ``rescore`` copy is the run it was
+    made from and wins (it holds the original's metrics and the added ones); of two different runs the latest
+    wins, and the others are named in ``messages``. Task names that would leave the run folder are refused.
+
+    Returns:
+        (owner, copies by run identity, the n-shot values, tasks skipped).
+    """
+    skipped = 0
+    run_tasks: dict[int, list[str]] = {}
+    for run in runs:
+        run_tasks[id(run)] = []
+        for task in run.tasks:
+            try:
+                run_tasks[id(run)].append(check_task_name(task, run.path))
+            except UnsafeTaskNameError as exc:
+                messages.append(f"{exc}; task skipped")
+                skipped += 1
+    shots = {run.num_fewshot(t) for run in runs for t in run_tasks[id(run)]}
+    same_run: dict[tuple[str, str, str], list[ResultsFile]] = {}
+    for run in runs:
+        same_run.setdefault(_run_identity(run), []).append(run)
+    seen: dict[tuple[str, str], dict[tuple[str, str, str], list[ResultsFile]]] = {}
+    for run in runs:
+        for task in run_tasks[id(run)]:
+            label = run.label + (_shot_suffix(run.num_fewshot(task)) if len(shots) > 1 else "")
+            seen.setdefault((label, task), {}).setdefault(_run_identity(run), []).append(run)
+    owner: dict[tuple[str, str], ResultsFile] = {}
+    for key, by_run in seen.items():
+        candidates = sorted((_newest_copy(c) for c in by_run.values()), key=lambda r: (r.date, str(r.path)))
+        owner[key] = candidates[-1]
+        if len(candidates) > 1:
+            older = ", ".join(str(r.path) for r in candidates[:-1])
+            messages.append(
+                f"duplicate runs of {key[0]} on {key[1]}: using the latest ({candidates[-1].path}); ignored {older}"
+            )
+    return owner, same_run, shots, skipped
 
 
 def load(
@@ -349,7 +347,8 @@ def load(
     from tqdm.auto import tqdm
 
     paths = list(paths)
-    runs, messages = scan_results(paths)
+    runs, unreadable = scan_results(paths)
+    messages = [f"{exc}; skipped" for exc in unreadable]
     if not runs:
         raise ValueError(
             f"no lm-eval results files under {[str(p) for p in paths]}; point at lm_eval --output_path folders "
@@ -358,43 +357,8 @@ def load(
     recorded = sweep_params(paths)
     skipped_total = 0
 
-    # Task names are data: one that would name a file outside the run folder is refused with its task.
-    run_tasks: dict[int, list[str]] = {}
-    for run in runs:
-        run_tasks[id(run)] = []
-        for task in run.tasks:
-            try:
-                run_tasks[id(run)].append(check_task_name(task, run.path))
-            except UnsafeTaskNameError as exc:
-                messages.append(f"{exc}; task skipped")
-                skipped_total += 1
-    shots = {run.num_fewshot(t) for run in runs for t in run_tasks[id(run)]}
+    owner, same_run, shots, skipped_total = _select_runs(runs, messages)
     by_shots = len(shots) > 1
-
-    def label_of(run: ResultsFile, task: str) -> str:
-        return run.label + (_shot_suffix(run.num_fewshot(task)) if by_shots else "")
-
-    # A rescore copy is the run it was made from (it wins: it holds the original's metrics and the added ones);
-    # its samples may still sit beside the original.
-    originals: dict[int, list[ResultsFile]] = {id(r): [o for o in runs if _is_copy_of(r, o)] for r in runs if r.rescored}
-    copied = {id(o) for found in originals.values() for o in found}
-
-    # Latest run wins for each (model, n-shot, task); the others are named so that nothing is dropped silently.
-    owner: dict[tuple[str, str], ResultsFile] = {}
-    seen: dict[tuple[str, str], list[ResultsFile]] = {}
-    for run in runs:
-        for task in run_tasks[id(run)]:
-            seen.setdefault((label_of(run, task), task), []).append(run)
-    for key, candidates in seen.items():
-        if any(id(c) in originals and originals[id(c)] for c in candidates):
-            candidates = [c for c in candidates if id(c) not in copied]
-        candidates.sort(key=lambda r: (r.date, r.rescored, str(r.path)))
-        owner[key] = candidates[-1]
-        if len(candidates) > 1:
-            older = ", ".join(str(r.path) for r in candidates[:-1])
-            messages.append(
-                f"duplicate runs of {key[0]} on {key[1]}: using the latest ({candidates[-1].path}); ignored {older}"
-            )
 
     model_rows: dict[str, dict] = {}
     used_keys: dict[str, set] = {"params": set(), "steps": set(), "tokens": set(), "families": set()}
@@ -482,7 +446,7 @@ def load(
             continue
         sample_file = None
         if samples:
-            sample_file = find_samples_file(run, task, [o.path.parent for o in originals.get(id(run), [])])
+            sample_file = find_samples_file(run, task, [r.path.parent for r in same_run[_run_identity(run)]])
         if sample_file is not None:
             found, notes, skipped = _read_samples(sample_file, label, task, {r["metric"] for r in task_rows})
             messages.extend(notes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 HELP = "emergence report across a model family: scores, power-law fit, side-by-side plots (Markdown + HTML)"
 DESCRIPTION = """\
@@ -59,6 +60,24 @@ def _sizes(values: list[str] | None, flag: str) -> dict[str, str]:
     return out
 
 
+def _check_out(out: Path, results: list[str]) -> None:
+    """``--out`` is replaced whole by the new report: it must be new, empty or an earlier report (it has a
+    report.md), and hold none of the results being read."""
+    if out.is_dir() and any(out.iterdir()) and not (out / "report.md").is_file():
+        raise ValueError(f"--out {out}: not an earlier report (no report.md) and it would be replaced whole; choose another folder")
+    target = out.resolve()
+    for item in results:
+        path = Path(item).resolve()
+        if path == target or target in path.parents:
+            raise ValueError(f"--out {out}: holds the results being read ({item}); choose another folder")
+
+
+def _out_error(exc: Exception, out: Path) -> int:
+    reason = f"cannot write --out {out}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
+    print(f"lm-eval-mirage analyze: error: {reason}", file=sys.stderr)
+    return 2
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULTS", help="results files or lm_eval --output_path folders")
     parser.add_argument("--out", default="mirage-report", help="output folder (default: %(default)s)")
@@ -106,6 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lm_eval_mirage._io import StagedDir
     from lm_eval_mirage.analysis.collect import load
     from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR
     from lm_eval_mirage.analysis.plots import PLOT_INSTALL_HINT
@@ -157,10 +177,16 @@ def run(args: argparse.Namespace) -> int:
     for message in found.messages:
         print(f"note: {message}", file=sys.stderr)
     x_label = {"params": "parameters", "steps": "training step", "flops": "training FLOPs"}[args.x]
+    out = Path(args.out)
+    try:  # written into a staging folder swapped in at the end: --out holds exactly one run's files
+        _check_out(out, args.results)
+        staged = StagedDir(out)
+    except (OSError, ValueError) as exc:
+        return _out_error(exc, out)
     try:
         report = write_report(
             found.table,
-            args.out,
+            staged.path,
             samples=None if args.no_samples else found.samples,
             title=args.title,
             notes=notes or None,
@@ -175,9 +201,15 @@ def run(args: argparse.Namespace) -> int:
             paper_figure=args.paper_figure,
             progress=not args.quiet,
         )
-    except ValueError as exc:
-        print(f"lm-eval-mirage analyze: error: {exc}", file=sys.stderr)
-        return 2
+        staged.commit()
+    except (OSError, ValueError) as exc:
+        staged.abort()
+        return _out_error(exc, out)
+    except BaseException:
+        staged.abort()
+        raise
+    report.out_dir = out
+    report.files = {name: out / Path(path).relative_to(staged.path) for name, path in report.files.items()}
     n_models = found.models["model"].nunique()
     print(f"{n_models} model(s), {found.table['task'].nunique()} task(s), {len(report.scores)} curve(s) scored")
     for task, lines in report.summary.items():
@@ -188,4 +220,7 @@ def run(args: argparse.Namespace) -> int:
     for fit in report.fits[report.fits["c"].isna()].itertuples(index=False):  # failed or flagged: said, not used
         print(f"note: fit {fit.fit_task} ({fit.series}, {fit.split}): {fit.error or fit.warning}", file=sys.stderr)
     print(f"report: {report.files['report.md']} and {report.files['report.html']}")
+    if found.skipped:
+        print(f"lm-eval-mirage analyze: {found.skipped} unreadable line(s) or task(s) skipped (see the notes above)", file=sys.stderr)
+        return 1
     return 0

@@ -20,7 +20,7 @@ from typing import Any
 
 from lm_eval_mirage._io import atomic_dir
 
-__all__ = ["faster_harness", "run_spec", "spec_id", "run_harness", "DONE_FILE"]
+__all__ = ["faster_harness", "run_spec", "spec_id", "evaluate_or_reuse", "DONE_FILE"]
 
 #: Written last into a run folder: its presence means the run finished (its content is the spec).
 DONE_FILE = "demo_run.json"
@@ -98,7 +98,7 @@ def spec_id(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_harness(
+def evaluate_or_reuse(
     model: str,
     model_args: Mapping[str, Any],
     tasks: Sequence[str],

@@ -223,7 +223,7 @@ def run_demo(
     import lm_eval_mirage
     from tqdm.auto import tqdm
 
-    from lm_eval_mirage.demo.harness import faster_harness, run_harness, run_spec, spec_id
+    from lm_eval_mirage.demo.harness import evaluate_or_reuse, faster_harness, run_spec, spec_id
 
     unknown = sorted(set(families) - set(FAMILIES))
     if unknown or not families:
@@ -272,7 +272,7 @@ def run_demo(
             bar.set_postfix_str(m.name)
             spec = run_spec(m.backend, m.model_args, m.tasks, limit=m.limit, metadata=m.metadata, identity=m.identity)
             folder = cache_root / "runs" / m.family / m.name / spec_id(spec)
-            path, was_cached = run_harness(
+            path, was_cached = evaluate_or_reuse(
                 m.backend, m.model_args, m.tasks, folder, limit=m.limit, metadata=m.metadata, identity=m.identity
             )
             folders.append(path)

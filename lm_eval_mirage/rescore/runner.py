@@ -11,6 +11,7 @@ Originals are never written; outputs are written to a temporary file and renamed
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -20,7 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from lm_eval_mirage import harness_outputs as layout
 from lm_eval_mirage._io import atomic_write_text
+from lm_eval_mirage.harness_outputs import RESCORED_SUFFIX, UnsafeTaskNameError, find_results_files, scan_results
 from lm_eval_mirage.rescore.aggregate import Accumulator
 from lm_eval_mirage.rescore.catalog import NOT_APPLICABLE, OUTPUT_TYPES, metrics_for
 from lm_eval_mirage.rescore.samples import SampleError, generation_fields, parse_sample
@@ -28,8 +31,6 @@ from lm_eval_mirage.rescore.scorers import make_scorer
 
 __all__ = ["Problem", "RunReport", "RescoreReport", "RESCORED_SUFFIX", "find_results_files", "rescore", "rescore_results_file"]
 
-#: Suffix of the files ``rescore`` writes (``results_<ts>.rescored.json``, ``samples_<task>_<ts>.rescored.jsonl``).
-RESCORED_SUFFIX = ".rescored"
 #: Problems kept in a results file's ``rescore`` block (all are counted).
 MAX_RECORDED_PROBLEMS = 100
 _MAX_KEPT_PROBLEMS = 1000  # per samples file, in memory
@@ -75,27 +76,6 @@ class RescoreReport:
     def exit_status(self) -> int:
         """0 when everything was scored, 1 when anything was skipped."""
         return 1 if self.skipped else 0
-
-
-def _is_output(path: Path) -> bool:
-    return path.name.endswith(RESCORED_SUFFIX + ".json") or path.name.endswith(RESCORED_SUFFIX + ".jsonl")
-
-
-def find_results_files(path: Path) -> list[Path]:
-    """The harness results files at ``path``: the file itself, or every ``results_*.json`` below a folder
-    (sorted; files this tool wrote are left out)."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"OUTPUT_PATH {str(path)!r} is neither a results file nor a folder")
-    found = [p for p in path.rglob("results_*.json") if p.is_file() and not _is_output(p)]
-    return sorted(found)
-
-
-def _timestamp(results_file: Path) -> str:
-    stem = results_file.stem
-    return stem[len("results_") :] if stem.startswith("results_") else stem[stem.rfind("_") + 1 :]
 
 
 def _temporary(path: Path) -> tuple[int, str]:
@@ -257,7 +237,7 @@ def rescore_results_file(
         report.notes.append(f"{results_file} was written by rescore; left alone")
         return report
 
-    ts = _timestamp(results_file)
+    ts = layout.date_id(results_file)
     folder = results_file.parent
     target_dir = out_dir if out_dir is not None else folder
     new = json.loads(json.dumps(original))  # a deep copy that stays plain JSON
@@ -279,13 +259,18 @@ def rescore_results_file(
     run_problems: list[Problem] = []
 
     expected_names = {f"samples_{task}_{ts}.jsonl" for task in original["configs"]}
-    for stray in sorted(folder.glob(f"samples_*_{ts}.jsonl")):
+    for stray in sorted(folder.glob(f"samples_*_{glob.escape(ts)}.jsonl")):
         if stray.name not in expected_names:
             run_problems.append(Problem(str(stray), None, "samples file of a task the results file does not list; skipped"))
             report.skipped += 1
 
     for task, config in original["configs"].items():
-        samples_path = folder / f"samples_{task}_{ts}.jsonl"
+        try:  # task names are data: one that would name a file outside the run folder is refused
+            samples_path = layout.samples_path(folder, task, ts)
+        except UnsafeTaskNameError as exc:
+            run_problems.append(Problem(str(results_file), None, f"{exc}; task skipped"))
+            report.skipped += 1
+            continue
         output_type = config.get("output_type") if isinstance(config, dict) else None
         if output_type in NOT_APPLICABLE:
             report.notes.append(f"{task}: no re-scoring metrics for output type {output_type}; left as is")
@@ -311,7 +296,7 @@ def rescore_results_file(
             continue
 
         acc = Accumulator(specs)
-        writer = _AtomicLines(target_dir / f"samples_{task}_{ts}{RESCORED_SUFFIX}.jsonl") if write_samples else None
+        writer = _AtomicLines(layout.samples_path(target_dir, task, ts, rescored=True)) if write_samples else None
         try:
             wrap = (lambda it, _t=task: progress(it, _t)) if progress else None
             lines, skipped, problems = _score_samples_file(samples_path, scorer, acc, strict=strict, writer=writer, progress=wrap)
@@ -369,7 +354,7 @@ def rescore_results_file(
     block["problems"] = [{"file": p.file, "line": p.line, "reason": p.reason} for p in run_problems[:MAX_RECORDED_PROBLEMS]]
     block["notes"] = list(report.notes)
     new["rescore"] = block
-    output = target_dir / f"{results_file.stem}{RESCORED_SUFFIX}.json"
+    output = layout.rescored_results_path(results_file, target_dir)
     if output.resolve() == results_file.resolve():  # pragma: no cover - the suffix makes this impossible
         raise RuntimeError(f"refusing to overwrite the original {results_file}")
     atomic_write_text(output, json.dumps(new, indent=2, ensure_ascii=False, default=str))
@@ -405,11 +390,19 @@ def rescore(
         FileNotFoundError: ``path`` does not exist or holds no results files.
     """
     path = Path(path)
-    files = find_results_files(path)
-    if not files:
+    if not (path.is_file() or path.is_dir()):
+        raise FileNotFoundError(f"OUTPUT_PATH {str(path)!r} is neither a results file nor a folder")
+    runs = []
+    if path.is_file():
+        files = [path]
+    else:  # results files by content, whatever their names; rescore's own copies left out
+        found, unreadable = scan_results([path], rescored=False)
+        files = [r.path for r in found]
+        for exc in unreadable:
+            runs.append(RunReport(exc.path, problems=[Problem(str(exc.path), None, f"cannot read results file: {exc.reason}")], skipped=1))
+    if not files and not runs:
         raise FileNotFoundError(f"no results_*.json files under {str(path)!r} (write them with lm_eval --output_path DIR --log_samples)")
     root = path if path.is_dir() else path.parent
-    runs = []
     for results_file in files:
         out_dir = None if out is None else Path(out) / results_file.parent.relative_to(root)
         runs.append(

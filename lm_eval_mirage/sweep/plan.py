@@ -11,11 +11,11 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lm_eval_mirage.harness_outputs import model_folder_name as sanitize_model_name  # the harness's own rule
 from lm_eval_mirage.sweep.config import HF_BACKENDS, ModelSpec, SweepConfig, SweepConfigError
 
 __all__ = ["HASH_VERSION", "Job", "Unit", "config_hash", "expand_tasks", "harness_command", "model_folder", "plan_sweep", "sanitize_model_name"]
@@ -45,16 +45,6 @@ class Job:
     @property
     def label(self) -> str:
         return self.model.name if self.revision is None else f"{self.model.name}@{self.revision}"
-
-
-def sanitize_model_name(name: str) -> str:
-    """The harness's folder name for a model (``lm_eval.utils.sanitize_model_name``, copied to stay light).
-
-    Example:
-        >>> sanitize_model_name("EleutherAI/pythia-70m")
-        'EleutherAI__pythia-70m'
-    """
-    return re.sub(r"[\"<>:/|\\?*\[\]]+", "__", name)
 
 
 def model_folder(model: ModelSpec, revision: str | None) -> str:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lm_eval_mirage import harness_outputs as layout
 from lm_eval_mirage._io import atomic_write_text
 
 __all__ = [
@@ -149,7 +150,7 @@ def find_outputs(staging: Path, task: str, *, log_samples: bool) -> tuple[Path, 
     samples = sorted(staging.glob("samples_*.jsonl"))
     if log_samples:
         is_group = task in (data.get("group_subtasks") or {})  # a group's samples are its subtasks'
-        wanted = samples if is_group else [s for s in samples if s.name.startswith(f"samples_{task}_")]
+        wanted = samples if is_group else [s for s in samples if layout.samples_file_task(s) == task]
         if not wanted or any(s.stat().st_size == 0 for s in wanted):
             raise UnitOutputError(f"no samples file for task {task!r} in {staging} (log_samples is on)")
     return results[0], samples
@@ -217,7 +218,7 @@ def commit_unit(root: Path, *, hash_: str, folder: str, task: str, staging: Path
     paths = SweepPaths(root)
     results, samples = find_outputs(staging, task, log_samples=log_samples)
     dest_dir = root / folder
-    results_name = "results_" + results.name[len(STAGED_STEM) + 1 :]  # run_<date>.json -> results_<date>.json
+    results_name = layout.results_file_name(layout.date_id(results))  # run_<date>.json -> results_<date>.json
     # results last: a reader sees a run once its results file is there
     moves = [*((src, dest_dir / src.name) for src in samples), (results, dest_dir / results_name)]
     files = [str(dst.relative_to(root)) for _, dst in moves]

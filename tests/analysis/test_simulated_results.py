@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from lm_eval_mirage.analysis.synthetic import DEFAULT_MODELS, simulate_results
+from lm_eval_mirage.analysis.simulated_results import DEFAULT_MODELS, simulate_results
 
 from .conftest import REAL_GEN, REAL_LL
 

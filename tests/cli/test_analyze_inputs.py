@@ -1,0 +1,199 @@
+"""``lm-eval-mirage analyze`` on what it finds in the wild, end to end through the real commands: runs re-scored
+by ``lm-eval-mirage rescore``, damaged samples, odd directions and task names, model folders that cannot be
+sized, and a report folder written twice. Each damage is a note naming the file (and line); the rest is written.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REAL_GEN = Path(__file__).parents[1] / "analysis" / "data" / "harness_0.4.13"
+SIZES = {"org/m-a": 10**6, "org/m-b": 4 * 10**6, "org/m-c": 16 * 10**6}
+
+
+def _family(root: Path) -> dict[str, Path]:
+    """Three models (copies of a recorded harness run, sizes recorded in the results files); name -> results file."""
+    src = next(REAL_GEN.rglob("results_*.json"))
+    out = {}
+    for i, (name, size) in enumerate(SIZES.items()):
+        folder = root / name.replace("/", "__")
+        folder.mkdir(parents=True)
+        for f in src.parent.iterdir():
+            shutil.copy(f, folder / f.name)
+        data = json.loads((folder / src.name).read_text())
+        data.update(model_name=name, date=data["date"] + i)
+        data["config"].update(model_args={"pretrained": name}, model_num_parameters=size)
+        (folder / src.name).write_text(json.dumps(data))
+        out[name] = folder / src.name
+    return out
+
+
+def _analyze(run_cli, *args: str, check: bool = True):
+    return run_cli(["lm-eval-mirage", "analyze", *args, "--no-plots", "--quiet", "--n-boot", "200"], check=check)
+
+
+def _digit_rows(report: Path) -> int:
+    return int((pd.read_csv(report / "table.csv")["split"] != "all").sum())
+
+
+@pytest.mark.slow
+def test_rescore_then_analyze_keeps_the_per_problem_values(tmp_path, run_cli):
+    """Bug 1 of issue 13: the .rescored copy is the same run as its original, its samples are found."""
+    runs = tmp_path / "runs"
+    _family(runs)
+    before = tmp_path / "before"
+    _analyze(run_cli, str(runs), "--out", str(before))
+    assert _digit_rows(before) > 0
+    run_cli(["lm-eval-mirage", "rescore", str(runs)])
+    assert len(list(runs.rglob("results_*.rescored.json"))) == 3
+    after = tmp_path / "after"
+    proc = _analyze(run_cli, str(runs), "--out", str(after))
+    assert "duplicate runs" not in proc.stderr
+    assert _digit_rows(after) >= _digit_rows(before)  # the split by answer digits survives
+    scores = pd.read_csv(after / "emergence.csv")
+    original = scores[scores["metric"].isin(["exact_match", "token_edit_distance"]) & (scores["n_models"] == 3)]
+    assert len(original) > 0 and original["ci_low"].notna().all() and original["ci_high"].notna().all()
+    table = pd.read_csv(after / "table.csv")
+    assert table["source"].str.endswith(".rescored.json").all()  # the copy (original + added metrics) wins
+
+    # rescore --out elsewhere with per-sample values: both trees given, still one run per model, samples found
+    other = tmp_path / "rescored"
+    run_cli(["lm-eval-mirage", "rescore", str(runs), "--out", str(other), "--write-samples"])
+    both = tmp_path / "both"
+    proc = _analyze(run_cli, str(runs), str(other), "--out", str(both))
+    assert "duplicate runs" not in proc.stderr, proc.stderr
+    assert _digit_rows(both) >= _digit_rows(before)
+    assert pd.read_csv(both / "emergence.csv").query("n_models == 3")["ci_low"].notna().any()
+
+
+@pytest.mark.slow
+def test_damaged_samples_directions_and_task_names_are_notes(tmp_path, run_cli):
+    runs = tmp_path / "runs"
+    files = _family(runs)
+    ts = files["org/m-a"].stem[len("results_") :]
+
+    def samples(model: str, task: str) -> Path:
+        return files[model].parent / f"samples_{task}_{ts}.jsonl"
+
+    def replace_line(path: Path, lineno: int, new: bytes) -> None:
+        lines = path.read_bytes().splitlines(keepends=True)
+        lines[lineno - 1] = new + b"\n"
+        path.write_bytes(b"".join(lines))
+
+    add, mul = "mirage_arith_add_2d", "mirage_arith_mul_1d"
+    replace_line(samples("org/m-a", add), 2, b'{"doc_id": 1, "filter": "parsed", "target": "caf\xe9"}')  # Latin-1
+    replace_line(samples("org/m-b", add), 3, b"[" * 200_000 + b"]" * 200_000)
+    line = json.loads(samples("org/m-c", add).read_text().splitlines()[0])
+    line["doc"]["answer_digits"] = float("inf")
+    replace_line(samples("org/m-c", add), 1, json.dumps(line).encode())  # JSON's Infinity
+    samples("org/m-c", mul).write_text("")  # zero problems logged
+    data = json.loads(files["org/m-b"].read_text())
+    data["n-samples"][mul]["effective"] = 0  # zero problems scored
+    data["higher_is_better"][add]["exact_match"] = "false"  # a string, not a boolean
+    data["results"]["x/../../../escaped"] = dict(data["results"][add])
+    files["org/m-b"].write_text(json.dumps(data))
+
+    report = tmp_path / "report"
+    proc = _analyze(run_cli, str(runs), "--out", str(report), check=False)
+    err = proc.stderr
+    assert proc.returncode == 1, err  # lines were skipped
+    assert f"{samples('org/m-a', add)}:2: not UTF-8" in err
+    assert f"{samples('org/m-b', add)}:3: JSON nested too deeply to read; line skipped" in err
+    assert f"{samples('org/m-c', add)}:1: doc.answer_digits inf is not a number of digits" in err
+    assert f"{samples('org/m-c', mul)}: no samples (zero problems)" in err
+    assert f"{files['org/m-b']}: {mul} scored zero problems" in err
+    assert f"{files['org/m-b']}: higher_is_better['{add}']['exact_match'] = 'false' is not a JSON boolean; refused" in err
+    assert f"{files['org/m-b']}: task name 'x/../../../escaped' refused" in err
+    assert "Traceback" not in err
+    assert (report / "report.md").is_file() and (report / "emergence.csv").is_file()  # the rest is written
+    table = pd.read_csv(report / "table.csv")
+    assert "x/../../../escaped" not in set(table["task"])
+    assert not (tmp_path / "escaped").exists() and not list(tmp_path.parent.glob("*escaped*"))
+    em = table[(table.task == add) & (table.metric == "exact_match") & (table.split == "all")]
+    assert em["higher_is_better"].all()  # exact match keeps its direction (from its name)
+    kept = table[(table.task == add) & (table.model == "org/m-c") & (table.split != "all")]
+    assert kept["n"].sum() == 2 * 4 * 6 - 4  # the Infinity line is out of the digit split only (4 metrics)
+
+
+def _safetensors(path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
+    from safetensors.numpy import save_file
+
+    save_file({k: np.zeros(v, dtype=np.float32) for k, v in shapes.items()}, str(path))
+
+
+@pytest.mark.slow
+def test_model_folders_that_cannot_be_sized_are_notes(tmp_path, run_cli):
+    models = tmp_path / "models"
+    cases = {
+        "good": None,
+        "escape": "../../../../etc/hostname",
+        "lfs": "version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n",
+        "short": b"\x01\x02\x03",
+        "header": (10**12).to_bytes(8, "little") + b"{}",
+        "no-weight-map": {"metadata": {}},
+    }
+    for name, damage in cases.items():
+        folder = models / name
+        folder.mkdir(parents=True)
+        if name == "good":
+            _safetensors(folder / "model.safetensors", {"w": (3, 4), "b": (5,)})
+        elif name == "escape":
+            _safetensors(folder / "part.safetensors", {"w": (2,)})
+            (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"w": "part.safetensors", "x": damage}}))
+        elif name == "no-weight-map":
+            (folder / "model.safetensors.index.json").write_text(json.dumps(damage))
+        else:
+            data = damage.encode() if isinstance(damage, str) else damage
+            (folder / "model.safetensors").write_bytes(data)
+    runs = tmp_path / "runs"
+    template = json.loads(next(REAL_GEN.rglob("results_*.json")).read_text())
+    for i, name in enumerate(cases):
+        data = json.loads(json.dumps(template))
+        data["config"].pop("model_num_parameters")
+        data["config"]["model_args"] = f"pretrained={models / name}"
+        data.update(model_name=str(models / name), date=1.7e9 + i)
+        (runs / name).mkdir(parents=True)
+        (runs / name / "results_2024-01-01T00-00-00.0.json").write_text(json.dumps(data))
+    report = tmp_path / "report"
+    proc = _analyze(run_cli, str(runs), "--out", str(report), "--no-samples")
+    err = proc.stderr
+    assert "Traceback" not in err
+    assert f"{models / 'escape'}: size unknown: " in err and "'../../../../etc/hostname' points outside the model folder; refused" in err
+    assert f"{models / 'lfs'}: size unknown: " in err and "a Git LFS pointer" in err
+    assert f"{models / 'short'}: size unknown: " in err and "not a readable safetensors file" in err
+    assert f"{models / 'header'}: size unknown: " in err
+    assert f"{models / 'no-weight-map'}: size unknown: " in err and "no 'weight_map' object" in err
+    sizes = pd.read_csv(report / "table.csv").groupby("model")["params"].first()
+    assert sizes[str(models / "good")] == 17 and sizes.drop(str(models / "good")).isna().all()
+
+
+@pytest.mark.slow
+def test_rerunning_into_an_existing_out_leaves_one_run(tmp_path, run_cli):
+    runs = tmp_path / "runs"
+    _family(runs)
+    report = tmp_path / "report"
+    _analyze(run_cli, str(runs), "--out", str(report))
+    first = sorted(p.relative_to(report) for p in report.rglob("*"))
+    (report / "fits.csv").write_text("stale\n")  # what an earlier, different analysis left
+    (report / "figures").mkdir(exist_ok=True)
+    (report / "figures" / "old.png").write_bytes(b"stale")
+    _analyze(run_cli, str(runs), "--out", str(report))
+    assert sorted(p.relative_to(report) for p in report.rglob("*")) == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "runs"]  # no staging folder left
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("keep me")
+    proc = _analyze(run_cli, str(runs), "--out", str(mine), check=False)
+    assert proc.returncode == 2 and "not an earlier report (no report.md)" in proc.stderr
+    assert (mine / "thesis.tex").read_text() == "keep me"
+    (runs / "report.md").write_text("")
+    proc = _analyze(run_cli, str(runs), "--out", str(runs), check=False)
+    assert proc.returncode == 2 and "holds the results being read" in proc.stderr
+    assert len(list(runs.rglob("results_*.json"))) == 3
