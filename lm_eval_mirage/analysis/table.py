@@ -149,7 +149,7 @@ def _directions(df: pd.DataFrame) -> pd.Series:
     for col in ("higher_is_better", "direction"):
         if col in df.columns:
             given = df[col].map(_direction_word)
-            out = given.where(given.notna() & (given != "unknown"), out) if col == "direction" else given
+            out = given.where(given.notna(), out) if col == "direction" else given
     return out.where(out.notna(), named).astype(str)
 
 

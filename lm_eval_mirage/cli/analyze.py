@@ -212,9 +212,18 @@ def run(args: argparse.Namespace) -> int:
     report.files = {name: out / Path(path).relative_to(staged.path) for name, path in report.files.items()}
     n_models = found.models["model"].nunique()
     print(f"{n_models} model(s), {found.table['task'].nunique()} task(s), {len(report.scores)} curve(s) scored")
+    # Series with fewer than three models (e.g. each intermediate checkpoint under --x params) are not judged:
+    # one line for all of them instead of one per task and series.
+    scores = report.scores
+    unjudged = sorted(set(scores["series"]) - set(scores.loc[scores["verdict"] != "too few models", "series"]))
     for task, lines in report.summary.items():
         for line in lines:
-            print(f"{task}: {line}")
+            if not any(line.startswith(f"{series}:") for series in unjudged):
+                print(f"{task}: {line}")
+    if unjudged:
+        shown = ", ".join(unjudged[:3]) + (", ..." if len(unjudged) > 3 else "")
+        print(f"{len(unjudged)} series with fewer than three models are not judged ({shown})"
+              + ("; checkpoints of one model: --x steps" if args.x == "params" else ""))
     for fit in report.fits[(report.fits["split"] == "all") & report.fits["c"].notna()].itertuples(index=False):
         print(f"fit {fit.fit_task} ({fit.series}): c = {fit.c:.4g}, alpha = {fit.alpha:.4g}, R^2 = {fit.r2:.4f}")
     for fit in report.fits[report.fits["c"].isna()].itertuples(index=False):  # failed or flagged: said, not used
