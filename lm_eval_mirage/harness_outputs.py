@@ -27,7 +27,6 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,7 +35,6 @@ __all__ = [
     "NotResultsFileError",
     "UnsafeTaskNameError",
     "ResultsFile",
-    "new_date_id",
     "date_id",
     "is_rescored",
     "results_file_name",
@@ -69,11 +67,6 @@ class NotResultsFileError(ValueError):
 
 class UnsafeTaskNameError(ValueError):
     """A task name read from a file would make a path outside the run's folder."""
-
-
-def new_date_id() -> str:
-    """A timestamp as the harness puts it in file names (``2024-05-01T10-00-00.123456``, local time)."""
-    return datetime.now().isoformat().replace(":", "-")
 
 
 def _strip_suffixes(name: str) -> str:
