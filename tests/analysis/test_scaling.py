@@ -161,3 +161,18 @@ def test_unfittable_curves_carry_the_reason():
     fits = fit_table(df)
     assert math.isnan(fits.loc[0, "c"]) and "two distinct sizes" in fits.loc[0, "error"]
     assert prediction_table(df, fits).empty
+
+
+def test_a_flagged_fit_does_not_abort_the_report(tmp_path):
+    """Issue 15 item 6: the report is written, the fit's warning names its task, nothing is predicted from it."""
+    from lm_eval_mirage.analysis.report import write_report
+
+    rows = [{"model": f"tiny-{i}", "x": x, "task": "t_ll", "metric": "per_token_logprob", "value": v}
+            for i, (x, v) in enumerate(zip([1e5, 2e5, 4e5], [-4.047, -3.931, -4.045]))]  # fmt: skip
+    rows += [{"model": f"tiny-{i}", "x": x, "task": "t", "metric": "exact_match", "value": 0.0}
+             for i, x in enumerate([1e5, 2e5, 4e5])]  # fmt: skip
+    report = write_report(pd.DataFrame(rows), tmp_path / "r", plots=False, progress=False)
+    fits = pd.read_csv(tmp_path / "r" / "fits.csv").fillna("")
+    assert fits.loc[0, "warning"].startswith("t_ll: not used for predictions") and fits.loc[0, "c"] == ""
+    assert report.predictions.empty and (tmp_path / "r" / "report.md").is_file()
+    assert "t_ll: not used for predictions" in (tmp_path / "r" / "report.md").read_text()
