@@ -222,8 +222,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{task}: {line}")
     if unjudged:
         shown = ", ".join(unjudged[:3]) + (", ..." if len(unjudged) > 3 else "")
-        print(f"{len(unjudged)} series with fewer than three models are not judged ({shown})"
-              + ("; checkpoints of one model: --x steps" if args.x == "params" else ""))
+        hint = "; checkpoints of one model: --x steps" if args.x == "params" and any("@" in u for u in unjudged) else ""
+        print(f"{len(unjudged)} series not judged: emergence needs at least three models ({shown}){hint}")
     for fit in report.fits[(report.fits["split"] == "all") & report.fits["c"].notna()].itertuples(index=False):
         print(f"fit {fit.fit_task} ({fit.series}): c = {fit.c:.4g}, alpha = {fit.alpha:.4g}, R^2 = {fit.r2:.4f}")
     for fit in report.fits[report.fits["c"].isna()].itertuples(index=False):  # failed or flagged: said, not used
