@@ -32,6 +32,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+from msgspec.structs import astuple
 
 __all__ = ["FileSamples", "read_samples", "line_values", "MAX_NOTES_PER_FILE"]
 
@@ -114,26 +115,34 @@ def _number(value: Any) -> float:
         return math.nan
 
 
-def _target_digits(doc: Any, target: Any) -> float:
-    """The answer's number of digits: ``doc.answer_digits``, else the digits of an integer ``target``; NaN if
-    unknown. Raises ValueError for an ``answer_digits`` that is not a count (Infinity, -3, 2.5, "x").
+def _target_digits(answer_digits: Any, target: Any) -> float:
+    """The answer's number of digits: ``doc.answer_digits`` (when not ``_MISSING``), else the digits of an
+    integer ``target``; NaN if unknown. Raises ValueError for an ``answer_digits`` that is not a count
+    (Infinity, -3, 2.5, "x").
 
     Example:
-        >>> _target_digits({"answer_digits": 3}, "x"), _target_digits({}, " -42 "), _target_digits(None, "4.2")
+        >>> _target_digits(3, "x"), _target_digits(_MISSING, " -42 "), _target_digits(_MISSING, "4.2")
         (3.0, 2.0, nan)
     """
-    if isinstance(doc, dict) and "answer_digits" in doc:
-        value = doc["answer_digits"]
-        digits = _number(value)
-        if isinstance(value, bool) or not math.isfinite(digits) or digits < 0 or digits != int(digits):
-            raise ValueError(f"doc.answer_digits {value!r} is not a number of digits")
+    if answer_digits is not _MISSING:
+        if type(answer_digits) is int and 0 <= answer_digits < 2**53:
+            return float(answer_digits)
+        digits = _number(answer_digits)
+        if isinstance(answer_digits, bool) or not math.isfinite(digits) or digits < 0 or digits != int(digits):
+            raise ValueError(f"doc.answer_digits {answer_digits!r} is not a number of digits")
         return digits
     m = _DIGITS.fullmatch(str(target)[:1000])
     return float(len(m.group(1))) if m else math.nan
 
 
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
 #: An absent field (``null`` is None).
-_MISSING = object()
+_MISSING = _Missing()
+_UNSET = msgspec.UNSET
 
 
 class _Doc(msgspec.Struct):
@@ -142,44 +151,21 @@ class _Doc(msgspec.Struct):
 
 @lru_cache(maxsize=64)
 def _fast_decoder(metrics: tuple[str, ...]) -> msgspec.json.Decoder | None:
-    """A decoder of only the fields the analysis reads (fields ``f0...`` renamed to the JSON keys)."""
+    """A decoder of only the fields the analysis reads (fields ``f0...`` renamed to the JSON keys).
+
+    Metric values must be numbers or ``null`` (a JSON ``true``, a string... make the line go to ``json.loads``).
+    """
     if set(metrics) & set(_RESERVED):
         return None  # a metric named like a field the reader needs: the strict path reads it
     names = [*_RESERVED, *metrics]
-    fields = [(f"f{i}", _Doc if name == "doc" else Any, msgspec.UNSET) for i, name in enumerate(names)]
+    types = [Any, _Doc, Any, Any] + [float | None] * len(metrics)
+    fields = [(f"f{i}", t, msgspec.UNSET) for i, t in enumerate(types)]
     struct = msgspec.defstruct("SampleFields", fields, rename={f"f{i}": n for i, n in enumerate(names)})
     return msgspec.json.Decoder(struct)
 
 
-def line_values(raw: bytes, metrics: tuple[str, ...], *, strict: bool = False) -> tuple[Any, Any, Any, Any, list] | str:
-    """The fields of one samples line: ``(doc_id, doc, target, filter, [metric values])`` with ``_MISSING``
-    for absent fields, or the reason the line cannot be read (a string).
-
-    ``doc`` is a dict holding ``answer_digits`` when the line has it. ``strict`` reads with ``json.loads`` only.
-
-    Example:
-        >>> line_values(b'{"doc_id": 3, "exact_match": 1.0, "filter": "parsed"}', ("exact_match",))[3:]
-        ('parsed', [1.0])
-        >>> line_values(b'[1, 2]', ("exact_match",))
-        'not a JSON object (a list)'
-    """
-    try:
-        text = raw.decode("utf-8")  # msgspec does not check the UTF-8 of the strings it skips
-    except UnicodeDecodeError as exc:
-        return f"not UTF-8 ({exc.reason} at byte {exc.start})"
-    decoder = None if strict else _fast_decoder(metrics)
-    if decoder is not None:
-        try:
-            s = decoder.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError):
-            pass  # json.loads decides
-        else:
-            fields = [getattr(s, f"f{i}") for i in range(len(metrics) + 4)]
-            fields = [_MISSING if v is msgspec.UNSET else v for v in fields]
-            doc = fields[1]
-            if doc is not _MISSING:
-                doc = {} if doc.answer_digits is msgspec.UNSET else {"answer_digits": doc.answer_digits}
-            return fields[0], doc, fields[2], fields[3], fields[4:]
+def _strict(text: str, metrics: tuple[str, ...]) -> tuple | str:
+    """:func:`line_values` by ``json.loads``, which decides what a line is."""
     try:
         line = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -190,15 +176,63 @@ def line_values(raw: bytes, metrics: tuple[str, ...], *, strict: bool = False) -
         return f"not valid JSON ({str(exc).split(';')[0]})"
     if not isinstance(line, dict):
         return f"not a JSON object (a {type(line).__name__})"
-    return (
-        line.get("doc_id", _MISSING), line.get("doc", _MISSING), line.get("target", _MISSING),
-        line.get("filter", _MISSING), [line.get(m, _MISSING) for m in metrics],
-    )  # fmt: skip
+    doc = line.get("doc")
+    digits = doc.get("answer_digits", _MISSING) if isinstance(doc, dict) else _MISSING
+    values, present = [], []
+    for m in metrics:
+        v = line.get(m, _MISSING)
+        ok = isinstance(v, (bool, int, float)) or v is None
+        values.append(_number(v) if ok else math.nan)
+        present.append(ok)
+    return line.get("doc_id", _MISSING), digits, line.get("target", _MISSING), line.get("filter", _MISSING), values, present
+
+
+def line_values(raw: bytes, metrics: tuple[str, ...], *, strict: bool = False) -> tuple | str:
+    """The fields of one samples line, ``(doc_id, answer_digits, target, filter, values, present)``, or the
+    reason it cannot be read (a string). Absent fields are a private marker; ``values`` are floats (NaN for
+    ``null`` and for what is not a number), ``present`` says which metrics the line holds as a number or
+    ``null`` (``None``: all of them). ``strict`` reads with ``json.loads`` only.
+
+    Example:
+        >>> line_values(b'{"doc_id": 3, "exact_match": 1, "filter": "parsed"}', ("exact_match",))[3:]
+        ('parsed', [1.0], None)
+        >>> line_values(b'{"exact_match": "1", "doc": {"answer_digits": 2}}', ("exact_match",), strict=True)[1:]
+        (2, <missing>, <missing>, [nan], [False])
+        >>> line_values(b'[1, 2]', ("exact_match",))
+        'not a JSON object (a list)'
+    """
+    try:
+        text = raw.decode("utf-8")  # msgspec does not check the UTF-8 of the strings it skips
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 ({exc.reason} at byte {exc.start})"
+    decoder = None if strict else _fast_decoder(metrics)
+    if decoder is not None:
+        try:
+            doc_id, doc, target, filt, *values = astuple(decoder.decode(raw))
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, ValueError):
+            pass  # json.loads decides
+        else:
+            present = None
+            if _UNSET in values:
+                present = [v is not _UNSET for v in values]
+                values = [math.nan if v is _UNSET else v for v in values]
+            if None in values:
+                values = [math.nan if v is None else v for v in values]
+            digits = _MISSING if doc is _UNSET or doc.answer_digits is _UNSET else doc.answer_digits
+            return (
+                _MISSING if doc_id is _UNSET else doc_id, digits, _MISSING if target is _UNSET else target,
+                _MISSING if filt is _UNSET else filt, values, present,
+            )  # fmt: skip
+    return _strict(text, metrics)
 
 
 def _doc_ids(ids: list) -> np.ndarray:
-    if all(type(i) is int and _INT64[0] <= i <= _INT64[1] for i in ids):
-        return np.array(ids, dtype=np.int64)
+    """int64 when every id is an integer in range, else the ids' JSON texts."""
+    if set(map(type, ids)) <= {int}:
+        try:
+            return np.array(ids, dtype=np.int64)
+        except OverflowError:
+            pass
     return np.array([json.dumps(i) for i in ids], dtype=str)
 
 
@@ -213,7 +247,7 @@ def read_samples(
 
     A line that is not UTF-8, not JSON (too deeply nested included) or not an object is skipped and named in
     the notes; a bad ``doc.answer_digits`` leaves the line out of the split by digits only. ``hasher`` is fed
-    every byte of the file (for the cache key).
+    every byte of the file (for the cache key). ``strict``: every line by ``json.loads`` (same result, slower).
     """
     metrics = tuple(sorted(set(metrics)))
     notes: list[tuple[int, str]] = []
@@ -222,8 +256,8 @@ def read_samples(
     digits: list[float] = []
     codes: list[int] = []
     filters: dict[str, int] = {}
-    columns: list[list[float]] = [[] for _ in metrics]
-    present: list[list[bool]] = [[] for _ in metrics]
+    rows: list[list[float]] = []
+    partial: dict[int, list[bool]] = {}  # kept line -> which metrics it holds, where not all
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             if hasher is not None:
@@ -232,32 +266,34 @@ def read_samples(
                 continue
             lines += 1
             found = line_values(raw, metrics, strict=strict)
-            if isinstance(found, str):
+            if type(found) is str:
                 skipped += 1
                 if skipped <= MAX_NOTES_PER_FILE:
                     notes.append((lineno, f"{found}; line skipped"))
                 continue
-            doc_id, doc, target, filt, values = found
+            doc_id, answer_digits, target, filt, values, present = found
             try:
-                d = _target_digits(doc, "" if target is _MISSING else target)
+                d = _target_digits(answer_digits, "" if target is _MISSING else target)
             except ValueError as exc:
                 d = math.nan
                 notes.append((lineno, f"{exc}; the line is left out of the split by answer digits"))
+            if present is not None and not all(present):
+                partial[len(ids)] = present
             ids.append(lineno - 1 if doc_id is _MISSING else doc_id)
             digits.append(d)
-            name = "none" if filt is _MISSING else str(filt)
+            name = "none" if filt is _MISSING else filt if type(filt) is str else str(filt)
             codes.append(filters.setdefault(name, len(filters)))
-            for column, has, value in zip(columns, present, values):
-                ok = isinstance(value, (bool, int, float)) or value is None
-                column.append(_number(value) if ok else math.nan)
-                has.append(ok)
+            rows.append(values)
     if skipped > MAX_NOTES_PER_FILE:
         notes.append((0, f"{skipped} lines skipped in all (the first {MAX_NOTES_PER_FILE} are named above)"))
-    mask = np.array(present, dtype=bool).reshape(len(metrics), len(ids))
+    values = np.array(rows, dtype=np.float64).reshape(len(ids), len(metrics)).T.copy()
+    mask = None
+    if partial:
+        mask = np.ones(values.shape, dtype=bool)
+        for i, present in partial.items():
+            mask[:, i] = present
     return FileSamples(
         doc_id=_doc_ids(ids), target_digits=np.array(digits, dtype=np.float64),
-        filter_code=np.array(codes, dtype=np.int32), filters=tuple(filters), metrics=metrics,
-        values=np.array(columns, dtype=np.float64).reshape(len(metrics), len(ids)),
-        present=None if mask.all() else mask, notes=tuple(notes), skipped=skipped, lines=lines,
+        filter_code=np.array(codes, dtype=np.int32), filters=tuple(filters), metrics=metrics, values=values,
+        present=mask, notes=tuple(notes), skipped=skipped, lines=lines,
     )  # fmt: skip
-
