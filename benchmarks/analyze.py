@@ -93,7 +93,9 @@ else:
     assert status == 0, status
 with open("/proc/self/status") as fh:
     rss = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:")) / 1024
-print(json.dumps({"lines": lines, "wall": wall, "cpu": cpu, "rss_mb": rss}))
+import lm_eval_mirage
+src = os.path.dirname(os.path.dirname(os.path.abspath(lm_eval_mirage.__file__)))
+print(json.dumps({"lines": lines, "wall": wall, "cpu": cpu, "rss_mb": rss, "src": src}))
 """
 
 
@@ -114,14 +116,16 @@ def make_family(folder: Path, size: str) -> Path:
 
 def measure(mode: str, folder: Path, extra: dict, *, src: Path | None = None, repeat: int = 1) -> dict:
     """Best (least CPU) of ``repeat`` fresh processes."""
-    env = dict(os.environ, PYTHONPATH=str(src or Path(__file__).resolve().parents[1]), TQDM_DISABLE="1")
+    src = (src or Path(__file__).resolve().parents[1]).resolve()
+    env = dict(os.environ, PYTHONPATH=str(src), TQDM_DISABLE="1")
     runs = []
-    for _ in range(repeat):
+    for _ in range(repeat):  # cwd: the checkout measured (python -c puts the working folder first on sys.path)
         proc = subprocess.run([sys.executable, "-c", _CHILD, mode, str(folder), json.dumps(extra)],
-                              capture_output=True, text=True, env=env, check=False)  # fmt: skip
+                              capture_output=True, text=True, env=env, cwd=src, check=False)  # fmt: skip
         if proc.returncode != 0:
             raise SystemExit(f"{mode} {folder} failed:\n{proc.stderr[-4000:]}")
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        assert runs[-1].get("src", str(src)) == str(src), (runs[-1], src)
     return min(runs, key=lambda r: r.get("cpu", 0))
 
 

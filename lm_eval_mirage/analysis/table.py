@@ -256,7 +256,7 @@ def _curve_n(y: np.ndarray, stderr: np.ndarray, n: np.ndarray, arrays: list[np.n
 
 
 #: Per-problem values held for the batched bootstrap before the curves are judged (8 bytes each).
-_HELD_VALUES = 8 * 2**20
+_HELD_VALUES = 2 * 2**20
 
 
 def _judge_pending(pending: list[tuple], *, num, col, choices, n_boot, level, seed, threshold_factor) -> list[dict]:
