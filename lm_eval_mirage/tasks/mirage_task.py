@@ -76,10 +76,13 @@ class MirageTask(ConfigurableTask):
             values = self._loglikelihood_values(doc, results)
         else:
             values = self._generation_values(doc, results, wanted)
+        own = callable(self.config.process_results)  # the task's own values stand; only fill in the rest
         for name in wanted:
             key = name if name in values else per_sample.CHAR_NAMES.get(name, name)
-            if key in values:
-                out.pop(name, None)  # e.g. the built-in brier_score's (gold, probs) tuple: ours is a float
+            if key in values and not (own and (name in out or key in out)):
+                # replaces the harness's own value of the same name: the built-in brier_score's (gold, probs)
+                # tuple (ours is a float), a several-target task's any() reduction of a distance
+                out.pop(name, None)
                 out[key] = values[key]
         return out
 
