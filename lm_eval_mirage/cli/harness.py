@@ -7,8 +7,11 @@ tasks, the user's folder(s) (from the command line or a ``--config`` file; they 
 tasks of the same name) and, with ``--add_metrics``, the recipes of :mod:`lm_eval_mirage.tasks.recipes`
 (they override both). Without a user folder or ``--add_metrics`` that folder is the plugin's own.
 
-Cost of the public route: the harness always indexes its ~14,700 built-in task files (the private route
-that skipped them for plugin-only runs is gone; see the README's start-up figures).
+Cost of the public route: the harness always indexes its ~14,700 built-in task files. The private patch of
+``TaskManager.__init__`` that skipped them for plugin-only runs is gone: a one-doc plugin-only run went from
+5.8 to 17.4 s CPU (README, "For developers"; figure ``run_one_plugin_task`` of ``benchmarks/startup.py``).
+With a user folder, ``ls tasks`` and the results' ``config_source`` name the one-line shim files in the
+temporary folder (each ``include:``s the original by absolute path).
 """
 
 from __future__ import annotations
