@@ -20,12 +20,15 @@ from lm_eval.api.task import ConfigurableTask
 import lm_eval_mirage  # noqa: F401  (registers the generation metrics)
 from lm_eval_mirage.metrics import per_sample
 from lm_eval_mirage.metrics.catalog import METRICS
+from lm_eval_mirage.metrics.harness import GENERATION_METRICS
 from lm_eval_mirage.tasks.metric_registry import online_aggregation, register
 from lm_eval_mirage.tasks.tokenizer import encoder_from_model_args
 
 __all__ = ["MirageTask"]
 
 logger = logging.getLogger(__name__)
+
+_METRIC_LIST_KEYS = {"metric", "aggregation", "higher_is_better", "hf_evaluate"}
 
 register()
 
@@ -116,8 +119,11 @@ class MirageTask(ConfigurableTask):
             gold = self.doc_to_choice(doc)[gold]
         golds = [str(g) for g in gold] if isinstance(gold, list) else [str(gold)]
         output = results[0] if results else ""
+        entries = {m["metric"]: m for m in self.config.metric_list or [] if isinstance(m, dict)}
         fns = {}
         for name in wanted:
-            adapter, kwargs = self._metric_fn_list[name], self._metric_fn_kwargs.get(name, {})
+            # the options the harness passes the adapter: the metric_list entry's other keys
+            kwargs = {k: v for k, v in entries[name].items() if k not in _METRIC_LIST_KEYS}
+            adapter = GENERATION_METRICS[name][0]
             fns[name] = ((lambda t, o, f=adapter, kw=kwargs: f(references=[t], predictions=[o], **kw)), METRICS[name].higher_is_better)
         return per_sample.generation_values(golds, str(output), fns)
