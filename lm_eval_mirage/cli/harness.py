@@ -42,15 +42,19 @@ def include_paths(user_path: str | Sequence[str] | None) -> list[str]:
     return paths
 
 
-def _config_include_path(config: str | None) -> str | None:
+def _config_value(config: str | None, key: str) -> object:
+    """``key`` of a ``--config`` YAML file (read safely), ``None`` when absent; the harness reports a
+    missing or malformed config file itself."""
     if not config or not Path(config).is_file():
-        return None  # the harness reports a missing config file itself
+        return None
     import yaml
 
-    with open(config) as f:
-        data = yaml.safe_load(f) or {}
-    value = data.get("include_path") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
+    try:
+        with open(config, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return data.get(key) if isinstance(data, dict) else None
 
 
 def split_add_metrics(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -224,12 +228,19 @@ def run_harness(argv: Sequence[str]) -> int:
         print(plugin_help(), end="", flush=True)
 
     rest, user_paths = _split_option(list(argv[1:]), ("--include_path",))
+    config = (_split_option(list(argv[1:]), ("--config", "-C"))[1] or [None])[-1]
     if user_paths is None:
-        config = _split_option(list(argv[1:]), ("--config", "-C"))[1]
-        user = _config_include_path(config[-1] if config else None)
-        user_paths = [user] if user else []
+        user = _config_value(config, "include_path")
+        user_paths = [user] if isinstance(user, str) else []
     user_paths = user_paths[-1:]  # as the harness: the last --include_path wins
+    for path in user_paths:
+        if not Path(path).is_dir():
+            print(f"lm-eval-mirage: --include_path {path}: not a folder", file=sys.stderr)
+            return 2
     _, tasks = _split_option(rest, ("--tasks", "-t"), nargs="+")
+    if tasks is None:  # tasks from the --config file
+        from_config = _config_value(config, "tasks")
+        tasks = [from_config] if isinstance(from_config, str) else [str(t) for t in from_config] if isinstance(from_config, list) else None
     names = _task_names(tasks)
     folders = include_paths(user_paths)
 

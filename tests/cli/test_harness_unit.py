@@ -90,3 +90,15 @@ def test_run_help_shows_the_plugin_options_first(run_cli):
     for name in ("hf-mirage", "vllm-mirage", "mirage-sim", "mirage_arith_add_1d", "mirage_arith"):
         assert name in head
     assert "--model_args" in harness and "--include_path" in harness
+
+
+def test_tasks_from_a_config_file_are_checked_too(tmp_path, run_cli):
+    config = tmp_path / "run.yaml"
+    config.write_text("tasks: [mirage_arith_add_1x]\nmodel: hf\n")
+    proc = run_cli(["lm-eval-mirage", "run", "--config", str(config)], check=False)
+    assert proc.returncode == 2 and "unknown task mirage_arith_add_1x (closest: mirage_arith_add_1d" in proc.stderr
+
+
+def test_a_missing_include_path_is_a_usage_error(tmp_path, run_cli):
+    proc = run_cli(["lm-eval-mirage", "run", "--include_path", str(tmp_path / "nope"), "--tasks", "x"], check=False)
+    assert proc.returncode == 2 and proc.stderr.strip() == f"lm-eval-mirage: --include_path {tmp_path / 'nope'}: not a folder"
