@@ -401,6 +401,7 @@ def plot_headline(
     table: pd.DataFrame,
     choice: tuple[str, str, Sequence[tuple[str, str]]],
     *,
+    family: str | None = None,
     fits: pd.DataFrame | None = None,
     x_label: str = "x",
     notes: Mapping[str, str] | None = None,
@@ -409,9 +410,12 @@ def plot_headline(
     """The report's first figure for a family: the discontinuous metric (linear y and log y, with the
     resolution floor 1/n) and its continuous companions side by side against scale, one shared legend.
 
-    ``choice`` is :func:`headline_choice`'s answer. Returns the array of axes."""
+    ``choice`` is :func:`headline_choice`'s answer; ``family`` keeps that family's series only (other
+    families on the same task have their own headline). Returns the array of axes."""
     require_matplotlib()
     df = tidy(table)
+    if family is not None:
+        df = df[df["family"] == family]
     task, metric, companions = choice
     fig, axes = new_figure(1, 2 + len(companions), panel=(2.3, 2.5))
     flat = axes.reshape(-1)

@@ -415,7 +415,7 @@ def _draw(
         figures.setdefault(task, []).append((f"figures/{stem.name}", caption))
 
     for fam, (task, metric, companions) in choices.items():
-        axes = plots.plot_headline(df, (task, metric, companions), fits=report.fits, x_label=x_label,
+        axes = plots.plot_headline(df, (task, metric, companions), family=fam, fits=report.fits, x_label=x_label,
                                    notes=family_notes)  # fmt: skip
         names = ", ".join(m for _, m in companions)
         save(axes.flat[0].figure, f"{fam}", "headline",
