@@ -417,7 +417,7 @@ def plot_headline(
     if family is not None:
         df = df[df["family"] == family]
     task, metric, companions = choice
-    fig, axes = new_figure(1, 2 + len(companions), panel=(2.3, 2.5))
+    fig, axes = new_figure(1, 2 + len(companions), panel=(2.3, 2.9))
     flat = axes.reshape(-1)
     common = dict(x_label=x_label, notes=notes, fits=fits, legend=False)
     plot_metric(df, task=task, metric=metric, floor=True, **common, ax=flat[0])
@@ -619,6 +619,8 @@ def save_figure(fig, stem: str | os.PathLike, formats: Sequence[str] = ("png", "
                 # No timestamp in the SVG, so that identical inputs give identical files.
                 fig.savefig(tmp, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
             written.append(target)
+            # The layout (in inches, the same at any dpi) is done: the next formats reuse it, not redo it.
+            fig.set_layout_engine("none")
     finally:
         plt.close(fig)
     return written

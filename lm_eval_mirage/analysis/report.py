@@ -34,6 +34,7 @@ import pandas as pd
 
 from lm_eval_mirage._io import atomic_write_text
 from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR
+from lm_eval_mirage.analysis.plots import choose_filter, fit_flag, headline_choice, shown_metrics  # no matplotlib yet
 from lm_eval_mirage.analysis.scaling import fit_table, prediction_table
 from lm_eval_mirage.analysis.table import emergence_table, tidy
 
@@ -224,8 +225,6 @@ def model_label(model: str) -> str:
 
 def _display_scores(scores: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """The curves a reader is shown: split ``all``, the filter the figures show, each quantity once."""
-    from lm_eval_mirage.analysis.plots import choose_filter, shown_metrics
-
     scores = scores[scores["split"] == "all"]
     if scores.empty:
         return scores
@@ -260,13 +259,16 @@ def _score_cell(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
 
 
-def verdict_grid(scores: pd.DataFrame, family: str, *, threshold_factor: float = DEFAULT_THRESHOLD_FACTOR) -> dict:
+def verdict_grid(
+    scores: pd.DataFrame, family: str, *, headline: str | None = None, threshold_factor: float = DEFAULT_THRESHOLD_FACTOR
+) -> dict:
     """The verdict grid of one family: rows are (series, task), columns metrics, one cell per curve.
 
     ``scores`` holds the curves to show (split ``all``, one filter per task). A task's log-likelihood twin
     (``<task>_ll``) shares its row when their metrics differ. Returns ``{"columns": [metric, ...], "rows":
     [{"label", "series", "tasks", "cells": [cell or None, ...]}]}``; a cell is ``{"verdict", "css", "word",
-    "score", "reason", "task", "metric"}``. Rows with an emergent or uncertain cell come first.
+    "score", "reason", "task", "metric"}``. The ``headline`` task's row comes first, then rows with an emergent,
+    uncertain or inverse emergent cell (in that order), the others after them (sorting is stable).
     """
     sel = scores[scores["family"] == family]
     rank = {"discontinuous": 0, "nonlinear": 1}
@@ -291,8 +293,8 @@ def verdict_grid(scores: pd.DataFrame, family: str, *, threshold_factor: float =
     out = list(rows.values())
     for row in out:
         row["label"] = (f"{row['series']}: " if several else "") + row["label"] + ("" if len(row["tasks"]) == 1 else " (+_ll)")
-    hot = lambda r: not any(c and c["verdict"] in ("emergent", "uncertain", "inverse emergent") for c in r["cells"])  # noqa: E731
-    out.sort(key=hot)
+    rank = {"emergent": 0, "uncertain": 1, "inverse emergent": 2}
+    out.sort(key=lambda r: (headline not in r["tasks"], min([rank.get(c["verdict"], 3) for c in r["cells"] if c] + [3])))
     return {"columns": columns, "rows": out}
 
 
@@ -369,7 +371,7 @@ def write_report(
     task_names = sorted(set(df["task"]))
     display = _display_scores(report.scores, df)
     families = sorted(set(display["family"])) if len(display) else []
-    choices = {fam: plots_choice for fam in families if (plots_choice := _headline_choice(display, fam))}
+    choices = {fam: choice for fam in families if (choice := headline_choice(display, fam)) is not None}
     figures: dict[str, list[tuple[str, str]]] = {t: [] for t in task_names}
     if plots:
         figures.update(_draw(df, report, out, task_names, family_notes, x_label, formats, paper_figure, progress, choices))
@@ -379,10 +381,11 @@ def write_report(
             "family": fam,
             "note": family_notes.get(fam, ""),
             "figure": (figures.get(f"headline:{fam}") or [(None, "")])[0],
-            "summary": [f"{choices[fam][0]}, {line}" for line in report.summary.get(choices[fam][0], [])
+            "task": choices[fam][0] if fam in choices else "",
+            "summary": [line for line in report.summary.get(choices[fam][0], [])
                         if line.split(":", 1)[0] in set(display.loc[display["family"] == fam, "series"])]
             if fam in choices else [],  # fmt: skip
-            "grid": verdict_grid(display, fam, threshold_factor=threshold_factor),
+            "grid": verdict_grid(display, fam, headline=choices.get(fam, ("",))[0], threshold_factor=threshold_factor),
         }
         for fam in families
     ]
@@ -390,12 +393,6 @@ def write_report(
     report.files["report.md"] = _atomic_write(out / "report.md", _render_markdown(blocks, out, title, glance))
     report.files["report.html"] = _atomic_write(out / "report.html", _render_html(blocks, out, title, glance))
     return report
-
-
-def _headline_choice(display: pd.DataFrame, family: str):
-    from lm_eval_mirage.analysis.plots import headline_choice
-
-    return headline_choice(display, family)
 
 
 def _draw(
@@ -475,8 +472,6 @@ def _models_table(df: pd.DataFrame, x_label: str) -> pd.DataFrame:
 
 def _fits_shown(fits: pd.DataFrame) -> pd.DataFrame:
     """The fits table as shown: with a ``quality`` column (:func:`~lm_eval_mirage.analysis.plots.fit_flag`)."""
-    from lm_eval_mirage.analysis.plots import fit_flag
-
     cols = ["series", "fit_task", "metric", "split", "c", "alpha", "r2", "n_models", "L", "L_source"]
     cols += [c for c in ("error", "warning") if c in fits.columns]
     quality = [fit_flag(r) or "ok" for r in fits.to_dict(orient="records")]
@@ -486,8 +481,6 @@ def _fits_shown(fits: pd.DataFrame) -> pd.DataFrame:
 def _blocks(
     df, report, display, task_names, figures, title, general, family_notes, x_label, threshold_factor, level
 ) -> list[tuple]:
-    from lm_eval_mirage.analysis.plots import shown_metrics
-
     b: list[tuple] = [("h", 2, "Details")]
     if general:
         b.append(("note", general))
@@ -590,7 +583,7 @@ def _markdown_glance(glance: list[dict], out: Path) -> list[str]:
         found = _figure_files(out, stem) if stem else []
         if found:
             parts.append(f"![{caption}]({stem}.{found[0]})")
-        parts += fam["summary"]
+        parts += [f"**{fam['task']}**: {line}" for line in fam["summary"]]
         grid = fam["grid"]
         if grid["rows"]:
             frame = pd.DataFrame(

@@ -142,6 +142,9 @@ def test_headline_picks_the_most_emergent_curve_and_its_continuous_companions():
     floor = [line for line in axes.flat[0].get_lines() if line.get_label().startswith("resolution 1/n")]
     assert len(floor) == 1  # the floor is drawn on the linear panel too
     assert plots.headline_choice(scores[scores["kind"] == "continuous"], "models") is None
+    both = pd.concat([df, df.assign(family="other", value=df["value"] * 0.9)], ignore_index=True)
+    axes = plots.plot_headline(both, choice, family="other")
+    assert set(axes.flat[2].get_legend_handles_labels()[1]) == {"other"}  # that family only
 
 
 def test_fit_and_paper_illustration():

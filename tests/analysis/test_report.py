@@ -210,6 +210,7 @@ def test_verdict_grid_rows_columns_and_reasons():
     grid = verdict_grid(_grid_scores(), "f")
     assert grid["columns"] == ["acc", "exact_match", "per_token_logprob"]
     assert [r["label"] for r in grid["rows"]] == ["t (+_ll)", "u"]  # the twin shares a row; emergent rows first
+    assert [r["label"] for r in verdict_grid(_grid_scores(), "f", headline="u")["rows"]] == ["u", "t (+_ll)"]
     none, em, ll = grid["rows"][0]["cells"]
     assert none is None
     assert (em["css"], em["word"], em["score"]) == ("v-emergent", "emergent", "\u221e")
