@@ -389,7 +389,7 @@ def write_report(
         }
         for fam in families
     ]
-    blocks = _blocks(df, report, display, task_names, figures, title, general, family_notes, x_label, threshold_factor, level)
+    blocks = _blocks(df, report, task_names, figures, title, general, family_notes, x_label, threshold_factor, level)
     report.files["report.md"] = _atomic_write(out / "report.md", _render_markdown(blocks, out, title, glance))
     report.files["report.html"] = _atomic_write(out / "report.html", _render_html(blocks, out, title, glance))
     return report
@@ -479,7 +479,7 @@ def _fits_shown(fits: pd.DataFrame) -> pd.DataFrame:
 
 
 def _blocks(
-    df, report, display, task_names, figures, title, general, family_notes, x_label, threshold_factor, level
+    df, report, task_names, figures, title, general, family_notes, x_label, threshold_factor, level
 ) -> list[tuple]:
     b: list[tuple] = [("h", 2, "Details")]
     if general:
