@@ -19,7 +19,7 @@ REAL_GEN = Path(__file__).parents[1] / "analysis" / "data" / "harness_0.4.13"
 
 @pytest.mark.slow
 def test_analyze_writes_the_report_for_a_simulated_family(tmp_path, run_cli):
-    pytest.importorskip("matplotlib")
+    import matplotlib  # noqa: F401 - in the test extra: a missing one must fail, not skip
     out = tmp_path / "out"
     simulate_results(out, tasks={"mirage_arith_mul_5d": (9, 10)}, n_problems=400, seed=0, date=1.7e9)
     # an older, different run of one model: must lose to the newer one, and be reported
