@@ -84,8 +84,7 @@ def normalized_edit_distance(references=None, predictions=None, **options) -> fl
 
 def digit_accuracy(references=None, predictions=None, **options) -> float:
     """Harness adapter for :func:`lm_eval_mirage.metrics.answers.digit_accuracy`."""
-    options = dict(options)
-    options.pop("tokenizer", None)  # digits are characters whatever the model's tokenizer
+    # digits are characters whatever the model's tokenizer: the option is checked, never loaded
     gold, output = _pair(references, predictions, options)
     return answers.digit_accuracy(gold, output)
 

@@ -203,18 +203,20 @@ def _call_strategy(entry: Fuzzed) -> st.SearchStrategy:
 
 def run_fuzz(examples_per_function: int) -> dict[str, Counter]:
     """Outcome counts per function (``classify``) over ``examples_per_function`` generated calls each."""
-    counts: dict[str, Counter] = {}
-    for name, entry in FUZZ_TABLE.items():
-        c = counts.setdefault(name, Counter())
-
+    def recorder(entry: Fuzzed, c: Counter) -> Callable[[], None]:
         @settings(max_examples=examples_per_function, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
         @given(_call_strategy(entry))
-        def record(call, entry=entry, c=c):
+        def record(call):
             args, kwargs = call
-            c[classify(entry, args, kwargs)] += 1
+            with np.errstate(all="ignore"):
+                c[classify(entry, args, kwargs)] += 1
 
-        record()
+        return record
+
+    counts: dict[str, Counter] = {}
+    for name, entry in FUZZ_TABLE.items():
+        recorder(entry, counts.setdefault(name, Counter()))()
     return counts
 
 
@@ -233,7 +235,7 @@ def test_the_table_covers_every_public_metric():
 def test_any_input_gives_a_bounded_value_or_a_value_error_naming_the_argument(name):
     entry = FUZZ_TABLE[name]
 
-    @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(_call_strategy(entry))
     def check(call):
         args, kwargs = call
@@ -269,7 +271,12 @@ def test_reported_crashes_now_return_or_raise_value_error(call):
 def test_reported_bounds_hold():
     assert likelihood.mean_logprob([-1e308, -1e308]) == -1e308
     assert choice.correct_choice_logprob([0, 1], [0.0, 0.0]) == 0.0  # was log 2 = 0.693
-    assert 0.0 <= choice.correct_choice_prob([0, 1, 2], [math.log(0.1), math.log(0.2), math.log(0.7)]) <= 1.0
+    # every choice correct: the sum of the softmax was 1.0000000000000002 before clipping
+    lls = [-4.541771324217188, -4.037626271346913, -2.3439342021012823, -0.7933668909879106, -0.9417684436092834,
+           -4.374062050610876, -5.880774949349894]
+    assert float(np.sum(choice.choice_probs(lls))) > 1.0
+    assert choice.correct_choice_prob(list(range(len(lls))), lls) == 1.0
+    assert choice.binary_brier_score(list(range(len(lls))), lls) == 0.0
     for bad in (True, np.bool_(True), 0.5, 3):
         with pytest.raises(ValueError, match="logliks"):
             choice.correct_choice_logprob(0, [bad, -1.0])
