@@ -201,10 +201,11 @@ def _call_strategy(entry: Fuzzed) -> st.SearchStrategy:
     return st.tuples(st.tuples(*entry.args), entry.kwargs if entry.kwargs is not None else st.just({}))
 
 
-def run_fuzz(examples_per_function: int) -> dict[str, Counter]:
-    """Outcome counts per function (``classify``) over ``examples_per_function`` generated calls each."""
+def run_fuzz(examples_per_function: int, *, derandomize: bool = True) -> dict[str, Counter]:
+    """Outcome counts per function (``classify``) over ``examples_per_function`` generated calls each
+    (the same calls on every run unless ``derandomize=False``)."""
     def recorder(entry: Fuzzed, c: Counter) -> Callable[[], None]:
-        @settings(max_examples=examples_per_function, deadline=None, database=None, derandomize=True,
+        @settings(max_examples=examples_per_function, deadline=None, database=None, derandomize=derandomize,
                   suppress_health_check=list(HealthCheck))
         @given(_call_strategy(entry))
         def record(call):
