@@ -61,6 +61,8 @@ def real(value: Any, name: str) -> float:
         ...
         ValueError: logliks[0] must be a number (bool is not), got True
     """
+    if type(value) is float:  # the common case, first: a few hundred nanoseconds matter per sample
+        return value
     if isinstance(value, _BOOLS):
         raise ValueError(f"{name} must be a number (bool is not), got {value!r}")
     if not isinstance(value, _REALS):
@@ -71,11 +73,17 @@ def real(value: Any, name: str) -> float:
         raise ValueError(f"{name} must be a number representable as a float64, got {describe(value)}") from None
 
 
+_PLAIN = frozenset({float, int})
+
+
 def _has_bool(values: Any, depth: int = 0) -> bool:
     if isinstance(values, _BOOLS):
         return True
     if isinstance(values, (list, tuple)) and depth < 32:
-        return any(_has_bool(v, depth + 1) for v in values)
+        kinds = set(map(type, values))  # one C-level pass; recurse only into nested lists
+        if kinds <= _PLAIN:
+            return False
+        return any(_has_bool(v, depth + 1) for v in values if type(v) not in _PLAIN)
     return False
 
 
@@ -94,6 +102,8 @@ def real_array(values: Any, name: str, *, allow_bool: bool = False) -> np.ndarra
         ...
         ValueError: x must be a rectangular array of numbers (ragged or nested too deeply)
     """
+    if type(values) is np.ndarray and values.dtype == np.float64:
+        return values
     if isinstance(values, (str, bytes, Mapping, set, frozenset)) or values is None:
         raise ValueError(f"{name} must be an array or a sequence of numbers, got {type(values).__name__} {describe(values)}")
     if not allow_bool and _has_bool(values):
@@ -107,7 +117,9 @@ def real_array(values: Any, name: str, *, allow_bool: bool = False) -> np.ndarra
         if not allow_bool:
             raise ValueError(f"{name} must hold numbers, not bools")
         return arr.astype(np.float64)
-    if kind in "iuf":
+    if kind in "iu" or (kind == "f" and arr.dtype.itemsize <= 8):
+        return arr.astype(np.float64, copy=False)
+    if kind == "f":  # float128 beyond float64 becomes inf, which callers refuse as non-finite
         with np.errstate(over="ignore"):
             return arr.astype(np.float64)
     if kind == "O":

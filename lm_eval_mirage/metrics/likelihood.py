@@ -64,14 +64,27 @@ def check_logprob(value: float, name: str = "logprob_sum") -> float:
         ...
         ValueError: logprob_sum must be a number (bool is not), got True
     """
-    x = real(value, name)
-    if math.isnan(x) or x > LOGPROB_TOLERANCE:
+    x = value if type(value) is float else real(value, name)
+    if x != x or x > LOGPROB_TOLERANCE:  # x != x: NaN
         raise ValueError(f"{name} must be a log-probability in [-inf, 0], got {describe(value)}")
-    return min(x, 0.0)
+    return x if x <= 0.0 else 0.0
+
+
+def _check_many(values: list, name: str) -> list[float]:
+    """``check_logprob`` of each value (errors name ``name[i]``), with one C-level pass for plain floats."""
+    if values and set(map(type, values)) == {float} and not any(map(math.isnan, values)):
+        top = max(values)
+        if top <= 0.0:
+            return values
+        if top <= LOGPROB_TOLERANCE:
+            return [x if x <= 0.0 else 0.0 for x in values]
+    return [check_logprob(v, f"{name}[{i}]") for i, v in enumerate(values)]
 
 
 def _check_count(n_tokens: int, name: str = "n_tokens") -> float:
     # bool is an int subclass: True would silently mean "one token"
+    if type(n_tokens) is int and 1 <= n_tokens < 2**53:
+        return float(n_tokens)
     if isinstance(n_tokens, (bool, np.bool_)) or not isinstance(n_tokens, (int, np.integer)) or n_tokens < 1:
         raise ValueError(f"{name} must be a positive int (number of target tokens), got {describe(n_tokens)}")
     return real(n_tokens, name)  # as a float: logprob / (a 400-digit int) would raise OverflowError
@@ -153,7 +166,7 @@ def _logprobs(values: Iterable[float], name: str) -> list[float]:
         raise ValueError(f"{name} must be a sequence of log-probabilities, got {type(values).__name__} {describe(values)}")
     if isinstance(values, np.ndarray) and values.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got an array of shape {values.shape}")
-    xs = [check_logprob(v, f"{name}[{i}]") for i, v in enumerate(values)]
+    xs = _check_many(values.tolist() if isinstance(values, np.ndarray) else list(values), name)
     if not xs:
         raise ValueError(f"{name} must hold at least one log-probability, got an empty sequence")
     return xs
@@ -244,7 +257,7 @@ def pooled_token_logprob(token_logprobs: Sequence[Sequence[float]]) -> float:
     for i, row in enumerate(token_logprobs):
         if isinstance(row, (str, bytes)) or not isinstance(row, (Sequence, np.ndarray)) or getattr(row, "ndim", 1) != 1:
             raise ValueError(f"token_logprobs[{i}] must be a sequence of log-probabilities, got {describe(row)}")
-        flat.extend(check_logprob(v, f"token_logprobs[{i}]") for v in row)
+        flat.extend(_check_many(row.tolist() if isinstance(row, np.ndarray) else list(row), f"token_logprobs[{i}]"))
     return mean_logprob(flat) if flat else _raise_empty()
 
 
