@@ -12,13 +12,12 @@ ragged lists. The rules, the same for every metric:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["describe", "finite_or_raise", "real", "real_array", "text"]
+__all__ = ["describe", "real", "real_array", "text"]
 
 _REALS = (int, float, np.integer, np.floating)
 _BOOLS = (bool, np.bool_)
@@ -149,9 +148,3 @@ def text(value: Any, name: str) -> str:
         return str(value)
     raise ValueError(f"{name} must be a string or None, got {type(value).__name__} {describe(value)}")
 
-
-def finite_or_raise(value: float, name: str) -> float:
-    """``value`` if finite, else a ``ValueError`` naming ``name`` (e.g. a result that overflowed float64)."""
-    if not math.isfinite(value):
-        raise ValueError(f"{name}: the result overflows float64 (values too large)")
-    return value
