@@ -13,7 +13,7 @@ Conventions (plain numpy, no ``lm_eval`` import):
 
 - ``x`` (originals) and ``x_hat`` (reconstructions) are arrays of the same shape ``(N, ...)``: the first axis
   indexes the N images, the remaining axes (``8 x 8``, or 64 flat pixels) are flattened per image;
-- values must be finite numbers (a NaN would silently count as "not reconstructed"; bools, strings and dicts
+- every image has at least one pixel; values must be finite numbers (a NaN would silently count as "not reconstructed"; bools, strings and dicts
   are refused), N must be at least 1; anything else is a ``ValueError`` naming the argument;
 - a squared error beyond float64 (pixels near 1e154) is a ``ValueError`` too, never an ``inf`` result;
 - the squared error of an image is a SUM over its pixels (the paper's ``||x - xhat||^2``), while the mean
@@ -42,8 +42,8 @@ __all__ = [
 def _as_images(values: Any, name: str) -> np.ndarray:
     """``values`` as a float64 ``(N, K)`` array, one row per image."""
     arr = real_array(values, name)
-    if arr.ndim == 0 or arr.shape[0] == 0:
-        raise ValueError(f"{name} must be an array of shape (N, ...) with N >= 1 images, got shape {arr.shape}")
+    if arr.ndim == 0 or arr.shape[0] == 0 or arr.size == 0:  # size 0 with N >= 1: images without pixels
+        raise ValueError(f"{name} must be an array of shape (N, ...) with N >= 1 images of >= 1 pixel, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr.reshape(arr.shape[0], -1)))[:5, 0].tolist()
         raise ValueError(f"{name} contains NaN or infinite values (images {bad}...): every pixel must be finite")

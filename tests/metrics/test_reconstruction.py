@@ -175,6 +175,14 @@ def test_non_numeric_images_are_value_errors_naming_the_argument(x, match):
         mean_squared_error(x, [[0.0, 0.0]])
 
 
+@pytest.mark.parametrize("empty", [[[]], np.zeros((3, 0)), np.zeros((2, 0, 4))])
+def test_images_without_pixels_are_refused_not_nan(empty):
+    # found by the fuzz: mean over zero pixels was NaN
+    for fn in (mean_squared_error, lambda a, b: pixel_accuracy(a, b, tol=0.1), per_image_squared_error):
+        with pytest.raises(ValueError, match=r"x must be an array of shape \(N, \.\.\.\) with N >= 1 images of >= 1 pixel"):
+            fn(empty, empty)
+
+
 def test_squared_error_beyond_float64_is_refused_not_inf():
     with np.errstate(over="ignore"), pytest.raises(ValueError, match="x, x_hat: the squared error overflows float64"):
         mean_squared_error([[1e200, 0.0]], [[-1e200, 0.0]])
