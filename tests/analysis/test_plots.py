@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("matplotlib")
-import matplotlib  # noqa: E402
+import matplotlib  # noqa: E402 - in the test extra: a missing one must fail, not skip
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -22,7 +22,7 @@ def strict_json(text: str):
 
 
 def test_report_for_a_table_without_harness_files(tmp_path):
-    pytest.importorskip("matplotlib")
+    import matplotlib  # noqa: F401 - in the test extra: a missing one must fail, not skip
     df = vision_table().assign(family="autoencoders")
     df.attrs["messages"] = ["widths 256 and 512 still training"]
     report = write_report(df, tmp_path, title="Vision mirage", notes={"autoencoders": "SIMULATION", "": "toy data"},
@@ -86,7 +86,7 @@ def test_without_plots_and_with_one_model(tmp_path):
 
 
 def test_svg_only_is_inlined(tmp_path):
-    pytest.importorskip("matplotlib")
+    import matplotlib  # noqa: F401 - in the test extra: a missing one must fail, not skip
     write_report(vision_table(), tmp_path, formats=["svg"], progress=False)
     page = (tmp_path / "report.html").read_text()
     assert page.count("<svg") == 3 and "data:image/png" not in page  # headline, side by side, scores
