@@ -261,3 +261,11 @@ def test_cli_refuses_bad_jobs_and_cache_options(run_cli, tmp_path):
     proc = run_cli(["lm-eval-mirage", "analyze", str(REAL_GEN), "--cache", str(tmp_path), "--no-cache"], check=False)
     assert proc.returncode == 2 and "not both" in proc.stderr
 
+
+
+def test_progress_bar_when_asked_only(tmp_path, capsys):
+    load([REAL_GEN], progress=True)
+    assert "reading samples" in capsys.readouterr().err
+    load([REAL_GEN], progress=False)
+    load([REAL_GEN], progress=None)  # on a terminal only: pytest's stderr is not one
+    assert "reading samples" not in capsys.readouterr().err
