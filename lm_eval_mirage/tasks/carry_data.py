@@ -3,17 +3,18 @@
 Each problem adds two ``digits``-digit numbers built around a carry chain of length L (``min_chain`` to
 ``max_chain``) at a random place: at the chain's bottom digit position the two digits either GENERATE a carry
 (sum >= 10) or KILL it (sum <= 8), with equal probability; at the L - 1 positions above it the digits
-PROPAGATE (sum exactly 9); every other position is random, except that the position just above the chain does
-not propagate (so the chain has exactly length L). Example (8 digits, L = 5)::
+PROPAGATE (sum exactly 9); the position just above the chain does not propagate (so the chain has exactly
+length L); the leading digits sum to at most 8 (no overflow: every answer has ``digits`` digits, and output
+digit i lines up with operand digit i); every other position is random. Example (6 digits, L = 4)::
 
-    Q: What is 27345618 plus 72654433? A: 100000051      (a carry runs through 5 positions, up to the top)
+    Q: What is 111542 plus 228453? A: 339995      (2 + 3 kills the carry: the three 9-sums above stay 9)
+    Q: What is 111547 plus 228453? A: 340000      (7 + 3 carries: one bit changes the last five digits)
 
-Written most significant digit first, every digit of the chain is a 0 or a 9 that depends on one bit (the
-decision at the chain's bottom, up to L - 1 positions away), and so does the answer's length when the chain
-reaches the top. A model that cannot carry that bit across the chain gets all of those digits wrong together:
-its token edit distance and per-token log-probability fail with its exact match. That is why this task is the
-project's control for a REAL transition (``lm_eval_mirage.zoo.control``), in contrast to the memorisation
-task (:mod:`lm_eval_mirage.tasks.demo_data`), whose digits are learned independently (a mirage).
+Written most significant digit first, the chain's digits (0s or 9s) and the digit above them depend on one
+bit, decided at the chain's bottom, up to L - 1 positions away. A model that gets that bit wrong gets all of
+those digits wrong together, so its token edit distance moves with its exact match; unlike the memorisation
+task (:mod:`lm_eval_mirage.tasks.demo_data`), whose digits are learned independently (a mirage). It was built
+as a candidate control for a REAL transition (``lm_eval_mirage.zoo.control``; what it measured: docs/control.md).
 
 Problems come from :class:`random.Random` seeded with a text key (SHA-512 of the string, the same in every
 process and under every ``PYTHONHASHSEED``). The test split (the problems scored) and the few-shot pool are
@@ -92,8 +93,8 @@ def carry_prompt(a: str, b: str) -> str:
     """The question, exactly as the task YAML renders it (``doc_to_text``).
 
     Example:
-        >>> carry_prompt("27345618", "72654433")
-        'Q: What is 27345618 plus 72654433? A:'
+        >>> carry_prompt("111542", "228453")
+        'Q: What is 111542 plus 228453? A:'
     """
     return f"Q: What is {a} plus {b}? A:"
 
@@ -145,8 +146,8 @@ def chain_length(a: str, b: str) -> int:
     Example:
         >>> chain_length("4999", "5000")   # every position sums to 9: nothing decides, no chain
         0
-        >>> chain_length("27345618", "72654433")
-        6
+        >>> chain_length("111542", "228453"), chain_length("111547", "228453")
+        (4, 4)
     """
     best, run = 0, 0
     for x, y in zip(reversed(a), reversed(b)):

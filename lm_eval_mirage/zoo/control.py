@@ -1,6 +1,24 @@
-"""The control family: tiny GPT-2s of increasing DEPTH that learn addition with long carry chains.
+"""The control family: tiny GPT-2s of increasing DEPTH trained on addition with long carry chains.
 
-PLACEHOLDER docstring, rewritten once measured.
+Built as the project's candidate for a REAL transition (issue 18), beside the recall family of
+:mod:`lm_eval_mirage.zoo.family` (a mirage). Every member is trained by one recipe (:data:`CONTROL_RECIPE`);
+only ``n_layer`` differs:
+
+* Data: :func:`lm_eval_mirage.tasks.carry_data.carry_problem`, 6-digit additions around one carry chain
+  (training chains of 1 to 5 positions; the task ``mirage_control_carry`` asks 500 unseen problems with chains
+  of 3 to 5), one problem per sequence in the task's prompt format, loss on the answer line only.
+* Model: GPT-2 blocks, width 32, 2 heads, depths 1 to 4 (17k to 56k parameters), dropout off, fan-in
+  initialisation ``N(0, 1/width)`` as in the recall family.
+* Optimiser: AdamW (betas 0.9/0.98, no weight decay), learning rate 1e-2, 50 warm-up steps, cosine decay over
+  1000 steps of 64 sequences.
+* ``training_curve`` in each member's metadata: every 250 steps a teacher-forced probe of the test split
+  (greedy exact match, mean per-token log-prob), so the same runs also give the curve over training steps.
+
+What it measured (over seeds, through the harness) is in docs/control.md: read it before calling this family
+a real transition.
+
+Determinism: the same recipe, seed and thread count give bit-identical weights (``torch.set_num_threads``
+during training, recorded with the weights' SHA-256, as in :mod:`lm_eval_mirage.zoo.family`).
 """
 
 from __future__ import annotations
@@ -39,13 +57,13 @@ FAMILY_NAME = "carry"
 class ControlRecipe:
     """Everything that determines the control family's weights, apart from the seed and the thread count."""
 
-    depths: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+    depths: tuple[int, ...] = (1, 2, 3, 4)
     width: int = 32
     n_head: int = 2
     n_positions: int = 48
-    steps: int = 1500
+    steps: int = 1000
     batch_size: int = 64
-    lr: float = 3e-3
+    lr: float = 1e-2
     warmup_steps: int = 50
     betas: tuple[float, float] = (0.9, 0.98)
     digits: int = carry_data.DEFAULT_DIGITS
@@ -56,6 +74,8 @@ class ControlRecipe:
     num_problems: int = carry_data.DEFAULT_NUM_PROBLEMS
     data_seed: int = carry_data.DEFAULT_SEED
     data_version: int = carry_data.CARRY_DATA_VERSION
+    #: every this many steps a teacher-forced probe on the test split is recorded (``training_curve``; 0: never)
+    probe_every: int = 250
 
     def __post_init__(self) -> None:
         for name in ("width", "n_head", "n_positions", "steps", "batch_size", "digits", "num_problems"):
@@ -90,7 +110,7 @@ class ControlRecipe:
 CONTROL_RECIPE = ControlRecipe()
 MICRO_CONTROL_RECIPE = ControlRecipe(
     depths=(1, 2), width=8, steps=20, batch_size=8, warmup_steps=2, digits=4, train_max_chain=3, test_min_chain=2, test_max_chain=3,
-    num_problems=20, n_positions=32,
+    num_problems=20, n_positions=44,
 )
 
 
@@ -132,7 +152,7 @@ def carry_batch_source(recipe: ControlRecipe, seed: int) -> Callable[[], tuple[A
     spec = carry_data.CarrySpec(recipe.digits, recipe.train_min_chain, recipe.train_max_chain)
     held_out = carry_data.held_out_keys(**recipe.task_metadata())
     rng = random.Random(f"mirage-control|{recipe.fingerprint}|{seed}")
-    longest = len(carry_data.carry_prompt("9" * recipe.digits, "9" * recipe.digits)) + recipe.digits + 3
+    longest = len(carry_data.carry_prompt("9" * recipe.digits, "9" * recipe.digits)) + recipe.digits + 2
     if longest > recipe.n_positions:
         raise ValueError(f"n_positions={recipe.n_positions} is shorter than a training line ({longest} tokens)")
 
@@ -150,6 +170,31 @@ def carry_batch_source(recipe: ControlRecipe, seed: int) -> Callable[[], tuple[A
         return input_ids, labels
 
     return next_batch
+
+
+def _probe(recipe: ControlRecipe) -> Callable[[Any], dict]:
+    """A teacher-forced look at the test split during training (no gradients, no randomness: the weights
+    and the data stream are untouched): exact match of the greedy choice at every answer position and the
+    mean per-token log-prob of the answer line. A cheap in-training probe, not the harness evaluation."""
+    import torch
+
+    from lm_eval_mirage.zoo.tiny import char_tokenizer
+
+    vocab = char_tokenizer().get_vocab()
+    docs = carry_data.carry_docs(**recipe.task_metadata())["test"]
+    lines = [carry_data.carry_prompt(r["a"], r["b"]) + f" {r['answer']}\n" for r in docs]
+    start = len(carry_data.carry_prompt(docs[0]["a"], docs[0]["b"]))
+    ids = torch.tensor([[vocab[c] for c in line] for line in lines])  # every line has the same length
+
+    def run(model: Any) -> dict:
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits[:, start - 1 : -1]
+            target = ids[:, start:]
+            logp = torch.log_softmax(logits, -1).gather(2, target[..., None])[..., 0]
+            greedy = (logits.argmax(-1) == target).all(1).float().mean()
+        return {"tf_exact_match": round(float(greedy), 5), "tf_per_token_logprob": round(float(logp.mean()), 5)}
+
+    return run
 
 
 def train_control_member(
@@ -194,6 +239,8 @@ def train_control_member(
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
         next_batch = carry_batch_source(recipe, seed)
+        probe = _probe(recipe) if recipe.probe_every else None
+        curve: list[dict] = []
         loss_value = math.nan
         for step in range(recipe.steps):
             input_ids, labels = next_batch()
@@ -205,6 +252,8 @@ def train_control_member(
             loss_value = loss.item()
             if on_step is not None:
                 on_step(step + 1, loss_value)
+            if probe is not None and (step + 1) % recipe.probe_every == 0:
+                curve.append({"step": step + 1, "loss": round(loss_value, 5), **probe(model)})
             if on_model is not None:
                 on_model(step + 1, model)  # e.g. evaluate along training; must not change the model
         model.eval()
@@ -221,6 +270,7 @@ def train_control_member(
         "params": sum(p.numel() for p in model.parameters()),
         "state_sha256": state_digest(model),
         "final_loss": loss_value,
+        "training_curve": curve,
         "train_seconds": round(time.perf_counter() - start, 2),
         "recipe": recipe.to_dict(),
         "recipe_fingerprint": recipe.fingerprint,
