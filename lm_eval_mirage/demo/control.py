@@ -111,7 +111,8 @@ def curve_rows(table: Any, runs: Sequence[DemoMember], size_of: dict[str, str]) 
     rows = []
     for m in runs:
         row: dict[str, Any] = {"family": m.family, "seed": m.seed, "model": m.name, "size": size_of.get(m.name, ""), "params": int(m.params)}
-        mine = found[found["model"] == m.name]
+        labels = {m.name, str(m.model_args.get("pretrained", m.name))}  # the harness names HF runs by their folder
+        mine = found[found["model"].isin(labels)]
         for metric, filt, column in CURVE_METRICS:
             hit = mine[(mine["metric"] == metric) & (mine["filter"] == filt)]
             row[column] = float(hit["value"].iloc[0]) if len(hit) else math.nan
