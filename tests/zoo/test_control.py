@@ -82,3 +82,26 @@ def test_shipped_checkpoints_are_the_recipe_output():
         assert Path(m.folder, "tokenizer.json").is_file()
     total = sum(f.stat().st_size for m in members for f in m.folder.iterdir())
     assert total < 1_000_000  # "a few hundred KB"
+
+
+def test_shipped_checkpoints_digest_matches_weights():
+    from transformers import AutoModelForCausalLM
+
+    members = load_control_family(shipped_control_checkpoints(), recipe=CONTROL_RECIPE, seeds=[0])
+    for m in members:
+        assert state_digest(AutoModelForCausalLM.from_pretrained(m.folder)) == m.metadata["state_sha256"]
+
+
+@pytest.mark.slow
+def test_retraining_the_smallest_shipped_member_is_bit_identical():
+    """The recipe at full size, depth 1 (the cheapest member: about 40 s on an idle core)."""
+    (shipped,) = load_control_family(shipped_control_checkpoints(), recipe=CONTROL_RECIPE, seeds=[0])[:1]
+    assert shipped.depth == 1
+    model, meta = train_control_member(CONTROL_RECIPE, 1, seed=0, threads=shipped.metadata["threads"])
+    assert meta["state_sha256"] == shipped.metadata["state_sha256"] == state_digest(model)
+    assert meta["training_curve"] == shipped.metadata["training_curve"]
+
+
+def test_module_exports():
+    assert set(control.__all__) <= set(dir(control))
+    assert set(carry_data.__all__) <= set(dir(carry_data))
