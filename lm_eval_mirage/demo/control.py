@@ -51,7 +51,8 @@ CARRY_NOTE = (
     "chain; evaluated by the harness (backend {backend}) on mirage_control_carry (chains of {min_chain} to "
     "{max_chain} positions, {num_problems} problems never seen in training) and its _ll twin. Every chain digit "
     "depends on one carried bit, so a model that cannot carry fails them together: exact match, token edit "
-    "distance and per-token log-probability should move together (a real transition, not a mirage)."
+    "distance and per-token log-probability should move together. Built as a candidate for a real transition; "
+    "with this recipe it is not one over depth (docs/control.md)."
 )
 RECALL_NOTE = (
     "Real networks, the mirage: the demo's recall family (2 layers, widths {widths}, seed {seed}) that memorised "
