@@ -374,7 +374,7 @@ def write_report(
     choices = {fam: choice for fam in families if (choice := headline_choice(display, fam)) is not None}
     figures: dict[str, list[tuple[str, str]]] = {t: [] for t in task_names}
     if plots:
-        figures.update(_draw(df, report, out, task_names, family_notes, x_label, formats, paper_figure, progress, choices))
+        figures.update(_draw(_curves(df), report, out, task_names, family_notes, x_label, formats, paper_figure, progress, choices))
     report.summary = {t: summarize_task(display, t) for t in task_names}
     glance = [
         {
@@ -393,6 +393,19 @@ def write_report(
     report.files["report.md"] = _atomic_write(out / "report.md", _render_markdown(blocks, out, title, glance))
     report.files["report.html"] = _atomic_write(out / "report.html", _render_html(blocks, out, title, glance))
     return report
+
+
+def _curves(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of series with at least two models on the x axis: the ones a figure can draw as a curve.
+
+    A single checkpoint of a model (one of 27 steps of pythia-160m in a size plot) is a point, not a curve:
+    it is listed in the tables and left out of the figures, which would otherwise draw one legend entry per
+    checkpoint (and take minutes for a folder of published results).
+    """
+    if df.empty or "series" not in df.columns:
+        return df
+    n_x = df.groupby("series")["x"].nunique()
+    return df[df["series"].isin(n_x[n_x >= 2].index)]
 
 
 def _draw(
