@@ -248,7 +248,11 @@ def write_report(
     if plots:
         figures.update(_draw(df, report, out, task_names, family_notes, x_label, formats, paper_figure, progress))
     report.summary = {t: summarize_task(report.scores, t) for t in task_names}
+    from lm_eval_mirage.analysis.cross_task import cross_task_section  # cross_task*.csv/json and a section
+
+    cross_task = cross_task_section(report, out, plots=plots, formats=formats)
     blocks = _blocks(df, report, task_names, figures, title, general, family_notes, x_label, threshold_factor, level)
+    blocks[-2:-2] = cross_task  # before the list of files
     report.files["report.md"] = _atomic_write(out / "report.md", _render_markdown(blocks, out))
     report.files["report.html"] = _atomic_write(out / "report.html", _render_html(blocks, out, title))
     return report
