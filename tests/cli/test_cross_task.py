@@ -96,3 +96,25 @@ def test_add_metrics_run_of_three_models_then_analyze_has_the_cross_task_table(t
     section = md[md.index("## Across tasks"):md.index("## Files")]
     assert "| brier_score | none | continuous | 2 |" in section
     assert "pairs over 2 tasks are called emergent" in section
+
+
+def test_a_simulated_mirage_family_is_a_metric_property_in_the_cross_task_view(tmp_path, run_cli):
+    """The paper's closed form (SIMULATED results files): long targets jump under exact match, smooth under TED."""
+    from lm_eval_mirage.analysis.simulated_results import simulate_results
+
+    simulate_results(tmp_path / "runs", tasks={"mirage_arith_mul_5d": (9, 10), "mirage_arith_add_1d": (1, 2)},
+                     n_problems=1000, seed=0)  # fmt: skip
+    out = tmp_path / "report"
+    run_cli(["lm-eval-mirage", "analyze", str(tmp_path / "runs"), "--out", str(out), "--no-plots", "--quiet",
+             "--n-boot", "200"])  # fmt: skip
+    scores = pd.read_csv(out / "emergence.csv").query("split == 'all'")
+    pairs = pd.read_csv(out / "cross_task_pairs.csv")
+    assert ("mirage_arith_mul_5d", "exact_match") in set(zip(pairs["task"], pairs["metric"]))
+    ted = scores.query("task == 'mirage_arith_mul_5d' and metric == 'token_edit_distance'")["verdict"].item()
+    assert ted in ("smooth", "flat (within noise)")
+    assert set(pairs["property"]) == {"metric property"}
+    (summary,) = json.loads((out / "cross_task_contrast.json").read_text())
+    assert summary["n_emergent_pairs"] == summary["metric_property"] == len(pairs)
+    assert summary["task_model_property"] == summary["no_continuous_metric"] == 0
+    md = (out / "report.md").read_text()
+    assert f"{len(pairs)} {'has' if len(pairs) == 1 else 'have'} a smooth continuous metric on the same outputs (metric property)" in md
