@@ -328,7 +328,6 @@ def plot_score_distribution(
         sel = sel[sel["family"] == family]
     if series is not None:
         sel = sel[sel["series"] == series]
-    sel = sel[sel["verdict"] != "too few models"]
     if by == "metric":
         labels = [_label(m, f) for m, f in zip(sel["metric"], sel["filter"])]
         rank = {k: i for i, k in enumerate(KIND_ORDER)}
@@ -388,7 +387,7 @@ def plot_score_distribution(
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     ax.set_xlabel("emergence score")
     n_tasks = sel["task"].nunique()
-    title = " ".join(x for x in (series or family or "", f"{n_tasks} tasks") if x)
+    title = ", ".join(x for x in (series or family or "", f"{n_tasks} tasks") if x)
     ax.set_title(f"Emergence scores across tasks, per {by}: {title}", fontsize=9)
     handles = [ax.plot([], [], marker="o", ls="none", color=c, label=v)[0]
                for v, c in _VERDICT_COLORS.items() if v in set(verdicts) and v != "flat"]  # fmt: skip

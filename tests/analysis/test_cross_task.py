@@ -200,3 +200,32 @@ def test_report_writes_the_cross_task_files_and_section(tmp_path):
     assert "0 of 2 (task, discontinuous metric) pairs over 2 tasks are called emergent" in md
     assert md.index("## Across tasks") < md.index("## Files") and "cross_task.csv" in md[md.index("## Files"):]
     assert np.isfinite(acc["straight_line"])
+
+
+def test_report_draws_the_cross_task_figure_and_embeds_it(tmp_path):
+    pytest.importorskip("matplotlib")
+    from lm_eval_mirage.analysis.cross_task import cross_task_section
+    from lm_eval_mirage.analysis.report import Report
+
+    report = Report(tmp_path)
+    report.scores = HAND
+    blocks = cross_task_section(report, tmp_path, plots=True, formats=("png", "svg"))
+    figures = [b for b in blocks if b[0] == "figure"]
+    assert [b[1] for b in figures] == ["figures/s__cross_task"]
+    assert (tmp_path / "figures" / "s__cross_task.png").stat().st_size > 1000
+    assert {"figures/s__cross_task.png", "figures/s__cross_task.svg", "cross_task.csv", "cross_task_pairs.json"} <= set(report.files)
+    svg = (tmp_path / "figures" / "s__cross_task.svg").read_text()
+    # matplotlib keeps each text as a comment beside its glyphs: the counts at the rows' ends are in the figure
+    assert "<!-- 2 &gt; 37.9, 1 inf -->" in svg and "<!-- 1 not scored -->" in svg
+    tables = [b[1] for b in blocks if b[0] == "table"]
+    assert list(tables[-1]["property"]) == ["metric property", "no continuous metric", "metric property",
+                                            "task-model property", "undecided"]  # fmt: skip
+
+
+def test_no_section_without_two_tasks(tmp_path):
+    from lm_eval_mirage.analysis.cross_task import cross_task_section
+    from lm_eval_mirage.analysis.report import Report
+
+    report = Report(tmp_path)
+    report.scores = _scores([("a", "acc", "emergent", 9.0), ("a", "brier_score", "smooth", 2.0)])
+    assert cross_task_section(report, tmp_path, plots=False) == [] and not report.files
