@@ -239,7 +239,8 @@ def contrast_summary(
 ) -> pd.DataFrame:
     """Per (family, series): the emergent (task, discontinuous metric) pairs and how many fall in each class.
 
-    Columns: family, series, n_tasks, n_discontinuous_pairs (judged or not), n_emergent_pairs, then one
+    Columns: family, series, n_tasks, n_discontinuous_pairs (judged or not), n_pairs_with_continuous (of
+    those, the pairs that have a continuous metric on the same outputs at all), n_emergent_pairs, then one
     count per :data:`PROPERTIES` (``metric_property``, ``task_model_property``, ``undecided``,
     ``no_continuous_metric``). ``pairs``: a :func:`metric_contrast` result, to avoid computing it twice.
 
@@ -258,11 +259,15 @@ def contrast_summary(
     for fam, ser in chosen:
         g = sel[(sel["family"] == fam) & (sel["series"] == ser)]
         p = pairs[(pairs["family"] == fam) & (pairs["series"] == ser)]
+        with_cont = set(g.loc[g["kind"] == "continuous", "task"])
+        disc = g[g["kind"] == "discontinuous"]
         row = {"family": fam, "series": ser, "n_tasks": int(g["task"].nunique()),
-               "n_discontinuous_pairs": int((g["kind"] == "discontinuous").sum()), "n_emergent_pairs": int(len(p))}  # fmt: skip
+               "n_discontinuous_pairs": int(len(disc)),
+               "n_pairs_with_continuous": int(sum(bool(_twins(t) & with_cont) for t in disc["task"])),
+               "n_emergent_pairs": int(len(p))}  # fmt: skip
         row.update({prop.replace(" ", "_").replace("-", "_"): int((p["property"] == prop).sum()) for prop in PROPERTIES})
         rows.append(row)
-    cols = ["family", "series", "n_tasks", "n_discontinuous_pairs", "n_emergent_pairs"] + [
+    cols = ["family", "series", "n_tasks", "n_discontinuous_pairs", "n_pairs_with_continuous", "n_emergent_pairs"] + [
         p.replace(" ", "_").replace("-", "_") for p in PROPERTIES
     ]
     return pd.DataFrame(rows, columns=cols)
@@ -273,15 +278,22 @@ def contrast_sentence(row) -> str:
 
     Example:
         >>> print(contrast_sentence({"series": "s", "n_tasks": 3, "n_discontinuous_pairs": 4, "n_emergent_pairs": 2,
-        ...     "metric_property": 1, "task_model_property": 0, "undecided": 0, "no_continuous_metric": 1}))
+        ...     "n_pairs_with_continuous": 3, "metric_property": 1, "task_model_property": 0, "undecided": 0,
+        ...     "no_continuous_metric": 1}))
         s: 2 of 4 (task, discontinuous metric) pairs over 3 tasks are called emergent; 1 has a smooth continuous metric on the same outputs (metric property), 0 stay emergent under every continuous metric (task-model property), 0 undecided, 1 has no continuous metric.
+        >>> print(contrast_sentence({"series": "s", "n_tasks": 2, "n_discontinuous_pairs": 2, "n_emergent_pairs": 0,
+        ...     "n_pairs_with_continuous": 0}))
+        s: 0 of 2 (task, discontinuous metric) pairs over 2 tasks are called emergent; 0 of the 2 have a continuous metric on the same outputs (multiple-choice tasks get two with run --add_metrics brier_score,correct_choice_prob).
     """
     get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
-    k = int(get("n_emergent_pairs"))
-    head = (f"{get('series')}: {k} of {int(get('n_discontinuous_pairs'))} (task, discontinuous metric) pairs over "
-            f"{int(get('n_tasks'))} tasks are called emergent")  # fmt: skip
+    k, n = int(get("n_emergent_pairs")), int(get("n_discontinuous_pairs"))
+    head = f"{get('series')}: {k} of {n} (task, discontinuous metric) pairs over {int(get('n_tasks'))} tasks are called emergent"
     if k == 0:
-        return head + ", so there is nothing for a continuous metric to explain."
+        with_cont = int(get("n_pairs_with_continuous"))
+        if with_cont == n:
+            return head + ", so there is nothing for a continuous metric to explain."
+        return (f"{head}; {with_cont} of the {n} {'has' if with_cont == 1 else 'have'} a continuous metric on the same "
+                "outputs (multiple-choice tasks get two with run --add_metrics brier_score,correct_choice_prob).")  # fmt: skip
     has = lambda n: "has" if n == 1 else "have"  # noqa: E731
     mp, tm, und, no = (int(get(c)) for c in ("metric_property", "task_model_property", "undecided", "no_continuous_metric"))
     return (f"{head}; {mp} {has(mp)} a smooth continuous metric on the same outputs (metric property), {tm} "

@@ -77,7 +77,8 @@ def test_contrast_classifies_each_emergent_pair_by_its_continuous_companions():
 
 def test_contrast_summary_counts_every_pair_once():
     (row,) = contrast_summary(HAND).to_dict(orient="records")
-    assert row == {"family": "f", "series": "s", "n_tasks": 7, "n_discontinuous_pairs": 7, "n_emergent_pairs": 5,
+    assert row == {"family": "f", "series": "s", "n_tasks": 7, "n_discontinuous_pairs": 7,
+                   "n_pairs_with_continuous": 4, "n_emergent_pairs": 5,
                    "metric_property": 2, "task_model_property": 1, "undecided": 1, "no_continuous_metric": 1}  # fmt: skip
     assert sum(row[p.replace(" ", "_").replace("-", "_")] for p in PROPERTIES) == row["n_emergent_pairs"]
 
@@ -154,6 +155,7 @@ def test_published_pythia_zero_shot_family():
         assert {v: int(row[c]) for v, c in VERDICT_COUNTS.items() if row[c]} == g["verdict"].value_counts().to_dict()
     summary = contrast_summary(scores).iloc[0]
     assert summary["n_tasks"] == 87 and summary["n_discontinuous_pairs"] == 127
+    assert summary["n_pairs_with_continuous"] == 1  # lambada_openai's acc, beside its ppl
     assert summary["n_emergent_pairs"] == (scores["verdict"] == "emergent").sum() == 0
     # The published rule alone would flag some of them; the decision rule does not.
     assert counts.set_index("metric").loc["acc", "n_above_threshold"] >= 1

@@ -38,6 +38,7 @@ def test_analyze_shows_the_cross_task_view_of_the_pythia_zero_shot_family(tmp_pa
     md = (out / "report.md").read_text()
     section = md[md.index("## Across tasks"):md.index("## Files")]
     assert f"{summary['n_emergent_pairs']} of 127 (task, discontinuous metric) pairs over 87 tasks are called emergent" in section
+    assert summary["n_pairs_with_continuous"] == 1  # only lambada_openai has a continuous metric (ppl) beside acc
     assert "| acc | none | discontinuous | 65 |" in section
     assert "cross_task.csv" in md[md.index("## Files"):]
     assert "Across tasks: task, model or metric?" in (out / "report.html").read_text()
@@ -87,7 +88,7 @@ def test_add_metrics_run_of_three_models_then_analyze_has_the_cross_task_table(t
                    "at_chance", "at_floor", "too_few_models", "direction_unknown", "other")) == len(g)  # fmt: skip
         assert row["n_emergent"] == (g["verdict"] == "emergent").sum()
     (summary,) = json.loads((out / "cross_task_contrast.json").read_text())
-    assert summary["n_tasks"] == 2 and summary["n_discontinuous_pairs"] == 4
+    assert summary["n_tasks"] == 2 and summary["n_discontinuous_pairs"] == summary["n_pairs_with_continuous"] == 4
     pairs = pd.read_csv(out / "cross_task_pairs.csv")
     emergent = scores[(scores["kind"] == "discontinuous") & (scores["verdict"] == "emergent")]
     assert len(pairs) == len(emergent) == summary["n_emergent_pairs"]
