@@ -62,6 +62,14 @@ def _all_split(scores: pd.DataFrame) -> pd.DataFrame:
     return scores[scores["split"] == "all"] if "split" in scores.columns else scores
 
 
+def _selected(scores: pd.DataFrame, series: Sequence[tuple[str, str]] | None) -> pd.DataFrame:
+    """The ``split == "all"`` rows of the chosen (family, series) (default: :func:`cross_task_series`)."""
+    sel = _all_split(scores)
+    keep = set(cross_task_series(scores) if series is None else series)
+    mask = np.array([(f, s) in keep for f, s in zip(sel["family"], sel["series"])], dtype=bool)
+    return sel.loc[mask] if len(sel) else sel
+
+
 def cross_task_series(scores: pd.DataFrame, *, min_tasks: int = 2) -> list[tuple[str, str]]:
     """The (family, series) with at least ``min_tasks`` tasks that have a judged curve (three or more models).
 
@@ -114,9 +122,7 @@ def _counts(g: pd.DataFrame) -> dict:
 
 
 def _grouped(scores: pd.DataFrame, by: list[str], series: Sequence[tuple[str, str]] | None) -> pd.DataFrame:
-    sel = _all_split(scores)
-    keep = set(cross_task_series(scores) if series is None else series)
-    sel = sel[[(f, s) in keep for f, s in zip(sel["family"], sel["series"])]]
+    sel = _selected(scores, series)
     rows = [dict(zip(_KEYS + by, key)) | _counts(g) for key, g in sel.groupby(_KEYS + by, sort=True)]
     return pd.DataFrame(rows, columns=_KEYS + by + list(_counts(scores.iloc[:0]).keys()) if not rows else None)
 
@@ -208,9 +214,7 @@ def metric_contrast(scores: pd.DataFrame, *, series: Sequence[tuple[str, str]] |
     """
     cols = ["family", "series", "task", "metric", "filter", "emergence_score", "reason", "n_continuous",
             "n_continuous_smooth", "n_continuous_emergent", "continuous", "property"]  # fmt: skip
-    sel = _all_split(scores)
-    keep = set(cross_task_series(scores) if series is None else series)
-    sel = sel[[(f, s) in keep for f, s in zip(sel["family"], sel["series"])]]
+    sel = _selected(scores, series)
     cont = sel[sel["kind"] == "continuous"]
     by_series = {k: g for k, g in cont.groupby(_KEYS)}
     rows = []

@@ -231,3 +231,12 @@ def test_no_section_without_two_tasks(tmp_path):
     report = Report(tmp_path)
     report.scores = _scores([("a", "acc", "emergent", 9.0), ("a", "brier_score", "smooth", 2.0)])
     assert cross_task_section(report, tmp_path, plots=False) == [] and not report.files
+
+
+def test_an_empty_emergence_table_gives_empty_tables_with_their_columns():
+    from lm_eval_mirage.analysis.table import EMERGENCE_COLUMNS
+
+    empty = pd.DataFrame(columns=list(EMERGENCE_COLUMNS))
+    assert metric_counts(empty).empty and "n_emergent" in metric_counts(empty).columns
+    assert kind_counts(empty).empty and metric_contrast(empty).empty and contrast_summary(empty).empty
+    assert "property" in metric_contrast(empty).columns and "metric_property" in contrast_summary(empty).columns
