@@ -313,10 +313,14 @@ _OTHER_COLOR = "#555555"
 
 
 def _axis_limit(scores: np.ndarray, threshold: float) -> float:
-    """Half-width of the score axis: the 95th percentile of the finite |scores|, at least twice the threshold."""
+    """Half-width of the score axis, at least twice the threshold: every finite score, unless the largest is
+    an outlier (over 3 times the 95th percentile of |score|): then 1.5 times that percentile."""
     finite = np.abs(scores[np.isfinite(scores)])
     base = 2.0 * threshold if math.isfinite(threshold) and threshold > 0 else 10.0
-    return float(max(base, np.quantile(finite, 0.95) * 1.1 if finite.size else 0.0))
+    if not finite.size:
+        return base
+    top, q95 = float(finite.max()), float(np.quantile(finite, 0.95))
+    return max(base, top * 1.05 if top <= 3.0 * q95 else 1.5 * q95)
 
 
 def plot_score_distribution(
@@ -332,8 +336,8 @@ def plot_score_distribution(
 
     Each dot is one task, coloured by its verdict, with a box of the quartiles; the solid line is the
     straight-line yardstick (median over the tasks) and the dashed one the verdict threshold. Scores beyond
-    ``clip`` (default: the 95th percentile of |finite scores|, at least twice the threshold), infinite ones
-    included, are drawn at the axis edge as arrows and counted at the row's end ("3 > 25, 2 inf");
+    ``clip`` (default: all finite scores fit unless the largest is over 3 times the 95th percentile of
+    |score|, then 1.5 times that percentile; at least twice the threshold), infinite ones included, are drawn at the axis edge as arrows and counted at the row's end ("3 > 25, 2 inf");
     not-scored curves (NaN) are counted there too. ``by``: ``"metric"`` (metric and filter) or ``"kind"``.
     Returns the axes.
     """

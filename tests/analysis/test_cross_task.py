@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -178,6 +179,8 @@ def test_plot_keeps_infinite_and_far_scores_visible():
     ax2 = plot_score_distribution(s, by="kind")
     assert [t.get_text() for t in ax2.get_yticklabels()] == ["discontinuous", "continuous"]
     assert ax2.get_xlim()[1] >= 2 * 6.0  # auto clip: at least twice the threshold
+    # Five finite scores are not enough to call 500 an outlier: it fits (1.05 x 500), only the two inf are at the edge
+    assert "2 > 525, 2 inf" in [t.get_text() for t in ax2.texts]
     plt.close("all")
     with pytest.raises(ValueError, match="by must be 'metric' or 'kind'"):
         plot_score_distribution(s, by="task")
@@ -218,7 +221,7 @@ def test_report_draws_the_cross_task_figure_and_embeds_it(tmp_path):
     assert {"figures/s__cross_task.png", "figures/s__cross_task.svg", "cross_task.csv", "cross_task_pairs.json"} <= set(report.files)
     svg = (tmp_path / "figures" / "s__cross_task.svg").read_text()
     # matplotlib keeps each text as a comment beside its glyphs: the counts at the rows' ends are in the figure
-    assert "<!-- 2 &gt; 37.9, 1 inf -->" in svg and "<!-- 1 not scored -->" in svg
+    assert re.search(r"<!-- 1 &gt; [0-9.]+, 1 inf -->", svg) and "<!-- 1 not scored -->" in svg
     tables = [b[1] for b in blocks if b[0] == "table"]
     assert list(tables[-1]["property"]) == ["metric property", "no continuous metric", "metric property",
                                             "task-model property", "undecided"]  # fmt: skip
@@ -240,3 +243,12 @@ def test_an_empty_emergence_table_gives_empty_tables_with_their_columns():
     assert metric_counts(empty).empty and "n_emergent" in metric_counts(empty).columns
     assert kind_counts(empty).empty and metric_contrast(empty).empty and contrast_summary(empty).empty
     assert "property" in metric_contrast(empty).columns and "metric_property" in contrast_summary(empty).columns
+
+
+def test_axis_limit_keeps_every_finite_score_unless_one_is_an_outlier():
+    from lm_eval_mirage.analysis.cross_task import _axis_limit
+
+    assert _axis_limit(np.array([1.0, 5.0, 30.0]), 6.0) == pytest.approx(31.5)  # all fit
+    many = np.array([float(i % 10) for i in range(100)] + [75.0, math.inf, math.nan])  # Pythia's ppl at 75.7
+    assert _axis_limit(many, 6.0) == 13.5  # 1.5 x the 95th percentile (9): the outlier (and inf, NaN) beyond
+    assert _axis_limit(np.array([math.nan, math.inf]), 6.0) == 12.0
