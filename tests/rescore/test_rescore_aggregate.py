@@ -53,7 +53,7 @@ def test_brier_equals_the_harness_builtin_aggregation():
     rng = np.random.default_rng(1)
     items, acc = [], Accumulator(specs("brier_score"))
     for _ in range(301):
-        lls = rng.normal(-4, 2, size=4).tolist()
+        lls = (-np.abs(rng.normal(-4, 2, size=4))).tolist()  # log-likelihoods are <= 0
         gold = int(rng.integers(0, 4))
         items.append((gold, softmax(lls)))
         acc.add("none", {"brier_score": brier_score(gold, lls)})
