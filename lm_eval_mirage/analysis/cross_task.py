@@ -130,7 +130,8 @@ def _grouped(scores: pd.DataFrame, by: list[str], series: Sequence[tuple[str, st
 def metric_counts(scores: pd.DataFrame, *, series: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
     """Per (family, series, metric, filter): verdict counts over the tasks and the spread of the scores.
 
-    Columns: family, series, metric, filter, kind, n_tasks, n_curves, one ``n_<verdict>`` per verdict
+    Rows: discontinuous metrics first, then nonlinear, then continuous. Columns: family, series, metric,
+    filter, kind, n_tasks, n_curves, one ``n_<verdict>`` per verdict
     (:data:`VERDICT_COUNTS`, plus ``n_other``), n_scored, n_pos_inf, n_neg_inf, n_not_scored, score_min,
     score_q25, score_median, score_q75, score_max (over the scores that are not NaN, infinite ones included),
     straight_line (median over the tasks; min and max beside it: tasks missing a model have another
@@ -148,7 +149,16 @@ def metric_counts(scores: pd.DataFrame, *, series: Sequence[tuple[str, str]] | N
     """
     out = _grouped(scores, ["metric", "filter", "kind"], series)
     cols = ["family", "series", "metric", "filter", "kind"]
-    return out[cols + [c for c in out.columns if c not in cols]].reset_index(drop=True)
+    out = out[cols + [c for c in out.columns if c not in cols]]
+    return _by_kind(out, ["family", "series", "kind", "metric", "filter"])
+
+
+def _by_kind(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Sorted by ``keys``, the ``kind`` column in :data:`KIND_ORDER` (discontinuous first)."""
+    rank = {k: i for i, k in enumerate(KIND_ORDER)}
+    return frame.sort_values(
+        keys, key=lambda c: c.map(lambda k: rank.get(k, len(rank))) if c.name == "kind" else c, kind="stable"
+    ).reset_index(drop=True)
 
 
 def kind_counts(scores: pd.DataFrame, *, series: Sequence[tuple[str, str]] | None = None) -> pd.DataFrame:
@@ -163,11 +173,7 @@ def kind_counts(scores: pd.DataFrame, *, series: Sequence[tuple[str, str]] | Non
         >>> kind_counts(s)[["kind", "n_tasks", "n_curves", "n_emergent"]].values.tolist()
         [['discontinuous', 2, 2, 1], ['continuous', 1, 1, 0]]
     """
-    out = _grouped(scores, ["kind"], series)
-    rank = {k: i for i, k in enumerate(KIND_ORDER)}
-    return out.sort_values(
-        _KEYS + ["kind"], key=lambda c: c.map(lambda k: rank.get(k, len(rank))) if c.name == "kind" else c
-    ).reset_index(drop=True)
+    return _by_kind(_grouped(scores, ["kind"], series), _KEYS + ["kind"])
 
 
 def _label(metric: str, filt: str) -> str:
