@@ -117,7 +117,8 @@ def _counts(g: pd.DataFrame) -> dict:
     thr = thr[np.isfinite(thr)]
     out["threshold"] = float(np.median(thr)) if thr.size else math.nan
     # The published rule alone (score >= threshold), to set beside the verdicts that also weigh noise and shape.
-    out["n_above_threshold"] = int((g["emergence_score"].to_numpy(dtype=float) >= g["threshold"].to_numpy(dtype=float)).sum())
+    score, threshold = g["emergence_score"].to_numpy(dtype=float), g["threshold"].to_numpy(dtype=float)
+    out["n_above_threshold"] = int((score >= threshold).sum())
     return out
 
 
@@ -343,7 +344,8 @@ def plot_score_distribution(
     Each dot is one task, coloured by its verdict, with a box of the quartiles; the solid line is the
     straight-line yardstick (median over the tasks) and the dashed one the verdict threshold. Scores beyond
     ``clip`` (default: all finite scores fit unless the largest is over 3 times the 95th percentile of
-    |score|, then 1.5 times that percentile; at least twice the threshold), infinite ones included, are drawn at the axis edge as arrows and counted at the row's end ("3 > 25, 2 inf");
+    |score|, then 1.5 times that percentile; at least twice the threshold), infinite ones included, are drawn
+    at the axis edge as arrows and counted at the row's end ("3 > 25, 2 inf");
     not-scored curves (NaN) are counted there too. ``by``: ``"metric"`` (metric and filter) or ``"kind"``.
     Returns the axes.
     """
@@ -481,7 +483,7 @@ def cross_task_section(
     countable = [c for c in VERDICT_COUNTS.values() if c != "n_emergent"] + ["n_other", "n_pos_inf", "n_neg_inf",
                                                                              "n_not_scored"]  # fmt: skip
     tail = ["score_median", "score_max", "straight_line", "threshold"]
-    short = {c: c.removeprefix("n_").replace("_", " ") for c in fixed + countable if c.startswith("n_") and c != "n_tasks"}
+    short = {c: c.removeprefix("n_").replace("_", " ") for c in fixed + countable if c not in ("n_tasks",)}
     short |= {"n_above_threshold": "ES >= threshold", "n_pos_inf": "ES inf", "n_neg_inf": "ES -inf"}
     for fam, ser in chosen:
         blocks.append(("h", 3, f"{ser}" if ser == fam else f"{fam}: {ser}"))
