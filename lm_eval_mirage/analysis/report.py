@@ -7,6 +7,7 @@ or a hand-built one) and writes into ``out_dir``::
     emergence.csv / emergence.json    one row per curve: score, linearity, bootstrap interval, verdict
     fits.csv / fits.json              power-law fits of the per-token cross-entropy (when the table has one)
     predictions.csv / .json           predicted exact match p**L and TED L*(1-p) next to the observed values
+    cross_task*.csv / .json           series with several tasks: verdicts per metric, metric vs task-model
     figures/<family>__headline.*      per family: the most emergent-looking task, its metrics side by side
     figures/<task>__*.png / .svg      side by side, log-y with resolution floor, scores, by length, fit
     report.md, report.html            the report (the HTML embeds every figure: one file to send around)
