@@ -7,6 +7,7 @@ or a hand-built one) and writes into ``out_dir``::
     emergence.csv / emergence.json    one row per curve: score, linearity, bootstrap interval, verdict
     fits.csv / fits.json              power-law fits of the per-token cross-entropy (when the table has one)
     predictions.csv / .json           predicted exact match p**L and TED L*(1-p) next to the observed values
+    cross_task*.csv / .json           series with several tasks: verdicts per metric, metric vs task-model
     figures/<family>__headline.*      per family: the most emergent-looking task, its metrics side by side
     figures/<task>__*.png / .svg      side by side, log-y with resolution floor, scores, by length, fit
     report.md, report.html            the report (the HTML embeds every figure: one file to send around)
@@ -389,7 +390,11 @@ def write_report(
         }
         for fam in families
     ]
+    from lm_eval_mirage.analysis.cross_task import cross_task_section  # cross_task*.csv/json and a section
+
+    cross_task = cross_task_section(report, out, plots=plots, formats=formats)
     blocks = _blocks(df, report, task_names, figures, title, general, family_notes, x_label, threshold_factor, level)
+    blocks[-2:-2] = cross_task  # before the list of files
     report.files["report.md"] = _atomic_write(out / "report.md", _render_markdown(blocks, out, title, glance))
     report.files["report.html"] = _atomic_write(out / "report.html", _render_html(blocks, out, title, glance))
     return report
