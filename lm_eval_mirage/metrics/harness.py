@@ -40,6 +40,10 @@ def _first(values: Sequence[Any] | None, name: str) -> str:
     value = values[0] if values else None
     if value is None:
         return ""
+    if isinstance(value, list) and value and all(isinstance(v, str) and v == value[0] for v in value):
+        # lm-eval 0.4.13 (api/task.py, multiple targets): once exact_match has run, ``result`` is replaced by
+        # ``[result] * len(gold)`` for the metrics after it, so they receive ``predictions=[[text, text, ...]]``.
+        return value[0]
     if isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() < 1000:

@@ -69,3 +69,12 @@ def test_bad_harness_inputs_are_value_errors_naming_them(kwargs, match):
 
 def test_int_targets_are_read_as_their_decimal_text():
     assert harness.token_edit_distance(references=[124], predictions=["124"]) == 0.0
+
+
+def test_predictions_repeated_by_the_harness_multiple_target_path_are_one_text():
+    # lm-eval 0.4.13 hands the metrics listed after exact_match ``predictions=[[text] * len(gold)]``
+    from lm_eval_mirage.metrics import harness as adapters
+
+    assert adapters.token_edit_distance(references=["paris"], predictions=[["paris city"] * 3]) == 5.0
+    with pytest.raises(ValueError, match=r"predictions\[0\]"):
+        adapters.token_edit_distance(references=["paris"], predictions=[["paris", "rome"]])
