@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,46 @@ def run_command(args: list[str], *, cwd: Path | None = None, timeout: float = 60
 def run_cli():
     """The :func:`run_command` helper as a fixture."""
     return run_command
+
+
+# --- tests marked `slurm`: skipped, with the reason, unless the one-node cluster of .ci/slurm.sh is up ------------
+
+#: Slurm's client tools a slurm-marked test may use (submitit's Slurm executor needs srun, the sweep sbatch/sacct)
+SLURM_TOOLS = ("srun", "sbatch", "squeue", "sinfo", "sacct", "scancel", "scontrol")
+
+
+@lru_cache(maxsize=1)
+def slurm_unavailable() -> str | None:
+    """Why the one-node test cluster cannot be used, or None when it can (asked once per test session)."""
+    if not os.environ.get("SLURM_CONF"):
+        return "no Slurm cluster: SLURM_CONF is not set (start one: bash .ci/slurm.sh start && . /tmp/mirage-slurm/env.sh)"
+    for tool in SLURM_TOOLS:
+        if shutil.which(tool) is None:
+            return f"no Slurm cluster: {tool} is not on PATH"
+    try:
+        sinfo = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20)
+        sacct = subprocess.run(["sacct", "-n", "-X", "-o", "JobID"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"no Slurm cluster: sinfo/sacct failed ({exc})"
+    if sinfo.returncode != 0 or not any(s.startswith(("idle", "mixed", "alloc")) for s in sinfo.stdout.split()):
+        return f"no Slurm cluster: sinfo shows no usable node ({(sinfo.stdout + sinfo.stderr).strip()[:200]!r})"
+    if sacct.returncode != 0:
+        return f"Slurm without accounting (sacct fails: {sacct.stderr.strip()[:200]!r}); the tests need job states"
+    return None
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Skip every test marked ``slurm`` with the reason when the cluster is not there (nothing else asks)."""
+    marked = [item for item in items if item.get_closest_marker("slurm") is not None]
+    reason = slurm_unavailable() if marked else None
+    if reason:
+        for item in marked:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> None:
+    """For fixtures of slurm-marked tests: skip (with the reason) unless the cluster is up."""
+    reason = slurm_unavailable()
+    if reason:
+        pytest.skip(reason)

@@ -19,6 +19,7 @@ from lm_eval_mirage.analysis.emergence import (
     emergence_score,
     emergence_verdict,
     linearity_score,
+    parametric_emergence_ci,
     straight_line_score,
 )
 
@@ -28,7 +29,10 @@ __all__ = [
     "emergence_score",
     "emergence_verdict",
     "linearity_score",
+    "parametric_emergence_ci",
     "straight_line_score",
+    "judge_curve",
+    "metric_direction",
     # pandas-based (imported on first use)
     "Collection",
     "load",
@@ -51,7 +55,7 @@ __all__ = [
 
 _LAZY = {
     "Collection": "collect", "load": "collect", "collect": "collect", "lookup_model": "families",
-    "tidy": "table", "metric_kind": "table", "emergence_table": "table",
+    "tidy": "table", "judge_curve": "verdict", "metric_direction": "metric_facts", "metric_kind": "table", "emergence_table": "table",
     "PowerLawFit": "scaling", "Prediction": "scaling", "predict": "scaling", "fit_power_law": "scaling",
     "fit_table": "scaling", "prediction_table": "scaling",
     "Report": "report", "write_report": "report", "summarize_task": "report", "simulate_results": "simulated_results",

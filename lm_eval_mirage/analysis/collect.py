@@ -90,7 +90,7 @@ def _number(value) -> float:
         return math.nan
 
 
-def _direction(run: ResultsFile, task: str, metric: str, notes: list[str]) -> bool:
+def _direction(run: ResultsFile, task: str, metric: str, notes: list[str]) -> bool | None:
     """The file's ``higher_is_better[task][metric]`` when it is a JSON boolean, else the metric name's rule."""
     hib = run.data.get("higher_is_better")
     hib = hib.get(task) if isinstance(hib, dict) else None
@@ -102,7 +102,7 @@ def _direction(run: ResultsFile, task: str, metric: str, notes: list[str]) -> bo
     guess = metric_higher_is_better(metric)
     notes.append(
         f"{run.path}: higher_is_better[{task!r}][{metric!r}] = {value!r} is not a JSON boolean; refused, direction "
-        f"taken from the metric name ({'higher' if guess else 'lower'} is better)"
+        f"taken from the metric name ({ {True: 'higher is better', False: 'lower is better'}.get(guess, 'unknown')})"
     )
     return guess
 

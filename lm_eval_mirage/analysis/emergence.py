@@ -9,7 +9,10 @@ scaling curve, language models or autoencoders, can score it.
 * :func:`straight_line_score`: the emergence score a curve that is exactly linear in log x would get on the same
   x; the natural yardstick, because even a perfectly smooth curve of n equally spaced models scores n - 1.
 * :func:`bootstrap_emergence_ci`: a percentile bootstrap interval over the problems of each model.
-* :func:`emergence_verdict`: the word the report prints ("emergent", "smooth", ...).
+* :func:`parametric_emergence_ci`: the interval when only each value's standard error is known (results files
+  carry ``<metric>_stderr``): a parametric bootstrap of the curve.
+* :func:`emergence_verdict`: the score-versus-yardstick step; the full decision rule (noise, chance,
+  resolution, shape) is :func:`lm_eval_mirage.analysis.verdict.decide`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ __all__ = [
     "linearity_score",
     "straight_line_score",
     "bootstrap_emergence_ci",
+    "parametric_emergence_ci",
     "emergence_verdict",
 ]
 
@@ -277,6 +281,57 @@ def bootstrap_emergence_ci(
     return float(low), float(high)
 
 
+def parametric_emergence_ci(
+    values: Sequence[float],
+    stderr: Sequence[float],
+    x: Sequence[float] | None = None,
+    *,
+    higher_is_better: bool = True,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Parametric bootstrap interval of :func:`emergence_score` from each model's value and standard error.
+
+    Each replicate draws every model's value independently from ``N(value, stderr)`` and scores the curve; the
+    interval is the percentile interval of the replicates (vectorised; the same ``seed`` gives the same
+    interval). This is what a results file without samples allows: the harness writes ``<metric>_stderr``
+    beside every value. Independence across models is conservative when all models saw the same problems.
+
+    Args:
+        values: one value per model; stderr: one standard error per model (``0`` means exact).
+        x, higher_is_better, n_boot, level, seed: as in :func:`bootstrap_emergence_ci`.
+
+    Returns:
+        ``(low, high)``; ``(nan, nan)`` for fewer than two models or when a standard error is NaN or negative.
+
+    Example:
+        >>> low, high = parametric_emergence_ci([0.19, 0.19, 0.20, 0.23, 0.23, 0.21, 0.24, 0.19], [0.025] * 8)
+        >>> bool(low < 0 < high)     # noise around chance: the score's sign is not even known
+        True
+        >>> parametric_emergence_ci([0.0, 0.5, 1.0], [0.0, 0.0, 0.0], n_boot=20)
+        (2.0, 2.0)
+    """
+    if n_boot < 10:
+        raise ValueError(f"n_boot={n_boot}: use at least 10 replicates")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level={level}: must be in (0, 1)")
+    yv = np.asarray(values, dtype=float).reshape(-1)
+    se = np.asarray(stderr, dtype=float).reshape(-1)
+    if se.shape != yv.shape:
+        raise ValueError(f"stderr has {se.size} values but values has {yv.size}: give one standard error per value")
+    if yv.size < 2 or np.isnan(se).any() or np.isnan(yv).any() or (se < 0).any():
+        return (math.nan, math.nan)
+    if x is not None:
+        order = np.argsort(np.asarray(x, dtype=float), kind="stable")
+        yv, se = yv[order], se[order]
+    draws = yv + se * np.random.default_rng(seed).standard_normal((n_boot, yv.size))
+    scores = _breakthroughness_rows(draws if higher_is_better else -draws)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(scores, [tail, 1.0 - tail], method="inverted_cdf")
+    return float(low), float(high)
+
+
 def emergence_verdict(
     score: float,
     x: Sequence[float],
@@ -289,7 +344,7 @@ def emergence_verdict(
     ``threshold = threshold_factor * straight_line_score(x)``. Returns one of:
 
     * ``"too few models"``: fewer than three distinct x (any two points are "a jump" and "a line" at once);
-    * ``"flat"``: score exactly 0 (no change at all, e.g. a metric stuck at chance or at the floor);
+    * ``"flat (within noise)"``: score exactly 0 (no change at all, e.g. a metric stuck at the floor);
     * ``"emergent"``: ``score >= threshold`` (and, with a ``ci``, its lower bound too);
     * ``"inverse emergent"``: ``score <= -threshold`` (a sudden drop; with a ``ci``, its upper bound too);
     * ``"uncertain"``: the score passes the threshold but the interval reaches below it;
@@ -305,7 +360,7 @@ def emergence_verdict(
     if np.unique(xv).size < 3 or math.isnan(score):
         return "too few models"
     if score == 0.0:
-        return "flat"
+        return "flat (within noise)"
     threshold = threshold_factor * straight_line_score(xv)
     if score >= threshold:
         if ci is not None and not math.isnan(ci[0]) and ci[0] < threshold:

@@ -28,6 +28,12 @@ _PYTHIA = {
     "6.9b": 6_857_302_016,
     "12b": 11_846_072_320,
 }
+#: The names Pythia models carry in results files: ``pythia-160m``, ``pythia-v1.1-160m`` (the 2023 evaluation
+#: files), ``-deduped``, ``-bf16`` / ``-fp16`` (the same weights in another dtype: same family), and ``-v0`` (the
+#: first training run, before the 2023 retraining: its own family).
+_PYTHIA_NAME = re.compile(
+    r"pythia-(?:v1\.1-)?(?P<size>[\d.]+[mb])(?P<dedup>-deduped)?(?:-(?:bf16|fp16))?(?P<v0>-v0)?(?P<dedup2>-deduped)?"
+)
 _GPT2 = {"": 124_439_808, "-medium": 354_823_168, "-large": 774_030_080, "-xl": 1_557_611_200}
 _OPT = ("125m", "350m", "1.3b", "2.7b", "6.7b", "13b", "30b", "66b", "175b")
 _CEREBRAS = ("111m", "256m", "590m", "1.3b", "2.7b", "6.7b", "13b")
@@ -79,7 +85,8 @@ def _basename(model: str) -> str:
 def lookup_model(model: str) -> KnownModel | None:
     """Find a model of a known family by its hub name or folder name (organisation and case ignored).
 
-    Families: Pythia (also ``-deduped``), GPT-2, OPT, Cerebras-GPT, Llama-2 (``-hf``, ``-chat``), Qwen2.5
+    Families: Pythia (``pythia-v1.1-`` names, ``-deduped``, ``-bf16``, ``-v0``; the former names of 2022 such as
+    ``pythia-19m`` are not listed: pass ``--params``), GPT-2, OPT, Cerebras-GPT, Llama-2 (``-hf``, ``-chat``), Qwen2.5
     (``-Instruct``), OLMo. Returns ``None`` for anything else (no guessing from a number in the name).
 
     Example:
@@ -91,14 +98,11 @@ def lookup_model(model: str) -> KnownModel | None:
         True
     """
     name = _basename(model)
-    if m := re.fullmatch(r"pythia-([\d.]+[mb])(-deduped)?(-v0)?", name):
-        if m.group(1) in _PYTHIA:
+    if m := _PYTHIA_NAME.fullmatch(name):
+        if m.group("size") in _PYTHIA:
+            family = "pythia" + ("-deduped" if m.group("dedup") or m.group("dedup2") else "") + ("-v0" if m.group("v0") else "")
             return KnownModel(
-                "pythia" + (m.group(2) or ""),
-                _PYTHIA[m.group(1)],
-                True,
-                PYTHIA_TOKENS_PER_STEP * PYTHIA_STEPS,
-                PYTHIA_TOKENS_PER_STEP,
+                family, _PYTHIA[m.group("size")], True, PYTHIA_TOKENS_PER_STEP * PYTHIA_STEPS, PYTHIA_TOKENS_PER_STEP
             )
         return None
     if m := re.fullmatch(r"gpt2(-medium|-large|-xl)?", name):

@@ -136,7 +136,7 @@ def summarize_task(scores: pd.DataFrame, task: str, *, split: str = "all") -> li
         sharp = emergent[emergent["kind"] != "continuous"]
         cont = g[g["kind"] == "continuous"]
         cont_emergent = emergent[emergent["kind"] == "continuous"]
-        cont_smooth = cont[cont["verdict"].isin(["smooth", "flat"])]
+        cont_smooth = cont[cont["verdict"].isin(["smooth", "flat", "flat (within noise)"])]
         uncertain = g[g["verdict"] == "uncertain"]
         names = lambda d: ", ".join(_metric_label(r) for r in d.itertuples())  # noqa: E731
         if len(cont_emergent):
@@ -149,12 +149,12 @@ def summarize_task(scores: pd.DataFrame, task: str, *, split: str = "all") -> li
         elif len(sharp):
             text = f"{series}: looks emergent under {names(sharp)}; no smooth continuous metric to compare with."
         elif len(uncertain):
-            smooth = g[g["verdict"].isin(["smooth", "flat"])]
+            smooth = g[g["verdict"].isin(["smooth", "flat", "flat (within noise)"])]
             text = (f"{series}: possibly emergent under {names(uncertain)} (score above the threshold, but the "
                     "bootstrap interval reaches below it)" + (f"; smooth under {names(smooth)}" if len(smooth) else "") + ".")  # fmt: skip
             uncertain = uncertain.iloc[0:0]
         else:
-            text = f"{series}: no metric looks emergent ({names(g[g['verdict'].isin(['smooth', 'flat'])]) or 'none judged'})."
+            text = f"{series}: no metric looks emergent ({names(g[g['verdict'].isin(['smooth', 'flat', 'flat (within noise)'])]) or 'none judged'})."
         if len(uncertain):
             text += f" Uncertain (bootstrap interval reaches below the threshold): {names(uncertain)}."
         out.append(text)
@@ -376,6 +376,7 @@ def _blocks(
         "straight_line",
         "linearity",
         "verdict",
+        "reason",
         "missing",
     ]
     for task in task_names:
@@ -415,6 +416,7 @@ def _blocks(
                             "L",
                             "L_source",
                             "error",
+                            "warning",
                         ]
                     ],
                 ),

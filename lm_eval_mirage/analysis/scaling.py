@@ -32,6 +32,8 @@ __all__ = [
     "prediction_table",
     "FIT_COLUMNS",
     "PREDICTION_COLUMNS",
+    "R2_MIN",
+    "fit_warning",
 ]
 
 #: Constants and model sizes that reproduce the paper's illustrative figure (GPT-3 family sizes).
@@ -41,8 +43,10 @@ PAPER_N = (3.5e8, 1.3e9, 6.7e9, 1.75e11)
 
 FIT_COLUMNS = (
     "family", "series", "task", "fit_task", "filter", "split", "metric", "c", "alpha", "r2", "n_models", "x_min", "x_max",
-    "L", "L_source", "error",
+    "L", "L_source", "error", "warning",
 )  # fmt: skip
+#: A fit whose R^2 (log-log space) is below this explains too little of the loss to predict from.
+R2_MIN = 0.8
 PREDICTION_COLUMNS = (
     "family",
     "series",
@@ -55,6 +59,7 @@ PREDICTION_COLUMNS = (
     "observed",
     "predicted",
     "L",
+    "L_unit",
 )
 
 
@@ -171,18 +176,45 @@ def _generation_task(fit_task: str, tasks: set[str]) -> str:
 LENGTH_METRICS = {"per_token_logprob": "target_tokens", "per_char_logprob": "target_chars"}
 
 
-def _target_length(df: pd.DataFrame, series: str, task: str, split: str, metric: str) -> tuple[float, str]:
-    length_metric = LENGTH_METRICS.get(metric, "target_tokens")
-    sel = df[(df["series"] == series) & (df["task"] == task) & (df["metric"] == length_metric) & (df["split"] == split)]
-    if sel["value"].notna().any():
-        return float(sel["value"].mean()), length_metric
+def _target_length(df: pd.DataFrame, series: str, tasks: Sequence[str], split: str, metric: str) -> tuple[float, str]:
+    """L in the units of the observed metrics: answer digits (exact match and TED are scored on the parsed
+    digits), else the twin's own length metric (model tokens of ``" <answer>\n"``, space and newline included)."""
     if split.startswith("digits="):
         return float(split.split("=", 1)[1]), "answer digits"
-    splits = df[(df["series"] == series) & (df["task"] == task) & df["target_digits"].notna() & df["n"].notna()]
-    splits = splits.drop_duplicates(["split"])
-    if not splits.empty and splits["n"].sum() > 0:
-        return float((splits["target_digits"] * splits["n"]).sum() / splits["n"].sum()), "mean answer digits"
+    for task in tasks:
+        splits = df[(df["series"] == series) & (df["task"] == task) & df["target_digits"].notna() & df["n"].notna()]
+        splits = splits.drop_duplicates(["split"])
+        if not splits.empty and splits["n"].sum() > 0:
+            return float((splits["target_digits"] * splits["n"]).sum() / splits["n"].sum()), "mean answer digits"
+    length_metric = LENGTH_METRICS.get(metric, "target_tokens")
+    sel = df[(df["series"] == series) & (df["task"] == tasks[-1]) & (df["metric"] == length_metric) & (df["split"] == split)]
+    if sel["value"].notna().any():
+        return float(sel["value"].mean()), length_metric
     return math.nan, "unknown"
+
+
+def fit_warning(fit: PowerLawFit) -> str:
+    """Why a fit must not be used for predictions (empty when it may): the documented bounds.
+
+    ``c`` not finite or not positive, ``alpha >= 0`` (a loss that does not fall with scale), fewer than three
+    models (two points always fit exactly), or ``r2 < R2_MIN``.
+
+    Example:
+        >>> fit_warning(PowerLawFit(2e9, -0.5, 0.99, 5, 1e8, 1e10))
+        ''
+        >>> fit_warning(PowerLawFit(0.0, -0.004, 0.3, 3, 1e6, 4e6))
+        'c = 0 is not a positive finite number; R^2 = 0.3 < 0.8'
+    """
+    out = []
+    if not (math.isfinite(fit.c) and fit.c > 0):
+        out.append(f"c = {fit.c:.4g} is not a positive finite number")
+    if not fit.alpha < 0:
+        out.append(f"alpha = {fit.alpha:.4g} >= 0: the loss does not fall with scale")
+    if fit.n_models < 3:
+        out.append(f"only {fit.n_models} models: two points always fit exactly")
+    if fit.r2 < R2_MIN:
+        out.append(f"R^2 = {fit.r2:.4g} < {R2_MIN:g}")
+    return "; ".join(out)
 
 
 def fit_table(table: pd.DataFrame, *, metric: str | None = None) -> pd.DataFrame:
@@ -193,9 +225,13 @@ def fit_table(table: pd.DataFrame, *, metric: str | None = None) -> pd.DataFrame
 
     The cross-entropy is ``-value`` (a log-likelihood; use a metric that is already a cross-entropy by naming it
     and giving it ``higher_is_better=False``). ``L``, the target length used for predictions, is the mean
-    ``target_tokens`` of that task and split when the table has it, else the split's answer digits, else the
-    mean answer digits over splits. ``task`` names the generation task predicted (``X`` for ``X_ll``).
-    A curve that cannot be fitted gets NaN and the reason in ``error``. Columns: :data:`FIT_COLUMNS`.
+    answer digits of the split, else the mean answer digits over the splits (from the samples), the units in
+    which exact match and token edit distance are observed; without samples, the twin's ``target_tokens``
+    (model tokens of ``" <answer>\n"``, space and newline included: ``L_source`` says which). ``task`` names
+    the generation task predicted (``X`` for ``X_ll``). A curve that cannot be fitted gets NaN and the reason in
+    ``error``; a meaningless fit (:func:`fit_warning`: ``c`` not positive and finite, ``alpha >= 0``, fewer
+    than 3 models, ``R^2 < R2_MIN``) gets NaN ``c``/``alpha`` too (so that nothing predicts or draws from it)
+    and its numbers and the reason in ``warning``. Columns: :data:`FIT_COLUMNS`.
     """
     df = tidy(table)
     tasks = set(df["task"])
@@ -212,15 +248,21 @@ def fit_table(table: pd.DataFrame, *, metric: str | None = None) -> pd.DataFrame
     ):
         g = g[g["x"].notna() & g["value"].notna()]
         ce = -g["value"].to_numpy() if bool(g["higher_is_better"].iloc[0]) else g["value"].to_numpy()
-        L, L_source = _target_length(df, series, fit_task, split, used)
-        row = {"family": family, "series": series, "task": _generation_task(fit_task, tasks), "fit_task": fit_task,
-               "filter": filt, "split": split, "metric": used, "n_models": len(g), "L": L, "L_source": L_source,
-               "error": ""}  # fmt: skip
+        task = _generation_task(fit_task, tasks)
+        L, L_source = _target_length(df, series, [task, fit_task], split, used)
+        row = {"family": family, "series": series, "task": task, "fit_task": fit_task, "filter": filt,
+               "split": split, "metric": used, "n_models": len(g), "L": L, "L_source": L_source, "error": "",
+               "warning": ""}  # fmt: skip
         try:
-            fit = fit_power_law(g["x"].to_numpy(), ce)
+            with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+                fit = fit_power_law(g["x"].to_numpy(), ce)
             row.update(c=fit.c, alpha=fit.alpha, r2=fit.r2, x_min=fit.x_min, x_max=fit.x_max)
-        except ValueError as exc:
-            row.update(c=math.nan, alpha=math.nan, r2=math.nan, x_min=math.nan, x_max=math.nan, error=str(exc))
+            if warning := fit_warning(fit):
+                row.update(c=math.nan, alpha=math.nan, warning=f"{fit_task}: not used for predictions: {warning} "
+                           f"(fitted c = {fit.c:.4g}, alpha = {fit.alpha:.4g}, R^2 = {fit.r2:.4g})")  # fmt: skip
+        except (ValueError, FloatingPointError, ZeroDivisionError) as exc:
+            row.update(c=math.nan, alpha=math.nan, r2=math.nan, x_min=math.nan, x_max=math.nan,
+                       error=f"{fit_task}: {exc}")  # fmt: skip
         rows.append(row)
     out = pd.DataFrame(rows, columns=list(FIT_COLUMNS))
     return out.sort_values(
@@ -228,6 +270,11 @@ def fit_table(table: pd.DataFrame, *, metric: str | None = None) -> pd.DataFrame
         key=lambda c: split_order(c) if c.name == "split" else c,
         kind="stable",
     ).reset_index(drop=True)
+
+
+def _unit(source: str) -> str:
+    return "answer digits" if "digits" in source else "model tokens" if "tokens" in source else (
+        "characters" if "chars" in source else source)
 
 
 def prediction_table(
@@ -238,7 +285,9 @@ def prediction_table(
     For each fit (from :func:`fit_table`) with a known ``L``, every model of that series and generation task
     gets ``predicted = p(x) ** L`` for ``exact_match`` and ``L * (1 - p(x))`` for ``token_edit_distance``;
     ``observed`` is the task's value under the first available filter of ``filter_preference`` (NaN when the
-    generation task was not run). Columns: :data:`PREDICTION_COLUMNS`.
+    generation task was not run); ``L_unit`` says what ``L`` counts (``answer digits``, the units of the observed
+    metrics, when the samples tell them; else ``model tokens``). Fits without ``c`` (failed or flagged) predict
+    nothing. Columns: :data:`PREDICTION_COLUMNS`.
     """
     df = tidy(table)
     rows = []
@@ -260,7 +309,7 @@ def prediction_table(
                 observed = obs.loc[obs["model"] == model, "value"]
                 rows.append(
                     {"family": fit.family, "series": fit.series, "task": fit.task, "split": fit.split, "model": model,
-                     "x": x, "metric": metric, "filter": filt or "", "L": fit.L,
+                     "x": x, "metric": metric, "filter": filt or "", "L": fit.L, "L_unit": _unit(fit.L_source),
                      "observed": float(observed.iloc[0]) if len(observed) else math.nan,
                      "predicted": float(pr.exact_match if metric == "exact_match" else pr.token_edit_distance)}
                 )  # fmt: skip

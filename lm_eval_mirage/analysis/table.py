@@ -13,14 +13,9 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from lm_eval_mirage.analysis.emergence import (
-    DEFAULT_THRESHOLD_FACTOR,
-    bootstrap_emergence_ci,
-    emergence_score,
-    emergence_verdict,
-    linearity_score,
-    straight_line_score,
-)
+from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR, bootstrap_emergence_ci, straight_line_score
+from lm_eval_mirage.analysis.metric_facts import LOWER_IS_BETTER_METRICS, chance_level, metric_direction
+from lm_eval_mirage.analysis.verdict import judge_curve, n_from_stderr
 
 __all__ = [
     "REQUIRED_COLUMNS",
@@ -33,6 +28,8 @@ __all__ = [
     "NOT_SCORED_METRICS",
     "metric_kind",
     "metric_higher_is_better",
+    "log_axis",
+    "step_zero_notes",
     "tidy",
     "emergence_table",
     "split_order",
@@ -44,14 +41,15 @@ REQUIRED_COLUMNS = ("model", "x", "task", "metric", "value")
 TABLE_COLUMNS = (
     "family", "series", "model", "x", "params", "params_source", "step", "tokens", "flops",
     "task", "metric", "filter", "split", "target_digits", "value", "stderr", "n",
-    "higher_is_better", "kind", "lm_eval_version", "task_version", "source",
+    "higher_is_better", "kind", "lm_eval_version", "task_version", "source", "direction",
 )  # fmt: skip
 #: Per-problem values (from samples files), for bootstrap intervals.
 SAMPLE_COLUMNS = ("model", "task", "metric", "filter", "doc_id", "target_digits", "value")
 EMERGENCE_COLUMNS = (
     "family", "series", "task", "metric", "filter", "split", "kind", "higher_is_better", "n_models", "models",
     "x_min", "x_max", "first_value", "last_value", "emergence_score", "linearity", "straight_line",
-    "threshold", "ci_low", "ci_high", "verdict", "missing",
+    "threshold", "ci_low", "ci_high", "ci_method", "p_change", "late_share", "chance", "n", "verdict", "reason",
+    "missing",
 )  # fmt: skip
 
 #: All-or-nothing metrics: the ones the mirage hypothesis says can manufacture a jump.
@@ -62,11 +60,6 @@ DISCONTINUOUS_METRICS = frozenset(
 #: Continuous but sharply nonlinear in per-token probability: the whole-target probability is ``p**L``, the
 #: expected exact match under sampling at temperature 1 (the paper's example of a nonlinear metric).
 NONLINEAR_METRICS = frozenset({"target_prob"})
-#: Metrics where lower is better, when a results file does not say (its "higher_is_better" map wins).
-LOWER_IS_BETTER_METRICS = frozenset(
-    {"token_edit_distance", "normalized_edit_distance", "brier_score", "perplexity", "word_perplexity",
-     "byte_perplexity", "bits_per_byte", "ece", "mse", "test_mse", "cross_entropy"}
-)  # fmt: skip
 
 #: Descriptive columns that are not a measure of ability (scored curves would be meaningless).
 NOT_SCORED_METRICS = frozenset({"target_tokens", "target_chars", "sample_len", "n_tokens"})
@@ -91,15 +84,73 @@ def metric_kind(metric: str) -> str:
     return "continuous"
 
 
-def metric_higher_is_better(metric: str) -> bool:
-    """Direction of a metric from its name (``*_loss``, ``*_error``, ``*_distance`` and known ones are lower).
+def metric_higher_is_better(metric: str) -> bool | None:
+    """Direction of a metric from its name: ``None`` when the name is not known (see
+    :func:`~lm_eval_mirage.analysis.metric_facts.metric_direction`; a results file's map wins over it).
 
     Example:
-        >>> metric_higher_is_better("token_edit_distance"), metric_higher_is_better("target_prob")
-        (False, True)
+        >>> metric_higher_is_better("token_edit_distance"), metric_higher_is_better("ppl"), metric_higher_is_better("zeta")
+        (False, False, None)
     """
-    name = metric.lower()
-    return not (name in LOWER_IS_BETTER_METRICS or name.endswith(("_loss", "_error", "_distance", "_mse")))
+    return metric_direction(metric)
+
+
+def log_axis(x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """x ready for a log axis: unchanged when all positive, else shifted so that the smallest is 1.
+
+    Returns ``(x_log, shifted)``. Training step 0 cannot be placed on a log axis; shifting every step by
+    ``1 - min(x)`` keeps their order but changes the spacing, and so the straight-line yardstick.
+
+    Example:
+        >>> log_axis(np.array([0.0, 1.0, 1000.0]))[0].tolist(), log_axis(np.array([0.0, 1.0]))[1]
+        ([1.0, 2.0, 1001.0], True)
+    """
+    if x.size == 0 or (x > 0).all():
+        return x, False
+    return x + (1.0 - x.min()), True
+
+
+def step_zero_notes(table: pd.DataFrame) -> list[str]:
+    """One message per series whose x starts at 0 or below: the shift and how it changes the yardstick.
+
+    Example:
+        >>> t = tidy([{"model": f"m@{s}", "x": s, "series": "m", "task": "t", "metric": "acc", "value": 0.1}
+        ...           for s in (0, 1, 10, 100)])
+        >>> print(step_zero_notes(t)[0])
+        series m: x = 0 cannot be placed on a log axis, so every x is shifted by +1 (0 -> 1); the straight-line yardstick is 2.71 on the shifted x (2.00 without the x <= 0 models)
+    """
+    out = []
+    for series, g in table.groupby("series", sort=True):
+        x = np.unique(g["x"].dropna().to_numpy(dtype=float))
+        if x.size == 0 or (x > 0).all():
+            continue
+        shifted, _ = log_axis(x)
+        positive = x[x > 0]
+        without = f"{straight_line_score(positive):.2f}" if positive.size >= 2 else "undefined"
+        out.append(f"series {series}: x = {x.min():g} cannot be placed on a log axis, so every x is shifted by "
+                   f"{1.0 - x.min():+g} ({x.min():g} -> 1); the straight-line yardstick is "
+                   f"{straight_line_score(shifted):.2f} on the shifted x ({without} without the x <= 0 models)")  # fmt: skip
+    return out
+
+
+def _direction_word(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, str):
+        low = value.strip().lower()
+        return low if low in ("higher", "lower", "unknown") else {"true": "higher", "false": "lower"}.get(low)
+    return "higher" if bool(value) else "lower"
+
+
+def _directions(df: pd.DataFrame) -> pd.Series:
+    """``direction`` column: an explicit ``direction``, else ``higher_is_better``, else the metric's name."""
+    named = df["metric"].astype(str).map(lambda m: _direction_word(metric_direction(m)) or "unknown")
+    out = pd.Series([None] * len(df), index=df.index, dtype=object)
+    for col in ("higher_is_better", "direction"):
+        if col in df.columns:
+            given = df[col].map(_direction_word)
+            out = given.where(given.notna(), out) if col == "direction" else given
+    return out.where(out.notna(), named).astype(str)
 
 
 def split_order(split: pd.Series) -> pd.Series:
@@ -114,7 +165,10 @@ def tidy(table: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
 
     Required: ``model`` (label), ``x`` (scale: parameters, steps, width...), ``task``, ``metric``, ``value``.
     Defaults: ``family`` ``"models"``; ``series`` = family (one curve per series); ``filter`` ``"none"``;
-    ``split`` ``"all"``; ``higher_is_better`` and ``kind`` from the metric name (see :func:`metric_kind`);
+    ``split`` ``"all"``; ``kind`` from the metric name (see :func:`metric_kind`); ``direction`` ("higher",
+    "lower" or "unknown") from ``higher_is_better`` where given (None/NaN: not given), else from the metric name
+    (:func:`~lm_eval_mirage.analysis.metric_facts.metric_direction`); ``higher_is_better`` is then
+    ``direction != "lower"`` (an unknown direction is scored as given and judged "direction unknown");
     ``params`` = ``x``; the other columns empty. Extra columns are kept after :data:`TABLE_COLUMNS`.
 
     Raises:
@@ -154,9 +208,8 @@ def tidy(table: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
         df["params"] = df["x"]
     for col in ("step", "tokens", "flops", "target_digits", "stderr", "n"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype(float) if col in df.columns else math.nan
-    if "higher_is_better" not in df.columns:
-        df["higher_is_better"] = df["metric"].map(metric_higher_is_better)
-    df["higher_is_better"] = df["higher_is_better"].fillna(df["metric"].map(metric_higher_is_better)).astype(bool)
+    df["direction"] = _directions(df)
+    df["higher_is_better"] = df["direction"] != "lower"
     if "kind" not in df.columns:
         df["kind"] = df["metric"].map(metric_kind)
     df["kind"] = df["kind"].fillna(df["metric"].map(metric_kind)).astype(str)
@@ -201,6 +254,19 @@ def _sample_arrays(by_key: dict, models: list[str], task: str, metric: str, filt
     return values, paired
 
 
+def _curve_n(y: np.ndarray, stderr: np.ndarray, n: np.ndarray, arrays: list[np.ndarray] | None, discontinuous: bool) -> float:
+    """Problems per model: samples, else the table's ``n``, else (0/1 metrics) from the standard errors."""
+    if arrays is not None:
+        return float(min(a.size for a in arrays))
+    if np.isfinite(n).any():
+        return float(np.nanmin(n))
+    if discontinuous:
+        guesses = [g for g in (n_from_stderr(v, e) for v, e in zip(y, stderr)) if not math.isnan(g)]
+        if guesses:
+            return float(round(np.median(guesses)))
+    return math.nan
+
+
 def emergence_table(
     table: pd.DataFrame,
     samples: pd.DataFrame | None = None,
@@ -211,14 +277,19 @@ def emergence_table(
     threshold_factor: float = DEFAULT_THRESHOLD_FACTOR,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """Score every curve of a tidy table: one row per (family, series, task, metric, filter, split).
+    """Score and judge every curve of a tidy table: one row per (family, series, task, metric, filter, split).
 
     Models are ordered by ``x``. Rows whose ``x`` is unknown (NaN) cannot be placed and are left out (they are
     listed in ``missing``, like models with a NaN value or without this metric for the task); lower-is-better
-    metrics are negated before scoring; descriptive metrics (:data:`NOT_SCORED_METRICS`) are skipped. With
-    ``samples`` (per-problem values, :data:`SAMPLE_COLUMNS`) every curve whose models all have samples also gets
-    a bootstrap interval (``ci_low``, ``ci_high``); the verdict
-    (:func:`~lm_eval_mirage.analysis.emergence.emergence_verdict`) takes it into account.
+    metrics are negated before scoring; descriptive metrics (:data:`NOT_SCORED_METRICS`) are skipped.
+
+    Every score gets an interval where the data allow one (``ci_method``): with ``samples`` (per-problem values,
+    :data:`SAMPLE_COLUMNS`) a bootstrap over problems; else a parametric bootstrap from the ``stderr`` column
+    (the results files' ``<metric>_stderr``); else, for an all-or-nothing metric with a known ``n``, from the
+    binomial standard error. ``n`` (problems per model) comes from the samples, the table, or, for 0/1 metrics,
+    from the standard errors. ``chance`` is the accuracy of random guessing where it is known. The verdict and
+    its ``reason`` come from :func:`~lm_eval_mirage.analysis.verdict.decide` (noise, chance, resolution and
+    where along the scale the change happens); ``p_change`` and ``late_share`` are the numbers it used.
 
     Columns: :data:`EMERGENCE_COLUMNS`. ``models`` and ``missing`` are ``;``-separated model labels.
 
@@ -232,48 +303,56 @@ def emergence_table(
     df = tidy(table)
     keys = ["family", "series", "task", "metric", "filter", "split"]
     present = df.groupby(["series", "task"])["model"].agg(lambda s: sorted(set(s))).to_dict()
-    groups = [(k, g) for k, g in df.groupby(keys, sort=True) if k[3] not in NOT_SCORED_METRICS]
-    by_key = {}
-    if samples is not None and not samples.empty:
-        by_key = _index_samples(samples)
+    # One pass of numpy arrays: per-group pandas indexing costs milliseconds, and a download such as Pythia's
+    # evaluations has thousands of curves.
+    col = {c: df[c].to_numpy() for c in ("model", "higher_is_better", "kind", "direction")}
+    num = {c: df[c].to_numpy(dtype=float) for c in ("x", "value", "stderr", "n")}
+    groups = [(k, idx) for k, idx in df.groupby(keys, sort=True).indices.items() if k[3] not in NOT_SCORED_METRICS]
+    has_samples = samples is not None and not samples.empty
+    by_key = _index_samples(samples) if has_samples else {}
+    choices = df.groupby("task")["n_choices"].max().to_dict() if "n_choices" in df.columns else {}
     rows = []
     iterator = groups
-    if progress and samples is not None and len(groups) > 20:
+    if progress and len(groups) > 50:
         from tqdm.auto import tqdm
 
         iterator = tqdm(groups, desc="emergence scores", unit="curve")
-    for (family, series, task, metric, filt, split), g in iterator:
-        usable = g[g["x"].notna() & g["value"].notna()].sort_values("x", kind="stable")
-        models = usable["model"].tolist()
+    for (family, series, task, metric, filt, split), idx in iterator:
+        idx = idx[~(np.isnan(num["x"][idx]) | np.isnan(num["value"][idx]))]
+        idx = idx[np.argsort(num["x"][idx], kind="stable")]
+        models = [str(m) for m in col["model"][idx]]
         missing = [m for m in present[(series, task)] if m not in set(models)]
-        higher = bool(g["higher_is_better"].iloc[0])
-        y, x = usable["value"].to_numpy(), usable["x"].to_numpy()
-        score = emergence_score(y, x, higher_is_better=higher) if len(y) >= 2 else math.nan
-        # Logs need x > 0; a curve that starts at training step 0 is shifted so that its first x is 1.
-        x_log = x if (x > 0).all() else x + (1.0 - x.min()) if x.size else x
-        linear = linearity_score(y, x_log) if len(y) >= 2 else math.nan
-        line = straight_line_score(x_log) if len(y) >= 2 else math.nan
-        ci = (math.nan, math.nan)
-        if samples is not None and not samples.empty and len(models) >= 2:
-            found = _sample_arrays(by_key, models, task, metric, filt, split)
-            if found is not None:
-                arrays, paired = found
-                ci = bootstrap_emergence_ci(
-                    arrays, higher_is_better=higher, n_boot=n_boot, level=level, seed=seed, paired=paired
-                )
-        has_ci = not (math.isnan(ci[0]) and math.isnan(ci[1]))
+        first = idx[0] if idx.size else None
+        higher = bool(col["higher_is_better"][first]) if first is not None else True
+        kind = str(col["kind"][first]) if first is not None else ""
+        y, x = num["value"][idx], num["x"][idx]
+        x_log, _ = log_axis(x)
+        found = _sample_arrays(by_key, models, task, metric, filt, split) if has_samples and len(models) >= 2 else None
+        discontinuous = kind == "discontinuous"
+        n = _curve_n(y, num["stderr"][idx], num["n"][idx], found[0] if found else None, discontinuous)
+        stderr = num["stderr"][idx]
+        ci = None
+        if found is not None:
+            ci = bootstrap_emergence_ci(found[0], higher_is_better=higher, n_boot=n_boot, level=level, seed=seed,
+                                        paired=found[1])  # fmt: skip
+            if discontinuous:  # the per-problem spread is the honest standard error of each model's mean
+                stderr = np.array([a.std(ddof=1) / math.sqrt(a.size) if a.size > 1 else math.nan for a in found[0]])
+        chance = chance_level(task, metric, n_choices=choices.get(task))
+        judged = judge_curve(
+            y, x_log, higher_is_better=higher, stderr=stderr, n=None if math.isnan(n) else n, chance=chance,
+            discontinuous=discontinuous, direction_known=bool((col["direction"][idx] != "unknown").all()),
+            labels=models, ci=ci, threshold_factor=threshold_factor, n_boot=n_boot, level=level, seed=seed,
+        )  # fmt: skip
         rows.append(
             {
                 "family": family, "series": series, "task": task, "metric": metric, "filter": filt, "split": split,
-                "kind": g["kind"].iloc[0], "higher_is_better": higher, "n_models": len(models),
-                "models": ";".join(models),
+                "kind": kind, "higher_is_better": higher, "n_models": len(models), "models": ";".join(models),
                 "x_min": float(x.min()) if x.size else math.nan, "x_max": float(x.max()) if x.size else math.nan,
                 "first_value": float(y[0]) if y.size else math.nan, "last_value": float(y[-1]) if y.size else math.nan,
-                "emergence_score": score, "linearity": linear, "straight_line": line,
-                "threshold": threshold_factor * line if not math.isnan(line) else math.nan,
-                "ci_low": ci[0], "ci_high": ci[1],
-                "verdict": emergence_verdict(score, x_log, ci=ci if has_ci else None, threshold_factor=threshold_factor),
-                "missing": ";".join(missing),
+                **{k: judged[k] for k in ("emergence_score", "linearity", "straight_line", "threshold", "ci_low",
+                                          "ci_high", "ci_method", "p_change", "late_share")},
+                "chance": math.nan if chance is None else chance, "n": n,
+                "verdict": judged["verdict"], "reason": judged["reason"], "missing": ";".join(missing),
             }
         )  # fmt: skip
     out = pd.DataFrame(rows, columns=list(EMERGENCE_COLUMNS))

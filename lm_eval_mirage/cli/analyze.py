@@ -35,6 +35,32 @@ def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
     return out
 
 
+def _positive_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive, finite number")
+    return value
+
+
+def _sizes(values: list[str] | None, flag: str) -> dict[str, str]:
+    """``MODEL=N`` pairs whose N is a positive, finite count (a size of 0, -5 or NaN cannot go on a log axis)."""
+    import math
+
+    from lm_eval_mirage.analysis.families import parse_size
+
+    out = _pairs(values, flag)
+    for key, value in out.items():
+        size = parse_size(value)
+        if not (math.isfinite(size) and size > 0):
+            raise ValueError(f"{flag} {key}={value}: a size must be a positive, finite number (e.g. 160m, 1.4b, 7e9)")
+    return out
+
+
 def _check_out(out: Path, results: list[str]) -> None:
     """``--out`` is replaced whole by the new report: it must be new, empty or an earlier report (it has a
     report.md), and hold none of the results being read."""
@@ -87,7 +113,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument(
-        "--threshold-factor", type=float, default=None, help="verdict threshold in straight-line units (default: 1.5)"
+        "--threshold-factor", type=_positive_float, default=None,
+        help="verdict threshold in straight-line units (default: 1.5)",
     )
     parser.add_argument("--formats", default="png,svg", help="figure formats, comma-separated (default: %(default)s)")
     parser.add_argument("--no-plots", action="store_true", help="tables and report text only")
@@ -126,9 +153,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("use either --family NAME (every model) or --family MODEL=NAME, not both")
         found = load(
             args.results,
-            params=_pairs(args.params, "--params") or None,
+            params=_sizes(args.params, "--params") or None,
             steps={k: int(v) for k, v in _pairs(args.steps, "--steps").items()} or None,
-            tokens=_pairs(args.tokens, "--tokens") or None,
+            tokens=_sizes(args.tokens, "--tokens") or None,
             families=families,
             x=args.x,
             samples=not args.no_samples,
@@ -137,6 +164,10 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"lm-eval-mirage analyze: error: {exc}", file=sys.stderr)
         return 2
+    from lm_eval_mirage.analysis.table import step_zero_notes
+
+    # Step 0 is shifted onto the log axis; that changes the straight-line yardstick: say so (report and stderr).
+    found.messages.extend(step_zero_notes(found.table))
     table_families = set(found.table["family"])
     notes: dict[str, str] = {}
     for item in args.note or []:
@@ -193,11 +224,22 @@ def run(args: argparse.Namespace) -> int:
     report.files = {name: out / Path(path).relative_to(staged.path) for name, path in report.files.items()}
     n_models = found.models["model"].nunique()
     print(f"{n_models} model(s), {found.table['task'].nunique()} task(s), {len(report.scores)} curve(s) scored")
+    # Series with fewer than three models (e.g. each intermediate checkpoint under --x params) are not judged:
+    # one line for all of them instead of one per task and series.
+    scores = report.scores
+    unjudged = sorted(set(scores["series"]) - set(scores.loc[scores["verdict"] != "too few models", "series"]))
     for task, lines in report.summary.items():
         for line in lines:
-            print(f"{task}: {line}")
+            if not any(line.startswith(f"{series}:") for series in unjudged):
+                print(f"{task}: {line}")
+    if unjudged:
+        shown = ", ".join(unjudged[:3]) + (", ..." if len(unjudged) > 3 else "")
+        hint = "; checkpoints of one model: --x steps" if args.x == "params" and any("@" in u for u in unjudged) else ""
+        print(f"{len(unjudged)} series not judged: emergence needs at least three models ({shown}){hint}")
     for fit in report.fits[(report.fits["split"] == "all") & report.fits["c"].notna()].itertuples(index=False):
         print(f"fit {fit.fit_task} ({fit.series}): c = {fit.c:.4g}, alpha = {fit.alpha:.4g}, R^2 = {fit.r2:.4f}")
+    for fit in report.fits[report.fits["c"].isna()].itertuples(index=False):  # failed or flagged: said, not used
+        print(f"note: fit {fit.fit_task} ({fit.series}, {fit.split}): {fit.error or fit.warning}", file=sys.stderr)
     if report.forecast is not None:
         rows = report.forecast.table[report.forecast.table["split"] == "all"]
         for method, g in rows.groupby("method", sort=True):

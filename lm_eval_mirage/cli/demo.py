@@ -60,8 +60,15 @@ def run(args: argparse.Namespace) -> int:
     for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
         os.environ.setdefault(var, "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from lm_eval_mirage.analysis.plots import PLOT_INSTALL_HINT
     from lm_eval_mirage.demo.run import headline_markdown, run_demo
 
+    if not args.no_plots:
+        try:  # before minutes of harness runs, not after them
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print(f"lm-eval-mirage demo: error: {PLOT_INSTALL_HINT}; or run with --no-plots", file=sys.stderr)
+            return 2
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     try:
         result = run_demo(
@@ -71,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
     except ValueError as exc:
         print(f"lm-eval-mirage demo: error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        if "pip install" not in str(exc):  # a broken install: keep the traceback
+            raise
+        # an optional package the chosen options need; the message says how to install it
+        print(f"lm-eval-mirage demo: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     print(headline_markdown(result.headline))
     for message in result.messages:

@@ -1,18 +1,33 @@
 """``lm-eval-mirage run|ls|validate``: the harness's own command line with the plugin loaded.
 
-Every ``lm_eval`` argument passes through unchanged. Before the harness parses them, the plugin registers
-its metrics and model backends, and its task folder is added to ``--include_path`` (next to the user's own
-folder, if one is given on the command line or in a ``--config`` file).
+Every ``lm_eval`` argument passes through unchanged to the harness's public entry point
+(``lm_eval.__main__.cli_evaluate``), with a rewritten ``argv``: the plugin registers its metrics and model
+backends first, and ``--include_path`` names ONE folder (the harness takes one) that holds the plugin's
+tasks, the user's folder(s) (from the command line or a ``--config`` file; they override the plugin's
+tasks of the same name) and, with ``--add_metrics``, the recipes of :mod:`lm_eval_mirage.tasks.recipes`
+(they override both). Without a user folder or ``--add_metrics`` that folder is the plugin's own.
+
+Cost of the public route: the harness always indexes its ~14,700 built-in task files. The private patch of
+``TaskManager.__init__`` that skipped them for plugin-only runs is gone: a one-doc plugin-only run went from
+5.8 to 17.4 s CPU (README, "For developers"; figure ``run_one_plugin_task`` of ``benchmarks/startup.py``).
+With a user folder, ``ls tasks`` and the results' ``config_source`` name the one-line shim files in the
+temporary folder (each ``include:``s the original by absolute path).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import difflib
+import logging
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["include_paths", "run_harness"]
+__all__ = ["combined_include_root", "include_paths", "plugin_help", "run_harness", "split_add_metrics", "unknown_task_message"]
+
+_SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 
 
 def include_paths(user_path: str | Sequence[str] | None) -> list[str]:
@@ -27,14 +42,19 @@ def include_paths(user_path: str | Sequence[str] | None) -> list[str]:
     return paths
 
 
-def _config_include_path(config: str | None) -> str | None:
+def _config_value(config: str | None, key: str) -> object:
+    """``key`` of a ``--config`` YAML file (read safely), ``None`` when absent; the harness reports a
+    missing or malformed config file itself."""
     if not config or not Path(config).is_file():
-        return None  # the harness reports a missing config file itself
+        return None
     import yaml
 
-    with open(config) as f:
-        data = yaml.safe_load(f) or {}
-    return data.get("include_path") if isinstance(data, dict) else None
+    try:
+        with open(config, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return data.get(key) if isinstance(data, dict) else None
 
 
 def split_add_metrics(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -60,89 +80,215 @@ def split_add_metrics(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return rest, metrics
 
 
-def _plugin_only(tasks: Sequence[str] | None, include_path: list[str]) -> bool:
-    """True when every requested task is found in the plugin's (and the user's) folders alone.
+def _split_option(argv: list[str], names: tuple[str, ...], nargs: str | None = None) -> tuple[list[str], list[str] | None]:
+    """Take one option (all its occurrences, ``--x v`` and ``--x=v``) out of ``argv``: (rest, values or None)."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument(*names, dest="value", action="extend" if nargs else "append", nargs=nargs)
+    ns, rest = parser.parse_known_args(argv)
+    values = ns.value
+    return rest if values is not None else argv, values
 
-    Then the harness need not index its ~14,700 built-in task files (seconds per run). Exact names must be in
-    that smaller index; globs qualify only when they start with ``mirage`` (no built-in task does), so a
-    glob such as ``*arith*`` still sees the harness's own ``arithmetic_*`` tasks.
-    """
-    if not tasks:
-        return False
-    names = [t for item in tasks for t in str(item).split(",") if t]
+
+def _task_names(tasks: Sequence[str] | None) -> list[str]:
+    return [t for item in tasks or () for t in str(item).split(",") if t]
+
+
+def _plugin_only(names: Sequence[str], plugin_index: set[str]) -> bool:
+    """True when every requested task is in the plugin's (and the user's) folders: then the task index
+    the plugin builds for ``--add_metrics`` need not include the harness's ~14,700 built-in files. Globs
+    qualify only when they start with ``mirage`` (no built-in task does)."""
     if not names or any(n.endswith(".yaml") or "/" in n for n in names):
         return False
-    from lm_eval.tasks import TaskManager
+    return all(n.startswith("mirage") if any(c in n for c in "*?[") else n in plugin_index for n in names)
 
-    index = set(TaskManager(include_path=include_path, include_defaults=False).all_tasks)
+
+def unknown_task_message(names: Sequence[str], known: Sequence[str]) -> str:
+    """One line naming the unknown tasks and, for each, the closest known names (``difflib``).
+
+    Example:
+        >>> unknown_task_message(["mirage_arith_add_1"], ["mirage_arith_add_1d", "mirage_arith_add_2d", "other"])
+        'lm-eval-mirage: unknown task mirage_arith_add_1 (closest: mirage_arith_add_1d, mirage_arith_add_2d); list them with `lm-eval-mirage ls tasks`'
+    """
+    parts = []
     for name in names:
-        if any(c in name for c in "*?["):
-            if not name.startswith("mirage"):
-                return False
-        elif name not in index:
-            return False
-    return True
+        close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+        parts.append(f"{name} (closest: {', '.join(close)})" if close else name)
+    plural = "s" if len(names) > 1 else ""
+    return f"lm-eval-mirage: unknown task{plural} {'; '.join(parts)}; list them with `lm-eval-mirage ls tasks`"
+
+
+def _shim_folder(source: Path, dest: Path) -> None:
+    """A one-line YAML per task file of ``source`` that ``include:``s it by absolute path: the harness's own
+    include mechanism, so relative includes and ``!function utils.fn`` still resolve next to the original."""
+    for path in sorted(source.rglob("*.yaml")):
+        if any(part in _SKIP_DIRS for part in path.relative_to(source).parts):
+            continue
+        target = dest / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(f"include: {_yaml_str(str(path.resolve()))}\n", encoding="utf-8")
+
+
+def _yaml_str(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML string
+
+
+def combined_include_root(root: Path, folders: Sequence[str], *, recipes: Path | None = None) -> Path:
+    """Lay out one include folder: ``0_add_metrics/`` (recipes), then the folders from highest to lowest
+    precedence (``folders`` is lowest first, as :func:`include_paths`). Within one include path the harness
+    keeps the first file of a task name in path order, so the prefixes give the precedence."""
+    if recipes is not None and recipes != root / "0_add_metrics":
+        raise ValueError("recipes must live in ROOT/0_add_metrics")
+    for rank, folder in enumerate(reversed(list(folders)), start=1):
+        _shim_folder(Path(folder), root / f"{rank}_{Path(folder).name or 'tasks'}")
+    return root
+
+
+class _OwnOverrides(logging.Filter):
+    """Drops the harness's 'overrides existing task' / 'Duplicate task name' warnings caused by our own
+    include folder (expected: that is how recipes and user folders take precedence)."""
+
+    def __init__(self, root: Path):
+        super().__init__()
+        self.root = str(root)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            return self.root not in record.getMessage()
+        except Exception:  # a record that cannot format: keep it
+            return True
 
 
 @contextlib.contextmanager
-def _without_builtin_index() -> Iterator[None]:
-    from lm_eval.tasks import TaskManager
-
-    original = TaskManager.__init__
-
-    def init(self, *args, **kwargs):
-        kwargs["include_defaults"] = False
-        original(self, *args, **kwargs)
-
-    TaskManager.__init__ = init
+def _quiet_own_overrides(root: Path) -> Iterator[None]:
+    log = logging.getLogger("lm_eval.tasks._index")
+    flt = _OwnOverrides(root)
+    log.addFilter(flt)
     try:
         yield
     finally:
-        TaskManager.__init__ = original
+        log.removeFilter(flt)
+
+
+def plugin_help() -> str:
+    """The plugin's part of ``lm-eval-mirage run --help``: its options, backends, tasks and tags."""
+    from lm_eval.tasks import TaskManager
+
+    from lm_eval_mirage.metrics.catalog import METRICS, OUTPUT_TYPES
+    from lm_eval_mirage.models import BACKENDS
+    from lm_eval_mirage.tasks import tasks_path
+
+    tm = TaskManager(include_path=tasks_path(), include_defaults=False)
+    by_type = "\n".join(
+        f"      {t}: {', '.join(n for n, s in METRICS.items() if s.output_type == t)}" for t in OUTPUT_TYPES
+    )
+    tags = sorted(set(tm.all_tags) | set(tm.all_groups))
+    return (
+        "lm-eval-mirage run: `lm_eval run` with the plugin's tasks, metrics and model backends loaded.\n\n"
+        "plugin options:\n"
+        "  --add_metrics NAME[,NAME...]\n"
+        "      add the plugin's metrics to every task of the run they apply to (by name, glob, tag or group;\n"
+        "      tasks written inline in a group file are not reached, and are named in a warning):\n"
+        f"{by_type}\n\n"
+        f"plugin model backends (--model): {', '.join(BACKENDS)}\n"
+        f"plugin tasks ({len(tm.all_subtasks)}; --tasks 'mirage_*' runs all): e.g. {', '.join(tm.all_subtasks[:4])}, ...\n"
+        f"plugin tags and groups: {', '.join(tags)}\n\n"
+        "The harness's own options follow.\n" + "-" * 78 + "\n"
+    )
 
 
 def run_harness(argv: Sequence[str]) -> int:
     """Run ``lm_eval <argv>`` in this process with the plugin loaded; returns the exit status.
 
     ``run`` also takes ``--add_metrics NAME,...``: the plugin's metrics are added to every task of the run
-    that they apply to (see :mod:`lm_eval_mirage.tasks.add_metrics`).
+    that they apply to (see :mod:`lm_eval_mirage.tasks.recipes`).
     """
     argv, add_metrics = split_add_metrics(argv)
-    if add_metrics and (not argv or argv[0] != "run"):
+    command = argv[0] if argv else None
+    if add_metrics and command != "run":
         raise SystemExit("lm-eval-mirage: --add_metrics is an option of `run`")
+    if add_metrics:
+        from lm_eval_mirage.tasks.recipes import check_metric_names
+
+        try:
+            check_metric_names(add_metrics)
+        except ValueError:
+            from lm_eval_mirage.metrics.catalog import METRICS
+
+            unknown = [m for m in add_metrics if m not in METRICS]
+            print(f"lm-eval-mirage: unknown metric(s) for --add_metrics: {', '.join(unknown)}; accepted: {', '.join(sorted(METRICS))}", file=sys.stderr)
+            return 2
     import lm_eval_mirage
     from lm_eval_mirage import models
 
     lm_eval_mirage.register()
     models.register()
+    if command == "run" and any(a in ("-h", "--help") for a in argv[1:]):
+        print(plugin_help(), end="", flush=True)
 
-    from lm_eval._cli import HarnessCLI
-    from lm_eval.utils import setup_logging
+    rest, user_paths = _split_option(list(argv[1:]), ("--include_path",))
+    config = (_split_option(list(argv[1:]), ("--config", "-C"))[1] or [None])[-1]
+    if user_paths is None:
+        user = _config_value(config, "include_path")
+        user_paths = [user] if isinstance(user, str) else []
+    user_paths = user_paths[-1:]  # as the harness: the last --include_path wins
+    for path in user_paths:
+        if not Path(path).is_dir():
+            print(f"lm-eval-mirage: --include_path {path}: not a folder", file=sys.stderr)
+            return 2
+    _, tasks = _split_option(rest, ("--tasks", "-t"), nargs="+")
+    if tasks is None:  # tasks from the --config file
+        from_config = _config_value(config, "tasks")
+        tasks = [from_config] if isinstance(from_config, str) else [str(t) for t in from_config] if isinstance(from_config, list) else None
+    names = _task_names(tasks)
+    folders = include_paths(user_paths)
 
-    setup_logging()
-    cli = HarnessCLI()
-    saved = sys.argv
-    sys.argv = ["lm-eval-mirage", *argv]
-    try:
-        args = cli.parse_args()
-        if hasattr(args, "include_path"):
-            user = args.include_path or _config_include_path(getattr(args, "config", None))
-            args.include_path = include_paths(user)
-        stack = contextlib.ExitStack()
-        if getattr(args, "command", None) == "run" and _plugin_only(getattr(args, "tasks", None), args.include_path):
-            stack.enter_context(_without_builtin_index())
-        if add_metrics:
-            from lm_eval_mirage.tasks.add_metrics import ADDABLE, adding_metrics
+    with contextlib.ExitStack() as stack:
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lm-eval-mirage-tasks-")))
+        stack.enter_context(_quiet_own_overrides(root))
+        if len(folders) == 1 and not add_metrics:
+            include = folders[0]
+        else:
+            include = str(combined_include_root(root, folders))
+        if command == "run" and names:
+            from lm_eval.tasks import TaskManager
 
-            unknown = [m for m in add_metrics if m not in ADDABLE]
+            own = TaskManager(include_path=include, include_defaults=False)
+            plugin_index = set(own.all_tasks)
+            unknown = [n for n in names if n.startswith("mirage") and not any(c in n for c in "*?[") and n not in plugin_index]
             if unknown:
-                print(f"lm-eval-mirage: unknown metric(s) for --add_metrics: {', '.join(unknown)}; accepted: {', '.join(sorted(ADDABLE))}", file=sys.stderr)
+                print(unknown_task_message(unknown, own.all_tasks), file=sys.stderr)
                 return 2
-            stack.enter_context(adding_metrics(add_metrics))
-        with stack:
-            cli.execute(args)
+            if add_metrics:
+                from lm_eval_mirage.tasks.recipes import write_recipes
+
+                tm = own if _plugin_only(names, plugin_index) else TaskManager(include_path=include)
+                (root / "0_add_metrics").mkdir()
+                write_recipes(root / "0_add_metrics", tm, names, add_metrics)
+        return _cli_evaluate([command, *rest, "--include_path", include] if command else [], names, folders)
+
+
+def _cli_evaluate(argv: list[str], names: list[str], folders: list[str]) -> int:
+    from lm_eval.__main__ import cli_evaluate
+
+    saved = sys.argv
+    sys.argv = ["lm-eval", *argv]
+    try:
+        cli_evaluate()
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except ValueError as exc:
+        if not str(exc).startswith("Tasks not found"):
+            raise
+        from lm_eval.tasks import TaskManager
+
+        known = TaskManager(include_path=folders[-1] if len(folders) > 1 else folders[0], include_defaults=False).all_tasks
+        if len(folders) > 1:
+            known = sorted(set(known) | set(TaskManager(include_path=folders[0], include_defaults=False).all_tasks))
+        missing = [n for n in names if n in str(exc)] or [str(exc).split(":", 1)[-1].strip()]
+        print(unknown_task_message(missing, known), file=sys.stderr)
+        return 2
     finally:
         sys.argv = saved
     return 0

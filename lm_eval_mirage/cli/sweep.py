@@ -6,6 +6,7 @@ import argparse
 import shutil
 import sys
 
+SWEEP_INSTALL_HINT = "running jobs needs submitit: pip install 'lm-eval-mirage[sweep]'"
 HELP = "run a sweep file (models x tasks) as Slurm or local jobs; resumable; 'sweep status FILE' shows progress"
 DESCRIPTION = """\
 Run the tasks of a sweep file over a model family as scheduler jobs (one job per model and revision, one
@@ -73,7 +74,13 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             print(_dry_run(config, jobs, executor))
             return 0
-        from lm_eval_mirage.sweep.execute import run_sweep
+        try:
+            from lm_eval_mirage.sweep.execute import run_sweep
+        except ModuleNotFoundError as exc:
+            if exc.name != "submitit":
+                raise
+            print(f"lm-eval-mirage sweep: error: {SWEEP_INSTALL_HINT} (--dry-run and 'sweep status' work without it)", file=sys.stderr)
+            return 2
 
         n_units = sum(len(j.units) for j in jobs)
         print(f"sweep {config.name!r}: {len(jobs)} job(s), {n_units} task run(s), executor {executor}, output {config.output}", flush=True)
@@ -115,6 +122,8 @@ def _dry_run(config, jobs, executor: str) -> str:
     if executor == "slurm" and todo:
         try:
             out += ["", "----- submitit batch script (first job's resources)", _sbatch_preview(config, todo[0][0]).rstrip()]
+        except ModuleNotFoundError as exc:
+            out.append(f"(no batch script preview: {SWEEP_INSTALL_HINT})" if exc.name == "submitit" else f"(no batch script preview: {exc})")
         except Exception as exc:  # a private submitit function: never let a preview break the dry run  # noqa: BLE001
             out.append(f"(no batch script preview: {exc})")
     if not todo:
@@ -129,12 +138,12 @@ def _sbatch_preview(config, job) -> str:
 
     import submitit
 
-    from lm_eval_mirage.sweep.execute import executor_parameters
+    from lm_eval_mirage.sweep.execute import executor_parameters, submitit_python
     from lm_eval_mirage.sweep.store import SweepPaths
 
     logs = str(SweepPaths(config.output).logs)
     with tempfile.TemporaryDirectory() as tmp:
-        ex = submitit.AutoExecutor(folder=Path(tmp) / "%j", cluster="slurm", slurm_python=config.python)
+        ex = submitit.AutoExecutor(folder=Path(tmp) / "%j", cluster="slurm", slurm_python=submitit_python(config))
         ex.update_parameters(**executor_parameters(job.model.resources, name=f"sweep-{config.name}", cluster="slurm"))
         slurm = ex._executor
         text = slurm._make_submission_file_text(slurm._submitit_command_str, "uid")

@@ -7,6 +7,7 @@ evaluate every member on its tasks through the harness (results cached), collect
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lm_eval_mirage import harness_private
 from lm_eval_mirage.demo.cache import cache_dir
 from lm_eval_mirage.demo.members import FAMILIES, DemoMember, simulated_members, spread, trained_members
 
@@ -267,7 +269,9 @@ def run_demo(
     folders: list[Path] = []
     reused = 0
     bar = tqdm(runs, desc="evaluating members", unit="model", disable=not progress)
-    with faster_harness():
+    # private harness functions: the shortcut only where their source is the tested one (else warned, skipped)
+    shortcut = all([harness_private.check("lm_eval.utils:apply_template"), harness_private.check("lm_eval.loggers.utils:add_env_info")])
+    with faster_harness() if shortcut else contextlib.nullcontext():
         for m in bar:
             bar.set_postfix_str(m.name)
             spec = run_spec(m.backend, m.model_args, m.tasks, limit=m.limit, metadata=m.metadata, identity=m.identity)

@@ -15,6 +15,10 @@ on or off gives the same values.
 
 Every ``hf`` model argument is accepted unchanged. The seq2seq backend (``backend=seq2seq``) falls back to
 the stock method (sums and greedy flags only); tasks then count target tokens with the tokenizer.
+
+No public hook exists for this: the method is a copy of the harness's. On a harness whose
+``HFLM._loglikelihood_tokens`` source differs from the tested one (:mod:`lm_eval_mirage.harness_private`),
+a warning says so and the stock method runs instead (stock numbers, no per-token values), never a stale copy.
 """
 
 from __future__ import annotations
@@ -28,9 +32,13 @@ from lm_eval.models.utils import Collator
 from lm_eval.models.utils_hf import pad_and_concat
 from tqdm import tqdm
 
+from lm_eval_mirage import harness_private
 from lm_eval_mirage.models.result import LoglikelihoodResult
 
-__all__ = ["HFMirageLM"]
+__all__ = ["HFMirageLM", "COPIED_FROM"]
+
+#: The harness method this module's copy was written against (its source hash is recorded).
+COPIED_FROM = "lm_eval.models.huggingface:HFLM._loglikelihood_tokens"
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +52,7 @@ class HFMirageLM(HFLM):
         disable_tqdm: bool = False,
         override_bs: int | None = None,
     ) -> list[tuple[float, bool]]:  # type: ignore[override]
-        if self.backend != "causal":
+        if self.backend != "causal" or not harness_private.check(COPIED_FROM):
             return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
 
         res: list[LoglikelihoodResult] = []

@@ -7,7 +7,9 @@ entries and checks the top token; :func:`parse_prompt_logprobs` does the same an
 
 Importing this module does NOT import vLLM; the class :data:`VLLMMirageLM` is built on first access (the
 harness resolves ``--model vllm-mirage`` by getting that attribute). Checked on a GPU machine, never in CI:
-the tests here cover :func:`parse_prompt_logprobs` on hand-made ``prompt_logprobs``.
+the tests here cover :func:`parse_prompt_logprobs` on hand-made ``prompt_logprobs``. On a harness whose
+``VLLM._parse_logprobs`` source differs from the tested one (:mod:`lm_eval_mirage.harness_private`), a warning
+says so and the stock method runs (stock numbers, no per-token values).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from typing import Any
 
 from lm_eval_mirage.models.result import LoglikelihoodResult
 
-__all__ = ["parse_prompt_logprobs", "VLLMMirageLM"]
+__all__ = ["parse_prompt_logprobs", "VLLMMirageLM", "REPLACES"]
+
+#: The harness method this backend replaces (its source hash is recorded).
+REPLACES = "lm_eval.models.vllm_causallms:VLLM._parse_logprobs"
 
 
 def _num(logprob: Any) -> float:
@@ -64,6 +69,10 @@ def _build_class() -> type:
 
         @staticmethod
         def _parse_logprobs(tokens: list, outputs, ctxlen: int) -> LoglikelihoodResult:
+            from lm_eval_mirage import harness_private
+
+            if not harness_private.check(REPLACES):
+                return VLLM._parse_logprobs(tokens, outputs, ctxlen)
             return parse_prompt_logprobs(tokens, outputs.prompt_logprobs, ctxlen)
 
     VLLMMirageLM.__module__ = __name__

@@ -1,7 +1,7 @@
 """Per-sample scoring of logged samples, one scorer per harness output type.
 
-Each scorer turns one logged sample into ``{metric: value}`` with the package's pure metric functions (the
-same code paths as an online run), or raises :class:`~lm_eval_mirage.rescore.samples.SampleError` saying
+Each scorer reads one logged sample's fields and turns them into ``{metric: value}`` with
+:mod:`lm_eval_mirage.metrics.per_sample`, the layer the online paths use too, or raises :class:`~lm_eval_mirage.rescore.samples.SampleError` saying
 why the sample cannot be scored. A metric a sample cannot give (no per-token values, a non-numeric target
 for ``digit_accuracy``) is simply absent from that sample's dict; :attr:`missing_reason` says why.
 """
@@ -12,12 +12,11 @@ import functools
 import re
 from typing import Any
 
-from lm_eval_mirage.metrics import answers, choice, edit_distance
+from lm_eval_mirage.metrics import answers, choice, edit_distance, per_sample
 from lm_eval_mirage.metrics import harness as generation_adapters
-from lm_eval_mirage.metrics import likelihood as ll
 from lm_eval_mirage.metrics.answers import FIRST_INTEGER
+from lm_eval_mirage.metrics.catalog import MetricSpec
 from lm_eval_mirage.metrics.edit_distance import normalize_text
-from lm_eval_mirage.rescore.catalog import MetricSpec
 from lm_eval_mirage.rescore.samples import SampleError, parse_bool, parse_target_list
 
 __all__ = ["GenerationScorer", "LoglikelihoodScorer", "ChoiceScorer", "make_scorer"]
@@ -48,8 +47,8 @@ class GenerationScorer:
 
     Computes what the harness adapters of :mod:`lm_eval_mirage.metrics.harness` compute online: their pure
     functions directly, or the adapters themselves (``fn(references=[target], predictions=[output],
-    **options)``) when the task's ``metric_list`` gives options or ``tokenizer=`` is set. A target logged as a list (several references) scores the best reference: smallest
-    distance, largest digit accuracy. ``digit_accuracy`` is given only for integer targets, unless the task's
+    **options)``) when the task's ``metric_list`` gives options or ``tokenizer=`` is set. A target logged as a list (several references) scores the closest reference (smallest
+    distance, largest digit accuracy), as :class:`~lm_eval_mirage.tasks.mirage_task.MirageTask` does online. ``digit_accuracy`` is given only for integer targets, unless the task's
 own ``metric_list`` has it (then for every sample, as online).
     """
 
@@ -60,7 +59,8 @@ own ``metric_list`` has it (then for every sample, as online).
         self.unsupported: str | None = None
         if config.get("doc_to_choice") is not None:
             self.unsupported = "generate_until task with doc_to_choice: the logged target is a choice index, not the answer text"
-        self._calls = []
+        self._fns: dict[str, tuple] = {}
+        self._accepts: dict[str, object] = {}
         for spec in specs:
             options = _metric_options(config, spec.name)
             if tokenizer and spec.name != "digit_accuracy":
@@ -68,11 +68,11 @@ own ``metric_list`` has it (then for every sample, as online).
             # Without options the adapter is just its pure function (and a float()): call that directly,
             # it is most of the cost of a sample.
             fn = _PLAIN[spec.name] if not options else _with_options(getattr(generation_adapters, spec.name), options)
-            best = max if spec.higher_is_better else min
+            self._fns[spec.name] = (fn, spec.higher_is_better)
             # digit accuracy only means something for integer targets; a task that computes it online on
             # every sample gets it on every sample here too, so the values stay equal
-            numeric_only = spec.name == "digit_accuracy" and _metric_entry(config, spec.name) is None
-            self._calls.append((spec.name, fn, best, numeric_only))
+            if spec.name == "digit_accuracy" and _metric_entry(config, spec.name) is None:
+                self._accepts[spec.name] = _is_integer
         self.missing_reason = {"digit_accuracy": "no integer targets (digit accuracy compares integer answers)"}
 
     def score(self, sample: dict[str, Any]) -> dict[str, float]:
@@ -89,22 +89,8 @@ own ``metric_list`` has it (then for every sample, as online).
         if not isinstance(target, str):
             raise SampleError(f"target must be a string, got {_short(target)}")
         listed = parse_target_list(target) if target.lstrip()[:1] == "[" else None
-        if listed and all(isinstance(g, str) for g in listed):
-            return self._best_of(listed, output)
-        out: dict[str, float] = {}
-        for name, fn, _, numeric_only in self._calls:
-            if numeric_only and not _is_integer(target):
-                continue
-            out[name] = fn(target, output)
-        return out
-
-    def _best_of(self, golds: list[str], output: str) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for name, fn, best, numeric_only in self._calls:
-            refs = [g for g in golds if _is_integer(g)] if numeric_only else golds
-            if refs:
-                out[name] = best(fn(g, output) for g in refs)
-        return out
+        golds = listed if listed and all(isinstance(g, str) for g in listed) else target
+        return per_sample.generation_values(golds, output, self._fns, accepts=self._accepts)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -134,7 +120,8 @@ def _with_options(adapter, options: dict[str, Any]):
 class LoglikelihoodScorer:
     """``loglikelihood``: target log-prob, probability and greedy match from the logged ``(loglik, is_greedy)``;
     per-token metrics when the sample carries ``token_logprobs`` (``hf-mirage``) or ``target_tokens``
-    (the plugin's likelihood tasks), with the functions of :mod:`lm_eval_mirage.metrics.likelihood`."""
+    (the plugin's likelihood tasks, ``--add_metrics``), or, with ``tokenizer=``, counting the logged
+    continuation (``arguments``: exactly what the harness scored) in that tokenizer's tokens."""
 
     fast = False
     missing_reason = {
@@ -146,38 +133,44 @@ class LoglikelihoodScorer:
         "token_logprobs": "the samples carry no token_logprobs (logged with --model hf-mirage)",
     }
 
-    def __init__(self, config: dict[str, Any], specs: list[MetricSpec], **_: Any):
+    def __init__(self, config: dict[str, Any], specs: list[MetricSpec], *, tokenizer: str | None = None):
         self.specs = specs
         self.names = {s.name for s in specs}
         self.unsupported: str | None = None
+        self._encode = None
+        if tokenizer:
+            from lm_eval_mirage.tasks.tokenizer import load_tokenizer
+
+            tok = load_tokenizer(tokenizer, None, trust_remote_code=False)  # a name from the command line
+            self._encode = lambda text: tok.encode(text, add_special_tokens=False)
 
     def score(self, sample: dict[str, Any]) -> dict[str, Any]:
         filtered = sample.get("filtered_resps")
         if not isinstance(filtered, list) or len(filtered) != 1:
             raise SampleError(f"filtered_resps must hold one (loglikelihood, is_greedy) pair, got {_short(filtered)}")
         logprob_sum, is_greedy = _pair(filtered[0])
+        tokens = sample.get("token_logprobs")
+        length = None
+        if isinstance(tokens, list) and tokens:
+            for i, v in enumerate(tokens):
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise SampleError(f"token_logprobs[{i}] must be a number, got {_short(v)}")
+        else:
+            tokens = None
+            if "target_tokens" in sample:
+                length = sample["target_tokens"]
+                if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+                    raise SampleError(f"target_tokens must be a positive int, got {_short(length)}")
+            elif self._encode is not None:
+                # the continuation the harness scored, as logged: arguments.gen_args_0.arg_1
+                _, conts = _arguments(sample.get("arguments"), 1)
+                if not conts:
+                    raise SampleError("no logged continuation (arguments.gen_args_0.arg_1) to count tokens in")
+                length, unit = per_sample.continuation_length(conts[0], self._encode)
+                if unit != "token":
+                    length = None
         try:
-            out: dict[str, Any] = {
-                "greedy_exact_match": ll.greedy_exact_match(is_greedy),
-                "target_logprob": ll.check_logprob(logprob_sum, "the logged log-likelihood"),
-                "target_prob": ll.target_prob(logprob_sum),
-            }
-            n = None
-            tokens = sample.get("token_logprobs")
-            if isinstance(tokens, list) and tokens:
-                for i, v in enumerate(tokens):
-                    if isinstance(v, bool) or not isinstance(v, (int, float)):
-                        raise SampleError(f"token_logprobs[{i}] must be a number, got {_short(v)}")
-                out["token_logprobs"] = [ll.check_logprob(v, f"token_logprobs[{i}]") for i, v in enumerate(tokens)]
-                n = len(tokens)
-            elif "target_tokens" in sample:
-                n = sample["target_tokens"]
-                if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                    raise SampleError(f"target_tokens must be a positive int, got {_short(n)}")
-            if n is not None:
-                out["per_token_logprob"] = ll.per_token_logprob(logprob_sum, n)
-                out["per_token_prob"] = ll.per_token_prob(logprob_sum, n)
-                out["target_tokens"] = n
+            out = per_sample.loglikelihood_values(logprob_sum, is_greedy, length=length, token_logprobs=tokens)
         except (TypeError, ValueError) as exc:
             raise SampleError(str(exc)) from None
         return {k: v for k, v in out.items() if k in self.names}
@@ -219,20 +212,10 @@ class ChoiceScorer:
             raise SampleError("multiple-input task (choices in the context, e.g. winogrande): the gold index is not in the samples file")
         gold = self._gold(sample.get("target"), lls, conts, sample.get("acc"))
         try:
-            out: dict[str, Any] = {}
-            if "brier_score" in self.names:
-                out["brier_score"] = choice.brier_score(gold, lls)
-            if "binary_brier_score" in self.names:
-                out["binary_brier_score"] = choice.binary_brier_score(gold, lls)
-            if "correct_choice_prob" in self.names:
-                out["correct_choice_prob"] = choice.correct_choice_prob(gold, lls)
-            if "correct_choice_logprob" in self.names:
-                out["correct_choice_logprob"] = choice.correct_choice_logprob(gold, lls)
-            if "ece" in self.names:
-                out["ece"] = (choice.max_choice_prob(lls), choice.choice_accuracy(gold, lls))
+            values = per_sample.choice_values(gold, lls)
         except ValueError as exc:
             raise SampleError(str(exc)) from None
-        return out
+        return {k: v for k, v in values.items() if k in self.names}
 
     def _gold(self, target: Any, lls: list[float], conts: list[str], logged_acc: Any) -> int | list[int]:
         if not isinstance(target, str):

@@ -1,6 +1,7 @@
 """Model-family sweeps on a scheduler: one job per (model, revision), one resumable unit per task.
 
-Light on purpose (jobs import :mod:`lm_eval_mirage.sweep.step`): submitit is imported only by
+Light on purpose (jobs import :mod:`lm_eval_mirage.sweep.step`, which needs only the store): the names
+below are imported on first use, pydantic with the sweep file's schema, submitit only by
 :mod:`lm_eval_mirage.sweep.execute`, the harness only when task globs are expanded.
 
 - :mod:`~lm_eval_mirage.sweep.config`: the sweep file, parsed and validated
@@ -13,9 +14,17 @@ Light on purpose (jobs import :mod:`lm_eval_mirage.sweep.step`): submitit is imp
 - :mod:`~lm_eval_mirage.sweep.summary`, :mod:`~lm_eval_mirage.sweep.status`: what is done, what failed, logs
 """
 
-from lm_eval_mirage.sweep.config import SweepConfig, SweepConfigError, load_sweep, parse_sweep
-from lm_eval_mirage.sweep.plan import Job, Unit, config_hash, expand_tasks, plan_sweep
-from lm_eval_mirage.sweep.script import render_job_script
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> submodule; imported on first use, so a job's ``step`` does not import pydantic or the planner
+_LAZY = {
+    "SweepConfig": "config", "SweepConfigError": "config", "load_sweep": "config", "parse_sweep": "config",
+    "Job": "plan", "Unit": "plan", "config_hash": "plan", "expand_tasks": "plan", "plan_sweep": "plan",
+    "render_job_script": "script",
+}
 
 __all__ = [
     "Job",
@@ -29,3 +38,9 @@ __all__ = [
     "plan_sweep",
     "render_job_script",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"lm_eval_mirage.sweep.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'lm_eval_mirage.sweep' has no attribute {name!r}")

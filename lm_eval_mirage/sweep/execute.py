@@ -4,13 +4,16 @@ Each job is submitit's own batch script running :class:`JobScript`, which runs t
 bash. Jobs with the same resources go in one job array (``array_parallelism`` caps how many run at once; the
 local executor runs that many at a time, default 1). A job whose tasks are not all done when it ends is
 submitted again, with only its missing tasks, up to ``retries`` times, except when it was cancelled (a
-``scancel`` means stop). Job ids, states and log paths go to ``.sweep/state.json`` after every change, so
+``scancel`` means stop) or its failure is deterministic (every missing task failed in the harness with nothing
+transient in the log: the rule is in :mod:`lm_eval_mirage.sweep.failure`); the summary shows the last error
+line of the job's log. Job ids, states and log paths go to ``.sweep/state.json`` after every change, so
 ``sweep status`` and a later run (which does not submit a job still queued or running) can find them.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -21,13 +24,14 @@ from typing import Any
 import submitit
 
 from lm_eval_mirage.sweep.config import Resources, SweepConfig
+from lm_eval_mirage.sweep.failure import failure_cause, is_deterministic, read_log_tail
 from lm_eval_mirage.sweep.plan import Job, Unit
 from lm_eval_mirage.sweep.scheduler import ACTIVE_STATES, local_job_alive, slurm_states
 from lm_eval_mirage.sweep.script import render_job_script
-from lm_eval_mirage.sweep.store import SweepPaths, atomic_write_json, atomic_write_text, update_params
+from lm_eval_mirage.sweep.store import SweepPaths, atomic_write_json, atomic_write_text, is_plain_folder, update_params
 from lm_eval_mirage.sweep.summary import JobRecord, SweepSummary, analyze_command, pending_units
 
-__all__ = ["EXECUTORS", "JobScript", "executor_parameters", "run_sweep", "write_params"]
+__all__ = ["EXECUTORS", "JobScript", "executor_parameters", "run_sweep", "submitit_python", "write_params"]
 
 EXECUTORS = ("slurm", "local")
 #: without a time limit in the sweep file, jobs get a day (submitit's own defaults are 2 to 5 minutes)
@@ -75,6 +79,17 @@ def executor_parameters(resources: Resources, *, name: str, cluster: str) -> dic
         if resources.slurm:
             p["slurm_additional_parameters"] = dict(resources.slurm)
     return p
+
+
+def submitit_python(config: SweepConfig) -> str:
+    """The interpreter for submitit's batch script, shell-quoted: submitit writes it into the script as given.
+
+    Example:
+        >>> from pathlib import Path
+        >>> submitit_python(SweepConfig("s", Path("/o"), ("t",), (), python="/opt/my env/python"))
+        "'/opt/my env/python'"
+    """
+    return shlex.quote(config.python)
 
 
 def write_params(config: SweepConfig, jobs: Sequence[Job]) -> None:
@@ -131,12 +146,15 @@ class _Runner:
     # --- submission ----------------------------------------------------------------------------------------
     def _executor(self, resources: Resources) -> Any:
         if resources not in self.executors:
-            ex = submitit.AutoExecutor(folder=self.paths.logs / "%j", cluster=self.cluster, slurm_python=self.config.python, local_python=self.config.python)
+            python = submitit_python(self.config)
+            ex = submitit.AutoExecutor(folder=self.paths.logs / "%j", cluster=self.cluster, slurm_python=python, local_python=python)
             ex.update_parameters(**executor_parameters(resources, name=f"sweep-{self.config.name}", cluster=self.cluster))
             self.executors[resources] = ex
         return self.executors[resources]
 
     def _script(self, job: Job, units: Sequence[Unit]) -> str:
+        if not is_plain_folder(job.key):  # the sweep file is checked for this; the script's name must not climb out either
+            raise RuntimeError(f"job folder {job.key!r} is not a plain folder inside {self.config.output}: refused")
         path = self.paths.script(job.key)
         atomic_write_text(path, render_job_script(self.config, job, units))
         return str(path)
@@ -156,7 +174,7 @@ class _Runner:
             for (job, attempt, _), handle in zip(items, handles):
                 rec = self.records[job.key]
                 rec.job_id, rec.attempts, rec.result, rec.state = str(handle.job_id), attempt, "submitted", "PENDING"
-                rec.stdout, rec.stderr, rec.error = str(handle.paths.stdout), str(handle.paths.stderr), None
+                rec.stdout, rec.stderr, rec.error, rec.note = str(handle.paths.stdout), str(handle.paths.stderr), None, None
                 self.tracked[job.key] = _Tracked(job, handle, attempt, self.cluster)
                 what = "retrying" if attempt > 1 else "submitted"
                 self.echo(f"{what} {job.key} ({rec.total - rec.done} task(s)) as job {rec.job_id}, log {rec.stderr}")
@@ -234,13 +252,19 @@ class _Runner:
             rec.result, rec.error = "done", None
             self.echo(f"{t.job.key}: done ({rec.done}/{rec.total} tasks, job {rec.job_id})")
             return None
-        rec.error = self._error_of(t)
+        log = read_log_tail(rec.stderr)
+        rec.error = failure_cause(log) or self._error_of(t)
         cancelled = t.state.startswith("CANCELLED")
         rec.result = "cancelled" if cancelled else "failed"
-        self.echo(f"{t.job.key}: {rec.result} ({t.state}), {rec.done}/{rec.total} tasks done; log {rec.stderr}")
-        if not cancelled and t.attempt <= self.config.retries:
-            return (t.job, t.attempt + 1)
-        return None
+        self.echo(f"{t.job.key}: {rec.result} ({t.state}), {rec.done}/{rec.total} tasks done: {rec.error or 'no error line in the log'}; "
+                  f"log {rec.stderr}")
+        if cancelled or t.attempt > self.config.retries:
+            return None
+        if is_deterministic(log, t.job.key, [u.task for u in pending]):
+            rec.note = "not retried: every missing task failed in the harness, nothing transient in the log (same inputs, same failure)"
+            self.echo(f"{t.job.key}: {rec.note}")
+            return None
+        return (t.job, t.attempt + 1)
 
     def run(self) -> SweepSummary:
         self.paths.book.mkdir(parents=True, exist_ok=True)

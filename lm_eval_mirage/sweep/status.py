@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 
 from lm_eval_mirage.sweep.config import SweepConfig
+from lm_eval_mirage.sweep.failure import failure_cause, read_log_tail
 from lm_eval_mirage.sweep.plan import Job
 from lm_eval_mirage.sweep.scheduler import ACTIVE_STATES, local_job_alive, slurm_states
 from lm_eval_mirage.sweep.store import SweepPaths
@@ -27,7 +28,7 @@ def sweep_status(config: SweepConfig, jobs: Sequence[Job]) -> SweepSummary:
         rec = JobRecord(job.key, job.label, len(job.units))
         rec.done = rec.total - len(pending_units(config.output, job))
         old = state.get(job.key) or {}
-        for name in ("job_id", "attempts", "state", "stdout", "stderr", "error"):
+        for name in ("job_id", "attempts", "state", "stdout", "stderr", "error", "note"):
             setattr(rec, name, old.get(name, getattr(rec, name)))
         rec.result = "done" if rec.done == rec.total else (old.get("result") or "not submitted")
         records.append((rec, old.get("executor")))
@@ -41,4 +42,7 @@ def sweep_status(config: SweepConfig, jobs: Sequence[Job]) -> SweepSummary:
             rec.state = live[rec.job_id]
             if rec.done < rec.total:
                 rec.result = "running" if rec.state in ACTIVE_STATES else ("cancelled" if rec.state.startswith("CANCELLED") else "failed")
+    for rec, _ in records:
+        if rec.result in ("failed", "cancelled", "interrupted") and not rec.error:  # ended after the sweep command left
+            rec.error = failure_cause(read_log_tail(rec.stderr, inside=paths.logs))
     return SweepSummary(config.name, config.output, [r for r, _ in records], analyze_command(config.output, list(jobs)))

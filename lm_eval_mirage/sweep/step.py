@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from lm_eval_mirage.sweep.store import SweepPaths, UnitOutputError, commit_unit, is_done, rollback_unit
+from lm_eval_mirage.sweep.store import SweepPaths, UnitOutputError, commit_unit, inside_folder, is_done, rollback_unit
 
 __all__ = ["main", "run_unit"]
 
@@ -30,6 +31,14 @@ def _say(message: str) -> None:
 def run_unit(root: Path, *, folder: str, task: str, hash_: str, command: Sequence[str], log_samples: bool = True) -> int:
     """Run one unit (see the module docstring); returns the exit status."""
     paths = SweepPaths(root)
+    try:
+        inside_folder(root, folder)  # before the harness runs: its results could never be committed
+    except UnitOutputError as exc:
+        _say(f"{folder!r} {task}: FAILED: {exc}")
+        return EXIT_BAD_OUTPUT
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", hash_):  # it names files under .sweep/
+        _say(f"{folder} {task}: FAILED: {hash_!r} is not a configuration hash (letters, digits, '_', '-')")
+        return EXIT_BAD_OUTPUT
     if is_done(root, hash_):
         _say(f"{folder} {task}: done before (config {hash_}), skipped")
         return 0

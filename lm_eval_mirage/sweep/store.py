@@ -40,6 +40,8 @@ __all__ = [
     "atomic_write_text",
     "commit_unit",
     "find_outputs",
+    "inside_folder",
+    "is_plain_folder",
     "staged_output_path",
     "is_done",
     "read_manifest",
@@ -209,6 +211,29 @@ def _supersede(root: Path, folder: str, task: str, hash_: str) -> list[str]:
     return moved
 
 
+def is_plain_folder(name: str) -> bool:
+    """Whether ``name`` is one folder name that stays inside its parent and is not hidden (``.sweep``).
+
+    Example:
+        >>> [is_plain_folder(n) for n in ("EleutherAI__pythia-70m@step1", "..", ".", ".sweep", "a/b", "")]
+        [True, False, False, False, False, False]
+    """
+    return bool(name) and not name.startswith(".") and "/" not in name and "\\" not in name and "\0" not in name
+
+
+def inside_folder(root: Path, folder: str) -> Path:
+    """``root/folder`` when ``folder`` is one plain, visible folder name inside ``root``.
+
+    Raises:
+        UnitOutputError: ``..``, ``.``, ``.sweep``, a path with ``/``: results would land outside the
+            analysed folders (the sweep file is checked for this; this is the last line of defence).
+    """
+    target = root / folder
+    if not is_plain_folder(folder) or target.resolve().parent != root.resolve():
+        raise UnitOutputError(f"model folder {folder!r} is not a plain folder inside {root}: refused")
+    return target
+
+
 def commit_unit(root: Path, *, hash_: str, folder: str, task: str, staging: Path, log_samples: bool, extra: dict | None = None) -> dict:
     """Move a finished unit's files from ``staging`` into ``root/folder`` and write its manifest.
 
@@ -216,8 +241,8 @@ def commit_unit(root: Path, *, hash_: str, folder: str, task: str, staging: Path
         The manifest (also written to ``.sweep/done/<hash>.json``).
     """
     paths = SweepPaths(root)
+    dest_dir = inside_folder(root, folder)
     results, samples = find_outputs(staging, task, log_samples=log_samples)
-    dest_dir = root / folder
     results_name = layout.results_file_name(layout.date_id(results))  # run_<date>.json -> results_<date>.json
     # results last: a reader sees a run once its results file is there
     moves = [*((src, dest_dir / src.name) for src in samples), (results, dest_dir / results_name)]

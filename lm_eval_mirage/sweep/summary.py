@@ -31,7 +31,8 @@ class JobRecord:
     state: str | None = None
     stdout: str | None = None
     stderr: str | None = None
-    error: str | None = None
+    error: str | None = None  # the last error line of the job's log (sweep.failure.failure_cause)
+    note: str | None = None  # why a failed job was not retried
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -71,6 +72,8 @@ class SweepSummary:
             if r.result in ("failed", "cancelled"):
                 if r.state or r.error:
                     lines.append(f"      {r.state or ''} {r.error or ''}".rstrip())
+                if r.note:
+                    lines.append(f"      {r.note}")
                 for log in (r.stderr, r.stdout):
                     if log:
                         lines.append(f"      log: {log}")

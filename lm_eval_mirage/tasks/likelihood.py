@@ -26,12 +26,13 @@ count.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from lm_eval_mirage.metrics import likelihood as ll
+from lm_eval_mirage.metrics import per_sample
+from lm_eval_mirage.tasks.tokenizer import encoder_from_model_args
 from lm_eval_mirage.tasks.utils import load_arith
 
 __all__ = ["load_arith_ll", "process_results", "pooled_token_logprob", "target_text", "LIST_KEYS"]
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 LIST_KEYS = ("token_logprobs",)
 
 # Set by the dataset loader from the --model_args it receives; read by process_results (same process).
-_tokenizer_spec: dict[str, Any] = {"name": None, "kwargs": {}}
+_model_args: dict[str, Any] = {}
 
 
 def load_arith_ll(**kwargs: Any) -> dict:
@@ -51,9 +52,8 @@ def load_arith_ll(**kwargs: Any) -> dict:
     It also remembers which tokenizer the model arguments name, for counting target tokens when the
     backend does not report them (stock ``hf``).
     """
-    name = kwargs.get("tokenizer") or kwargs.get("pretrained")
-    _tokenizer_spec["name"] = str(name) if name else None
-    _tokenizer_spec["kwargs"] = {k: kwargs[k] for k in ("revision", "trust_remote_code") if k in kwargs}
+    _model_args.clear()
+    _model_args.update({k: kwargs[k] for k in ("tokenizer", "pretrained", "revision", "trust_remote_code") if k in kwargs})
     return load_arith(**kwargs)
 
 
@@ -67,63 +67,16 @@ def target_text(doc: dict) -> str:
     return f" {doc['answer']}\n"
 
 
-@functools.lru_cache(maxsize=8)
-def _load_tokenizer(name: str, revision: str | None, trust_remote_code: bool):
-    from transformers import AutoTokenizer
-
-    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
-    if revision:
-        kwargs["revision"] = revision
-    return AutoTokenizer.from_pretrained(name, **kwargs)
-
-
-def _tokenizer():
-    name = _tokenizer_spec["name"]
-    if not name:
-        return None
-    kw = _tokenizer_spec["kwargs"]
-    trust = str(kw.get("trust_remote_code", False)).lower() in {"1", "true", "yes"}
-    try:
-        return _load_tokenizer(name, kw.get("revision"), trust)
-    except Exception as exc:  # an API backend's model name, an unreachable hub: fall back, loudly
-        logger.warning("cannot load tokenizer %r (%s); per-token metrics fall back to characters", name, exc)
-        _tokenizer_spec["name"] = None
-        return None
-
-
-def _count(text: str) -> tuple[int, str]:
-    """(L, unit) for a response without per-token detail."""
-    tok = _tokenizer()
-    if tok is not None:
-        n = len(tok.encode(text, add_special_tokens=False))
-        if n > 0:
-            return n, "token"
-    return len(text), "char"
-
-
 def process_results(doc: dict, results: Sequence[Any]) -> dict[str, Any]:
     """Per-sample metrics of one problem from its ``(logprob_sum, is_greedy)`` response (see module doc)."""
     if len(results) != 1 or len(results[0]) != 2:
         raise ValueError(f"expected one (logprob_sum, is_greedy) response per doc, got {results!r}")
     resp = results[0]
-    logprob_sum, is_greedy = float(resp[0]), resp[1]
-    out: dict[str, Any] = {
-        "greedy_exact_match": ll.greedy_exact_match(bool(is_greedy)),
-        "target_logprob": ll.check_logprob(logprob_sum, "target log-probability"),
-        "target_prob": ll.target_prob(logprob_sum),
-    }
     token_logprobs = getattr(resp, "token_logprobs", None)
-    if token_logprobs:
-        n, unit = len(token_logprobs), "token"
-    else:
-        n, unit = _count(target_text(doc))
-    prefix = "per_token" if unit == "token" else "per_char"
-    out[f"{prefix}_logprob"] = ll.per_token_logprob(logprob_sum, n)
-    out[f"{prefix}_prob"] = ll.per_token_prob(logprob_sum, n)
-    out["target_tokens" if unit == "token" else "target_chars"] = n
-    if token_logprobs:
-        out["token_logprobs"] = [float(x) for x in token_logprobs]
-    return out
+    length, unit = None, "token"
+    if not token_logprobs:
+        length, unit = per_sample.continuation_length(target_text(doc), encoder_from_model_args(_model_args, "mirage _ll task"))
+    return per_sample.loglikelihood_values(float(resp[0]), bool(resp[1]), length=length, unit=unit, token_logprobs=token_logprobs)
 
 
 def pooled_token_logprob(items: Sequence[Sequence[float]]) -> float:

@@ -170,7 +170,7 @@ def test_bootstrap_unpaired_and_errors():
         (4.5, None, "emergent"),  # threshold 1.5 * 3
         (math.inf, None, "emergent"),
         (-5.0, None, "inverse emergent"),
-        (0.0, None, "flat"),
+        (0.0, None, "flat (within noise)"),
         (7.0, (2.0, 9.0), "uncertain"),
         (7.0, (5.0, 9.0), "emergent"),
         (-7.0, (-9.0, -2.0), "uncertain"),

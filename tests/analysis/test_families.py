@@ -62,3 +62,32 @@ def test_parse_size_errors_name_the_value():
     assert parse_size("70426624") == 70426624.0
     with pytest.raises(ValueError, match="'big'"):
         parse_size("big")
+
+
+@pytest.mark.parametrize(
+    "name, family, size",
+    [
+        ("EleutherAI/pythia-v1.1-70m", "pythia", "70m"),  # the 2023 evaluation files
+        ("EleutherAI/pythia-v1.1-1b-bf16", "pythia", "1b"),
+        ("EleutherAI/pythia-1b-bf16", "pythia", "1b"),
+        ("EleutherAI/pythia-6.9b-deduped", "pythia-deduped", "6.9b"),
+        ("EleutherAI/pythia-v1.1-12b-deduped", "pythia-deduped", "12b"),
+        ("EleutherAI/pythia-160m-v0", "pythia-v0", "160m"),  # the first training run: its own curve
+        ("EleutherAI/pythia-1b-deduped-v0", "pythia-deduped-v0", "1b"),
+    ],
+)
+def test_pythia_names_in_results_files(name, family, size):
+    known = lookup_model(name)
+    assert known is not None and (known.family, known.params, known.exact) == (family, PYTHIA[size], True)
+
+
+def test_every_published_results_file_names_a_known_model():
+    import json
+    from pathlib import Path
+
+    files = sorted((Path(__file__).parents[1] / "data" / "pythia-v1").rglob("*.json"))
+    assert len(files) == 8 + 8 + 26  # zero-shot, five-shot, and 26 more checkpoints of 160m
+    for path in files:
+        args = dict(kv.split("=", 1) for kv in json.loads(path.read_text())["config"]["model_args"].split(","))
+        known = lookup_model(args["pretrained"])
+        assert known is not None and known.family == "pythia", path

@@ -86,7 +86,7 @@ def test_fit_table_and_predictions_on_simulated_harness_results(tmp_path):
     assert set(all_rows.index) == {"mirage_arith_add_2d", "mirage_arith_mul_3d"}
     for task, row in all_rows.iterrows():
         assert row.c == pytest.approx(PAPER_C, rel=1e-9) and row.alpha == pytest.approx(PAPER_ALPHA, rel=1e-9)
-        assert row.fit_task == f"{task}_ll" and row.L_source == "target_tokens" and row.metric == "per_token_logprob"
+        assert row.fit_task == f"{task}_ll" and row.L_source == "mean answer digits" and row.metric == "per_token_logprob"
     assert all_rows.loc["mirage_arith_mul_3d", "L"] == pytest.approx(5.5)  # answers of 5 and 6 digits, alternating
     assert set(fits.loc[fits.task == "mirage_arith_mul_3d", "split"]) == {"all", "digits=5", "digits=6"}
     pred = prediction_table(found.table, fits)
@@ -108,8 +108,52 @@ def test_fit_with_logprob_noise_and_per_char_fallback(tmp_path):
     # a twin that reported per-character values (no tokenizer known) is fitted on those, with target_chars as L
     renamed = table.replace({"metric": {"per_token_logprob": "per_char_logprob", "target_tokens": "target_chars"}})
     fit_chars = fit_table(renamed).query("split == 'all'").iloc[0]
-    assert fit_chars.metric == "per_char_logprob" and fit_chars.L_source == "target_chars"
+    assert fit_chars.metric == "per_char_logprob" and fit_chars.L_source == "mean answer digits"
     assert fit_chars.c == pytest.approx(fit.c)
+    # without samples (no split by digits) L falls back to the twin's own length metric, and says so
+    no_samples = fit_table(renamed[renamed.split == "all"]).iloc[0]
+    assert no_samples.L_source == "target_chars" and no_samples.L == pytest.approx(4.5)
+
+
+def test_predictions_are_in_answer_digits_not_model_tokens():
+    """Issue 15 item 9: observed exact match and TED are on the parsed digits; L counts digits, not the
+    tokens of " <answer>\n" (12 digits + space + newline = 14 tokens would predict TED 14(1-p), not 12(1-p))."""
+    rows = []
+    for i, n_params in enumerate([1e8, 4e8, 1.6e9, 6.4e9]):
+        ce = (n_params / PAPER_C) ** PAPER_ALPHA
+        rows += [
+            {"model": f"m{i}", "x": n_params, "task": "codes_ll", "metric": "per_token_logprob", "value": -ce},
+            {"model": f"m{i}", "x": n_params, "task": "codes_ll", "metric": "target_tokens", "value": 14.0},
+            {"model": f"m{i}", "x": n_params, "task": "codes", "metric": "token_edit_distance", "value": 1.0,
+             "split": "digits=12", "target_digits": 12.0, "n": 50.0},
+        ]  # fmt: skip
+    fits = fit_table(pd.DataFrame(rows))
+    row = fits[fits.split == "all"].iloc[0]
+    assert row.L == 12.0 and row.L_source == "mean answer digits"
+    pred = prediction_table(pd.DataFrame(rows), fits).query("split == 'all' and metric == 'token_edit_distance'")
+    p = np.exp(-((pred.x / PAPER_C) ** PAPER_ALPHA))
+    assert np.allclose(pred.predicted, 12 * (1 - p)) and set(pred.L_unit) == {"answer digits"}
+
+
+@pytest.mark.parametrize(
+    "values, why",
+    [
+        ([-4.047, -3.931, -4.045], "R^2"),  # three ordinary tiny models: c underflows, the loss barely moves
+        ([-1.0, -1.2, -1.5], "alpha = "),  # the loss grows with scale
+    ],
+)
+def test_meaningless_fits_are_flagged_not_used(values, why):
+    df = pd.DataFrame(
+        [{"model": f"m{i}", "x": x, "task": "t_ll", "metric": "per_token_logprob", "value": v}
+         for i, (x, v) in enumerate(zip([1e6, 2e6, 4e6], values))]
+        + [{"model": "m9", "x": 1e6, "task": "u_ll", "metric": "per_token_logprob", "value": -2.0},
+           {"model": "m8", "x": 1e7, "task": "u_ll", "metric": "per_token_logprob", "value": -1.0}]
+    )  # fmt: skip
+    fits = fit_table(df).set_index("task")
+    t = fits.loc["t_ll"]
+    assert math.isnan(t.c) and why in t.warning and t.warning.startswith("t_ll: not used for predictions")
+    assert "two points always fit exactly" in fits.loc["u_ll", "warning"]  # fewer than 3 models
+    assert prediction_table(df, fits.reset_index()).empty  # nothing is predicted from a flagged fit
 
 
 def test_unfittable_curves_carry_the_reason():
@@ -117,3 +161,18 @@ def test_unfittable_curves_carry_the_reason():
     fits = fit_table(df)
     assert math.isnan(fits.loc[0, "c"]) and "two distinct sizes" in fits.loc[0, "error"]
     assert prediction_table(df, fits).empty
+
+
+def test_a_flagged_fit_does_not_abort_the_report(tmp_path):
+    """Issue 15 item 6: the report is written, the fit's warning names its task, nothing is predicted from it."""
+    from lm_eval_mirage.analysis.report import write_report
+
+    rows = [{"model": f"tiny-{i}", "x": x, "task": "t_ll", "metric": "per_token_logprob", "value": v}
+            for i, (x, v) in enumerate(zip([1e5, 2e5, 4e5], [-4.047, -3.931, -4.045]))]  # fmt: skip
+    rows += [{"model": f"tiny-{i}", "x": x, "task": "t", "metric": "exact_match", "value": 0.0}
+             for i, x in enumerate([1e5, 2e5, 4e5])]  # fmt: skip
+    report = write_report(pd.DataFrame(rows), tmp_path / "r", plots=False, progress=False)
+    fits = pd.read_csv(tmp_path / "r" / "fits.csv").fillna("")
+    assert fits.loc[0, "warning"].startswith("t_ll: not used for predictions") and fits.loc[0, "c"] == ""
+    assert report.predictions.empty and (tmp_path / "r" / "report.md").is_file()
+    assert "t_ll: not used for predictions" in (tmp_path / "r" / "report.md").read_text()

@@ -153,3 +153,16 @@ def test_series_are_scored_separately_and_steps_may_start_at_zero():
     assert scores.loc["m", "verdict"] == "emergent" and scores.loc["n", "verdict"] == "smooth"
     # step 0 shifted to 1: log10 of 1, 11, 101, 1001 -> range 3.0004 / median step 0.9961
     assert scores.loc["m", "straight_line"] == pytest.approx(math.log10(1001) / math.log10(1001 / 101))
+
+
+def test_unknown_direction_is_said_not_assumed():
+    rows = [{"model": f"m{i}", "x": 10.0 ** (8 + i), "task": "t", "metric": m, "value": v, "higher_is_better": None}
+            for m in ("zeta", "ppl") for i, v in enumerate([5.0, 4.0, 2.0, 1.0])]  # fmt: skip
+    t = tidy(rows)
+    assert dict(zip(t["metric"], t["direction"])) == {"zeta": "unknown", "ppl": "lower"}
+    scores = emergence_table(t).set_index("metric")
+    assert scores.loc["zeta", "verdict"] == "direction unknown" and "not judged" in scores.loc["zeta", "reason"]
+    assert scores.loc["ppl", "verdict"] != "direction unknown" and not scores.loc["ppl", "higher_is_better"]
+    # a results file's explicit map wins over the name
+    explicit = tidy([dict(r, higher_is_better=True) for r in rows])
+    assert set(explicit["direction"]) == {"higher"}

@@ -1,12 +1,8 @@
-"""Fixtures of the sweep tests: a stand-in harness command for the step logic, and the Slurm cluster check."""
+"""Fixtures of the sweep tests: a stand-in harness command for the step logic (the Slurm check is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
-from functools import lru_cache
 
 import pytest
 
@@ -35,31 +31,3 @@ def fake_harness():
         return [sys.executable, "-c", FAKE_HARNESS, str(output_path), task, mode]
 
     return command
-
-
-@lru_cache(maxsize=1)
-def slurm_unavailable() -> str | None:
-    """Why the one-node test cluster cannot be used, or None when it can."""
-    if not os.environ.get("SLURM_CONF"):
-        return "no Slurm cluster: SLURM_CONF is not set (start one: bash .ci/slurm.sh start && . /tmp/mirage-slurm/env.sh)"
-    for tool in ("sbatch", "sinfo", "sacct", "scancel"):
-        if shutil.which(tool) is None:
-            return f"no Slurm cluster: {tool} is not on PATH"
-    try:
-        sinfo = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20)
-        sacct = subprocess.run(["sacct", "-n", "-X", "-o", "JobID"], capture_output=True, text=True, timeout=20)
-    except subprocess.TimeoutExpired:
-        return "no Slurm cluster: sinfo/sacct timed out"
-    if sinfo.returncode != 0 or not any(s.startswith(("idle", "mixed", "alloc")) for s in sinfo.stdout.split()):
-        return f"no Slurm cluster: sinfo shows no usable node ({(sinfo.stdout + sinfo.stderr).strip()[:200]!r})"
-    if sacct.returncode != 0:
-        return f"Slurm without accounting (sacct fails: {sacct.stderr.strip()[:200]!r}); the tests need job states"
-    return None
-
-
-@pytest.fixture(scope="session")
-def slurm_cluster() -> None:
-    """Skip (with the reason) unless the cluster of .ci/slurm.sh, with accounting, is up."""
-    reason = slurm_unavailable()
-    if reason:
-        pytest.skip(reason)

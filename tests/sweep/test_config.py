@@ -127,3 +127,122 @@ def test_unreadable_files_are_reported(tmp_path):
     (tmp_path / "list.yaml").write_text("- a\n")
     with pytest.raises(SweepConfigError, match="mapping"):
         load_sweep(tmp_path / "list.yaml")
+
+
+# --- values that reach a job script: no control characters, no line breaks, in any key -----------------------------
+
+#: (where to put the text, the key path the error must name); every text field of the schema is here
+TEXT_FIELDS = [
+    (lambda d, v: d.update(name=v), "name"),
+    (lambda d, v: d.update(output=v), "output"),
+    (lambda d, v: d.update(tasks=["ok", v]), "tasks[1]"),
+    (lambda d, v: d.update(include_path=v), "include_path"),
+    (lambda d, v: d.update(env={"X": v}), "env.X"),
+    (lambda d, v: d.update(setup=[v]), "setup[0]"),
+    (lambda d, v: d.update(python=v), "python"),
+    (lambda d, v: d.update(harness={"device": v}), "harness.device"),
+    (lambda d, v: d.update(harness={"gen_kwargs": v}), "harness.gen_kwargs"),
+    (lambda d, v: d.update(harness={"extra_args": ["--seed", v]}), "harness.extra_args[1]"),
+    (lambda d, v: d.update(resources={"partition": v}), "resources.partition"),
+    (lambda d, v: d.update(resources={"account": v}), "resources.account"),
+    (lambda d, v: d.update(resources={"slurm": {"qos": v}}), "resources.slurm.qos"),
+    (lambda d, v: d["models"][0].update(name=v), "models[0].name"),
+    (lambda d, v: d["models"][0].update(path=v), "models[0].path"),
+    (lambda d, v: d["models"][0].update(folder="f" + v), "models[0].folder"),
+    (lambda d, v: d["models"][0].update(model_args={"dtype": v}), "models[0].model_args.dtype"),
+    (lambda d, v: d["models"][0].update(revisions=["step1", v]), "models[0].revisions[1]"),
+    (lambda d, v: d["models"][0].update(revisions=[{"format": v + "{}", "start": 1, "stop": 2}]), "models[0].revisions[0].format"),
+    (lambda d, v: d["models"][0].update(harness={"device": v}), "models[0].harness.device"),
+    (lambda d, v: d["models"][0].update(resources={"partition": v}), "models[0].resources.partition"),
+]
+CONTROLS = ["\n", "\r", "\t", "\x00", "\x1b", "\x7f", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("put,key", TEXT_FIELDS, ids=[k for _, k in TEXT_FIELDS])
+@pytest.mark.parametrize("char", CONTROLS, ids=[repr(c) for c in CONTROLS])
+def test_control_characters_are_refused_naming_the_key(put, key, char):
+    data = copy.deepcopy(MINIMAL)
+    put(data, f"x{char}touch pwned")
+    with pytest.raises(SweepConfigError) as err:
+        parse(data)
+    message = str(err.value)
+    assert f": {key}: expected " in message and ("control characters" in message or "environment variable" in message), message
+    assert "\n" not in message and char not in message  # one line, the character shown escaped
+
+
+def test_every_text_field_of_the_schema_is_covered_above():
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    from lm_eval_mirage.sweep import schema
+
+    def has_str(tp) -> bool:
+        return tp is str or any(has_str(a) for a in get_args(tp) if not (isinstance(a, type) and issubclass(a, BaseModel)))
+
+    fields = {f"{cls.__name__}.{name}" for cls in (schema.SweepFile, schema.ModelFile, schema.HarnessFile, schema.ResourcesFile, schema.RevisionRange)
+              for name, f in cls.model_fields.items() if has_str(f.annotation)}
+    covered = {"SweepFile.name", "SweepFile.output", "SweepFile.tasks", "SweepFile.include_path", "SweepFile.env", "SweepFile.setup",
+               "SweepFile.python", "HarnessFile.device", "HarnessFile.gen_kwargs", "HarnessFile.extra_args", "ResourcesFile.partition",
+               "ResourcesFile.account", "ResourcesFile.slurm", "ModelFile.name", "ModelFile.path", "ModelFile.folder", "ModelFile.model_args",
+               "ModelFile.revisions", "RevisionRange.format",
+               # checked against a fixed set or pattern: no control character can pass
+               "HarnessFile.backend", "HarnessFile.batch_size"}
+    assert fields <= covered, f"text fields without a control-character test: {sorted(fields - covered)}"
+
+
+@pytest.mark.parametrize("name", ["A\nB", "A;touch x", "A B"])
+def test_environment_and_sbatch_option_names_are_identifiers(name):
+    with pytest.raises(SweepConfigError, match="environment variable name"):
+        parse({**MINIMAL, "env": {name: "1"}})
+    with pytest.raises(SweepConfigError, match="sbatch option name"):
+        parse({**MINIMAL, "resources": {"slurm": {name: "1"}}})
+
+
+# --- every job folder inside the output folder ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("model,key", [
+    ({"name": "up", "path": ".."}, "models[0].path"),
+    ({"name": "here", "path": "."}, "models[0].path"),
+    ({"name": "hidden", "path": ".sweep"}, "models[0].path"),
+    ({"name": "t", "path": "{revision}", "revisions": ["ok", ".."]}, "models[0].path"),
+    ({"name": "f", "folder": ".."}, "models[0].folder"),
+    ({"name": "f", "folder": ".sweep"}, "models[0].folder"),
+])
+def test_a_job_folder_outside_the_output_folder_is_refused(model, key):
+    with pytest.raises(SweepConfigError) as err:
+        parse({**MINIMAL, "models": [model]})
+    assert f": {key}: expected " in str(err.value) and ("inside the output folder" in str(err.value) or "plain folder name" in str(err.value))
+
+
+def test_relative_model_folders_next_to_the_file_are_fine():
+    # ./x and ../x are resolved against the sweep file's folder: the job folder is the harness's name of the absolute path
+    (m,) = parse({**MINIMAL, "models": [{"name": "up", "path": "../models/x"}]}, base="/base/sub").models
+    assert m.path == "/base/models/x"
+
+
+# --- numbers that mean nothing ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("resources,key", [
+    ({"mem_gb": float("nan")}, "resources.mem_gb"), ({"mem_gb": float("inf")}, "resources.mem_gb"), ({"mem_gb": -1}, "resources.mem_gb"),
+    ({"mem_gb": True}, "resources.mem_gb"), ({"time_min": 1e20}, "resources.time_min"), ({"time_min": 10**20}, "resources.time_min"),
+    ({"time_min": -5}, "resources.time_min"), ({"time_min": 0}, "resources.time_min"), ({"gpus": -1}, "resources.gpus"),
+    ({"cpus": 0}, "resources.cpus"), ({"gpus": True}, "resources.gpus"), ({"array_parallelism": -2}, "resources.array_parallelism"),
+])
+def test_meaningless_resources_are_refused_in_one_line(resources, key):
+    with pytest.raises(SweepConfigError) as err:
+        parse({**MINIMAL, "resources": resources})
+    message = str(err.value)
+    assert f": {key}: expected a " in message and "\n" not in message, message
+
+
+def test_nan_and_inf_written_in_yaml_are_refused(tmp_path):
+    for text, key in (("mem_gb: .nan", "mem_gb"), ("mem_gb: .inf", "mem_gb"), ("time_min: 1e20", "time_min")):
+        (tmp_path / "s.yaml").write_text(f"output: out\ntasks: [t]\nmodels: [{{name: m}}]\nresources: {{{text}}}\n")
+        with pytest.raises(SweepConfigError, match=f"resources.{key}: expected a "):
+            load_sweep(tmp_path / "s.yaml")
+
+
+def test_a_huge_revision_range_is_refused():
+    with pytest.raises(SweepConfigError, match=r"models\[0\].revisions\[0\]: expected at most 100000 revisions"):
+        parse({**MINIMAL, "models": [{"name": "m", "revisions": [{"format": "s{}", "start": 0, "stop": 10**12}]}]})

@@ -3,7 +3,7 @@
 Local executor (always): a sweep runs, re-running it submits nothing, status and dry run report it.
 Real Slurm (marker ``slurm``; skipped with the reason when the cluster of .ci/slurm.sh is not up): two models
 x two tasks, one job cancelled half-way; the re-run completes only the missing task while a model with a bad
-path fails, is retried and is reported with its logs; the local executor's files equal Slurm's; ``analyze``
+path fails, is not retried (a deterministic failure) and is reported with its cause and logs; the local executor's files equal Slurm's; ``analyze``
 reads the folder. Kept small (``--limit 4``, 0-shot) because every harness run indexes the harness's tasks.
 """
 
@@ -117,6 +117,22 @@ def test_dry_run_prints_jobs_and_scripts_and_writes_nothing(models, tmp_path):
     assert bad.returncode == 2 and "tasks: 'no_such_task_*' matches no task" in bad.stderr
 
 
+def test_local_bad_model_path_fails_once_with_its_cause(tmp_path):
+    # deterministic: the harness cannot load the model; retrying would fail the same way
+    broken = {"name": "broken", "path": str(tmp_path / "no-such-model")}
+    sweep_file = write_sweep(tmp_path / "bad.yaml", tmp_path / "out", [broken], tasks=TASKS[:1], retries=2)
+    proc = sweep(sweep_file, "--executor", "local", "--poll", "0.5", check_rc=1)
+    lines = proc.stdout.splitlines()
+    assert not any(ln.startswith("retrying ") for ln in lines), proc.stdout
+    i = next(i for i, ln in enumerate(lines) if ln.startswith("  ") and ln.split()[0].endswith("no-such-model"))
+    assert lines[i].split()[1:3] == ["0/1", "failed"] and lines[i].split()[-1] == "1"  # one attempt of the three allowed
+    cause = lines[i + 1].strip()
+    assert "Error" in cause and "no-such-model" in cause and "job script" not in cause, proc.stdout
+    assert lines[i + 2].strip().startswith("not retried: every missing task failed in the harness")
+    status = sweep("status", sweep_file, check_rc=0)
+    assert cause.split(" ", 1)[1] in status.stdout  # the cause is kept for `sweep status`
+
+
 # --- real Slurm ----------------------------------------------------------------------------------------------------
 
 def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
@@ -213,13 +229,15 @@ def test_rerun_completes_only_the_missing_task(resumed_run):
 
 
 @pytest.mark.slurm
-def test_bad_model_is_retried_then_reported_with_its_logs(resumed_run):
+def test_bad_model_is_not_retried_and_reported_with_its_cause_and_logs(resumed_run):
     proc = resumed_run["proc"]
     assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    row = next(ln.split() for ln in lines if ln.startswith("  ") and ln.split()[0].endswith("no-such-model"))
-    assert row[1:3] == ["0/2", "failed"] and row[-1] == "2"  # two attempts: retries: 1
-    assert sum(ln.startswith("retrying ") and "no-such-model" in ln for ln in lines) == 1
+    i = next(i for i, ln in enumerate(lines) if ln.startswith("  ") and ln.split()[0].endswith("no-such-model"))
+    row = lines[i].split()
+    assert row[1:3] == ["0/2", "failed"] and row[-1] == "1"  # a deterministic failure: not retried despite retries: 1
+    assert not any(ln.startswith("retrying ") and "no-such-model" in ln for ln in lines)
+    assert "Error" in lines[i + 1] and "no-such-model" in lines[i + 1] and "not retried" in lines[i + 2]
     logs = [ln.split("log: ", 1)[1] for ln in lines if "log: " in ln]
     assert logs and all(Path(p).is_file() for p in logs)
     err_log = next(Path(p) for p in logs if p.endswith(".err")).read_text()

@@ -31,13 +31,16 @@ def test_resources_map_to_submitit_names():
         "name": "n", "timeout_min": DEFAULT_TIME_MIN, "nodes": 1, "tasks_per_node": 1}
 
 
-def test_parameters_are_accepted_by_submitit(tmp_path):
+ALL_RESOURCES = Resources(gpus=1, cpus=2, mem_gb=4, time_min=5, partition="p", account="a", array_parallelism=2, slurm=(("qos", "q"),))
+
+
+@pytest.mark.parametrize("cluster", ["local", pytest.param("slurm", marks=pytest.mark.slurm)])
+def test_parameters_are_accepted_by_submitit(tmp_path, cluster):
+    # submitit's Slurm executor refuses to start without srun: that half is marked slurm (skipped without it)
     import submitit
 
-    for cluster in ("slurm", "local"):
-        ex = submitit.AutoExecutor(folder=tmp_path / cluster, cluster=cluster)
-        ex.update_parameters(**executor_parameters(Resources(gpus=1, cpus=2, mem_gb=4, time_min=5, partition="p", account="a",
-                                                             array_parallelism=2, slurm=(("qos", "q"),)), name="n", cluster=cluster))
+    ex = submitit.AutoExecutor(folder=tmp_path / cluster, cluster=cluster)
+    ex.update_parameters(**executor_parameters(ALL_RESOURCES, name="n", cluster=cluster))
 
 
 CONFIG = {"output": "OUT", "tasks": ["t1", "t2"], "retries": 1, "models": [{"name": "a", "path": "org/a"}]}
@@ -157,3 +160,64 @@ def test_slurm_states_without_accounting(tmp_path, monkeypatch):
     fake_tools(tmp_path, monkeypatch, sacct=None, squeue="3|PENDING\n")
     assert slurm_states(["3", "4"]) == {"3": "PENDING"}
     assert slurm_states([]) == {}
+
+
+def failed_log(tmp_path, job, transient: bool = False, folder: str = ".") -> str:
+    """The recorded log of a job whose model path does not exist, renamed to this job's folder and tasks."""
+    text = (Path(__file__).parent / "data" / "failed_job.err").read_text(encoding="utf-8")
+    text = text.replace("__tmp__h3fail__no-such-model", job.key).replace("mirage_arith_add_1d", "t1").replace("mirage_arith_sub_1d", "t2")
+    if transient:
+        text = text.replace("OSError: Repo id", "torch.OutOfMemoryError: CUDA out of memory. Repo id")
+    path = tmp_path / folder / "job.err"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_a_deterministic_failure_is_not_retried_and_its_cause_is_shown(tmp_path):
+    r, (job,), messages = runner(tmp_path, retries=3)
+    r.records[job.key].stderr = failed_log(tmp_path, job)
+    assert finish(r, job, "FINISHED", 1, tmp_path) is None
+    rec = r.records[job.key]
+    assert rec.result == "failed" and rec.error.startswith("OSError: Repo id must be in the form") and rec.note.startswith("not retried")
+    assert any("tasks done: OSError: Repo id" in m for m in messages)
+    text = SweepSummary("s", tmp_path, [rec]).format()
+    assert "      OSError: Repo id must be in the form" in text and "not retried: every missing task failed" in text
+
+
+def test_a_transient_failure_is_retried_with_its_cause_shown(tmp_path):
+    r, (job,), _ = runner(tmp_path, retries=3)
+    r.records[job.key].stderr = failed_log(tmp_path, job, transient=True)
+    assert finish(r, job, "FINISHED", 1, tmp_path) == (job, 2)
+    assert r.records[job.key].error.startswith("torch.OutOfMemoryError: CUDA out of memory") and r.records[job.key].note is None
+
+
+def test_status_reads_the_cause_of_a_job_that_failed_after_the_sweep_command_left(tmp_path):
+    r, (job,), _ = runner(tmp_path)
+    for log, read in ((failed_log(tmp_path, job, folder="out/.sweep/logs/41"), True),
+                      (failed_log(tmp_path, job, folder="elsewhere"), False)):  # a log path in state.json is data: never read outside the logs
+        atomic_write_json(tmp_path / "out" / ".sweep" / "state.json", {"jobs": {job.key: {
+            "job_id": "41", "attempts": 1, "result": "failed", "state": "FAILED", "stderr": log, "executor": "local"}}})
+        (rec,) = sweep_status(r.config, r.jobs).records
+        assert (rec.error or "").startswith("OSError: Repo id must be in the form") == read
+
+
+def test_the_interpreter_reaches_submitits_script_as_one_quoted_word(tmp_path):
+    import shlex
+
+    import submitit
+
+    from lm_eval_mirage.sweep.execute import submitit_python
+
+    config = parse_sweep({**CONFIG, "python": "/opt/my env/py; touch pwned"}, base_dir=tmp_path)
+    ex = submitit.AutoExecutor(folder=tmp_path / "logs", cluster="local", local_python=submitit_python(config))
+    assert shlex.split(ex._executor._submitit_command_str)[0] == "/opt/my env/py; touch pwned"
+
+
+def test_a_job_folder_that_climbs_out_gets_no_job_script(tmp_path):
+    import dataclasses
+
+    r, (job,), _ = runner(tmp_path)
+    with pytest.raises(RuntimeError, match="not a plain folder inside"):
+        r._script(dataclasses.replace(job, key="../../escaped"), job.units)
+    assert not list(tmp_path.rglob("*.sh"))

@@ -202,16 +202,26 @@ def test_real_plugin_tasks_expand_without_indexing_the_builtins():
                                          "mirage_paper_mul_2d")
 
 
-def test_light_index_agrees_with_the_harness_index_on_the_plugin_tasks():
-    # the sweep reads the plugin's YAMLs itself (no lm_eval import); the harness's own index is the oracle
+def _plugin_tasks() -> str:
+    from lm_eval_mirage.tasks import tasks_path
+
+    return tasks_path()
+
+
+@pytest.mark.parametrize("folder", [_plugin_tasks, lambda: str(Path(__file__).parent / "data" / "task_index")], ids=["plugin", "edge-cases"])
+def test_light_index_agrees_with_the_harness_index(folder):
+    # plan.py reads task folders itself (no lm_eval import, ~5 s saved per sweep command); the harness's own
+    # TaskManager is the oracle: the plugin's tasks, and a folder with a group, string and list tags, a nested
+    # include, a template that is not *.yaml, a !function and a file that is neither task nor group
     from lm_eval.tasks import TaskManager
 
     from lm_eval_mirage.sweep.plan import _light_index
-    from lm_eval_mirage.tasks import tasks_path
 
-    harness = TaskManager(include_path=[tasks_path()], include_defaults=False).task_index
+    harness = TaskManager(include_path=[folder()], include_defaults=False).task_index
     kinds = {name: {"TAG": "tag", "GROUP": "group"}.get(e.kind.name, "task") for name, e in harness.items()}
     tags = {name: set(e.tags or ()) for name, e in harness.items() if kinds[name] == "task"}
-    light = _light_index([Path(tasks_path())])
+    members = {name: set(e.tags or ()) for name, e in harness.items() if kinds[name] == "tag"}  # the harness keeps a tag's tasks there
+    light = _light_index([Path(folder())])
     assert {n: k for n, (k, _) in light.items()} == kinds
     assert {n: t for n, (k, t) in light.items() if k == "task"} == tags
+    assert {tag: {n for n, (k, t) in light.items() if k == "task" and tag in t} for tag in members} == members

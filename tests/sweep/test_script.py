@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,63 @@ def test_values_are_shell_quoted(tmp_path, word):
     script.write_text(format_command(["printf", "%s\\n"], [word]).replace(" -- \\\n   ", ""))
     out = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == [word]
+
+
+# --- hostile values, validation bypassed: the renderer alone must keep them data ---------------------------------
+
+EVIL = [
+    "a\ntouch pwned_newline", "b'; touch pwned_quote; '", "$(touch pwned_subst)", "`touch pwned_backtick`", "c; touch pwned_semi",
+    "d\u2028touch pwned_ls", "e\u2029f\u0085g", "h\rtouch pwned_cr", '"; touch pwned_dq; "', "i && touch pwned_and", "j\\", "--k \\\n touch pwned_cont",
+]
+
+
+def evil_job(tmp_path: Path, evil: str):
+    """A sweep whose every value is ``evil``, built without the validator, run by a stub ``python`` that logs its argv."""
+    from lm_eval_mirage.sweep.config import HarnessOptions, ModelSpec, SweepConfig
+
+    log = tmp_path / "calls.jsonl"
+    stub = tmp_path / "stub-python"
+    stub.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
+                    f"open({str(log)!r}, 'a').write(json.dumps({{'argv': sys.argv[1:], 'env': os.environ.get('EVIL')}}) + '\\n')\n")
+    stub.chmod(0o755)
+    model = ModelSpec(name=evil, path=f"/models/{evil}", model_args=(("dtype", evil),), revisions=(evil,),
+                      harness=HarnessOptions(device=evil, gen_kwargs=evil, extra_args=("--evil", evil)))
+    config = SweepConfig(name=evil, output=tmp_path / "out" / evil, tasks=(evil,), models=(model,), include_path=tmp_path / evil,
+                         env=(("EVIL", evil),), python=str(stub))
+    (job,) = plan_sweep(config, [evil, f"second {evil}"])
+    return config, job, log
+
+
+@pytest.mark.parametrize("evil", EVIL, ids=[repr(e)[:24] for e in EVIL])
+def test_hostile_values_stay_data_in_comments_and_commands(tmp_path, evil):
+    from lm_eval_mirage.sweep.script import step_command
+
+    config, job, log = evil_job(tmp_path, evil)
+    script = tmp_path / "job.sh"
+    script.write_text(render_job_script(config, job))
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    before = {p for p in tmp_path.rglob("*")}
+    proc = subprocess.run(["bash", str(script)], cwd=work, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    # the only effect: the intended commands ran, each once, with every value as one argument, unchanged
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [c["argv"] for c in calls] == [step_command(config, job, u)[1:] for u in job.units]
+    assert all(c["env"] == evil for c in calls)
+    assert {p for p in tmp_path.rglob("*")} - before == {log}
+    assert not list(work.iterdir()) and not list(tmp_path.rglob("pwned*"))
+
+
+def test_comments_cannot_be_ended_by_a_value(tmp_path):
+    config, job, _ = evil_job(tmp_path, "x\ny\u2028z\rw")
+    header = render_job_script(config, job).split("set -eu")[0].rstrip("\n").split("\n")  # bash ends lines at \n only
+    assert len(header) == 5 and all(line.startswith("#") for line in header) and "x\\ny\\u2028z\\rw" in header[2]
+
+
+def test_an_environment_name_that_is_not_an_identifier_is_refused(tmp_path):
+    import dataclasses
+
+    config, job, _ = evil_job(tmp_path, "v")
+    with pytest.raises(ValueError, match="not an environment variable name"):
+        render_job_script(dataclasses.replace(config, env=(("A=1; touch x; B", "v"),)), job)

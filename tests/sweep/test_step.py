@@ -6,8 +6,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from lm_eval_mirage.sweep.step import EXIT_BAD_OUTPUT, run_unit
-from lm_eval_mirage.sweep.store import SweepPaths, is_done, read_manifest, staged_output_path
+from lm_eval_mirage.sweep.store import SweepPaths, UnitOutputError, commit_unit, is_done, read_manifest, staged_output_path
 
 TASK = "mirage_arith_add_1d"
 
@@ -112,3 +114,38 @@ def test_module_entry_point(tmp_path, fake_harness):
     assert is_done(tmp_path, "h9") and "m mirage_arith_add_1d: done in" in proc.stderr
     usage = subprocess.run([sys.executable, "-m", "lm_eval_mirage.sweep.step", "--root", "x"], capture_output=True, text=True, timeout=120)
     assert usage.returncode == 2 and "usage" in usage.stderr
+
+
+@pytest.mark.parametrize("folder", ["..", ".", ".sweep", "a/../..", "../escaped", "/abs", ""])
+def test_a_folder_outside_the_output_folder_is_refused_before_the_harness_runs(tmp_path, fake_harness, folder):
+    root = tmp_path / "out"
+    root.mkdir()
+    marker = tmp_path / "ran"
+    command = [sys.executable, "-c", f"open({str(marker)!r}, 'w')"]
+    assert run_unit(root, folder=folder, task=TASK, hash_="h1", command=command) == EXIT_BAD_OUTPUT
+    assert not marker.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_commit_refuses_a_folder_outside_and_moves_nothing(tmp_path, fake_harness):
+    # the last line of defence, for callers of commit_unit that skipped the checks above
+    staging = SweepPaths(tmp_path).staging("h1")
+    staging.mkdir(parents=True)
+    subprocess.run(fake_harness(staged_output_path(staging), TASK), check=True)
+    staged = sorted(p.name for p in staging.iterdir())
+    for folder in ("..", ".sweep", "x/../.."):
+        with pytest.raises(UnitOutputError, match="not a plain folder inside"):
+            commit_unit(tmp_path, hash_="h1", folder=folder, task=TASK, staging=staging, log_samples=True)
+    assert sorted(p.name for p in staging.iterdir()) == staged and not list(tmp_path.parent.glob("results_*.json"))
+
+
+def test_a_symlinked_model_folder_pointing_outside_is_refused(tmp_path, fake_harness):
+    (tmp_path / "elsewhere").mkdir()
+    root = tmp_path / "out"
+    root.mkdir()
+    (root / "model-a").symlink_to(tmp_path / "elsewhere")
+    assert run(root, fake_harness) == EXIT_BAD_OUTPUT and not list((tmp_path / "elsewhere").iterdir())
+
+
+def test_a_hash_that_is_not_a_plain_name_is_refused(tmp_path, fake_harness):
+    assert run_unit(tmp_path, folder="m", task=TASK, hash_="../../x", command=["true"]) == EXIT_BAD_OUTPUT
+    assert not (tmp_path / ".sweep").exists()

@@ -8,55 +8,61 @@ from pathlib import Path
 
 import pytest
 
-import lm_eval
-from lm_eval_mirage.tasks.add_metrics import ADDABLE, augment_config
+from lm_eval_mirage.tasks.recipes import augment_metric_list, leaf_tasks, recipe_text
 
 FIXTURES = Path(__file__).parent / "fixtures"
-HARNESS_TASKS = Path(lm_eval.__file__).parent / "tasks"
-ORIGINALS = {
-    "arc_easy": ("arc/arc_easy.yaml", ("train", "validation", "test"), "arc"),
-    "sciq": ("sciq/sciq.yaml", ("train", "validation", "test"), "sciq"),
-    "gsm8k": ("gsm8k/gsm8k.yaml", ("train", "test"), "gsm8k"),
-    "lambada_openai": ("lambada/lambada_openai.yaml", ("test",), "lambada"),
-}
 MC_METRICS = ("brier_score", "binary_brier_score", "correct_choice_prob", "correct_choice_logprob", "ece")
-
-
-def write_local_copies(folder: Path) -> None:
-    """Each original task file, included unchanged, with its hub dataset replaced by a local fixture."""
-    for task, (rel, splits, stem) in ORIGINALS.items():
-        files = "".join(f"    {s}: {FIXTURES / f'{stem}_{s}.jsonl'}\n" for s in splits)
-        (folder / f"{task}_local.yaml").write_text(
-            f"include: {HARNESS_TASKS / rel}\ntask: {task}_local\ntag: []\ndataset_path: json\ndataset_name: null\n"
-            f"dataset_kwargs:\n  data_files:\n{files}"
-        )
 
 
 def test_augment_keeps_the_original_metrics_and_skips_what_does_not_apply():
     cfg = {"task": "t", "output_type": "multiple_choice", "metric_list": [{"metric": "acc"}, {"metric": "acc_norm"}]}
-    new, skipped = augment_config(cfg, ["brier_score", "ece", "token_edit_distance", "target_prob"])
-    assert [m["metric"] for m in new["metric_list"]] == ["acc", "acc_norm", "brier_score", "ece"]
+    new, skipped = augment_metric_list(cfg, ["brier_score", "ece", "token_edit_distance", "target_prob"])
+    assert [m["metric"] for m in new] == ["acc", "acc_norm", "brier_score", "ece"]
+    assert new[2] == {"metric": "brier_score", "higher_is_better": False}
     assert skipped == ["token_edit_distance", "target_prob"]
-    assert new["class"].__name__ == "MirageTask"
     assert cfg["metric_list"] == [{"metric": "acc"}, {"metric": "acc_norm"}]  # input untouched
 
 
 def test_augment_uses_the_harness_defaults_when_a_task_lists_no_metrics():
-    new, _ = augment_config({"task": "t", "output_type": "loglikelihood"}, ["target_prob"])
-    assert [m["metric"] for m in new["metric_list"]] == ["perplexity", "acc", "target_prob"]
-
-
-def test_generation_tasks_need_no_task_class():
-    new, skipped = augment_config({"task": "g", "output_type": "generate_until", "metric_list": [{"metric": "exact_match"}]}, ["token_edit_distance"])
-    assert "class" not in new and not skipped
+    new, _ = augment_metric_list({"task": "t", "output_type": "loglikelihood"}, ["target_prob"])
+    assert [m["metric"] for m in new] == ["perplexity", "acc", "target_prob"]
+    assert augment_metric_list({"task": "t", "output_type": "loglikelihood"}, ["ece"]) == (None, ["ece"])
 
 
 def test_unknown_metric_is_a_named_error():
     with pytest.raises(ValueError, match=r"unknown metric\(s\) \['brier'\].*accepted: .*brier_score"):
-        augment_config({"task": "t", "output_type": "multiple_choice"}, ["brier"])
+        augment_metric_list({"task": "t", "output_type": "multiple_choice"}, ["brier"])
 
 
-def test_process_results_on_a_real_task_definition(tmp_path):
+def test_recipe_is_the_documented_yaml_and_quotes_hostile_names(tmp_path):
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    original = tmp_path / "orig.yaml"
+    original.write_text("task: orig\noutput_type: multiple_choice\ndoc_to_choice: ['a', 'b']\n")
+    name = "t: x\n- y # $(touch z)"
+    path = tmp_path / "recipe.yaml"
+    path.write_text(recipe_text(original, name, [{"metric": "acc"}, {"metric": "ece", "higher_is_better": False}]))
+    cfg = load_yaml(path, resolve_func=True)
+    assert cfg["task"] == name and cfg["output_type"] == "multiple_choice"
+    assert cfg["class"].__name__ == "MirageTask"
+    assert cfg["metric_list"][1] == {"metric": "ece", "higher_is_better": False}
+
+
+def test_recipes_reach_tasks_through_globs_tags_and_groups(local_tasks):
+    from lm_eval.tasks import TaskManager
+
+    (local_tasks / "grp.yaml").write_text(
+        "group: grp_local\ntask:\n  - sciq_local\n  - task: arc_easy_local\n    num_fewshot: 1\n"
+        "  - task: inline_only\n    dataset_path: json\n"
+    )
+    (local_tasks / "tagged.yaml").write_text("include: gsm8k_local.yaml\ntask: gsm8k_tagged\ntag: [tag_local]\n")
+    tm = TaskManager(include_path=str(local_tasks), include_defaults=False)
+    tasks, unreached = leaf_tasks(tm, ["grp_local", "tag_local", "lambada_*"])
+    assert sorted(tasks) == ["arc_easy_local", "gsm8k_tagged", "lambada_openai_local", "sciq_local"]
+    assert unreached == ["inline_only (inline in group grp_local)"]
+
+
+def test_process_results_on_a_real_task_definition(local_tasks):
     """MirageTask scores arc_easy's own docs: -inf, ties and different choice counts, originals unchanged."""
     from lm_eval.api.task import ConfigurableTask
     from lm_eval.tasks import TaskManager
@@ -64,8 +70,7 @@ def test_process_results_on_a_real_task_definition(tmp_path):
     from lm_eval_mirage.metrics import choice
     from lm_eval_mirage.tasks.add_metrics import with_metrics
 
-    write_local_copies(tmp_path)
-    tm = TaskManager(include_path=str(tmp_path), include_defaults=False)
+    tm = TaskManager(include_path=str(local_tasks), include_defaults=False)
     cfg = with_metrics("arc_easy_local", list(MC_METRICS) + ["token_edit_distance"], task_manager=tm)
     task = tm.load([cfg])["tasks"]
     task = task[0] if isinstance(task, list) else next(iter(task.values())) if isinstance(task, dict) else task
@@ -86,22 +91,59 @@ def test_process_results_on_a_real_task_definition(tmp_path):
         assert out["correct_choice_prob"] == pytest.approx(choice.correct_choice_prob(gold, lls))
         assert all(math.isfinite(out[m]) for m in ("brier_score", "binary_brier_score", "correct_choice_prob"))
     assert task.aggregation()["ece"]([(0.9, 1), (0.9, 0)]) == pytest.approx(0.4)
+    assert task.higher_is_better()["brier_score"] is False and task.higher_is_better()["acc"] is True
 
 
-def test_likelihood_values_count_tokens_then_fall_back_to_characters(tiny_model):
-    from transformers import AutoTokenizer
+def _built(tm, cfg):
+    task = tm.load([cfg])["tasks"]
+    return task[0] if isinstance(task, list) else next(iter(task.values())) if isinstance(task, dict) else task
+
+
+def test_loglikelihood_L_counts_the_scored_continuation_only(tiny_model, local_tasks):
+    """Bug 2: lambada scores doc_to_target (" mat") alone; L is 4 characters-tokens, not 5 with the delimiter."""
+    from lm_eval.tasks import TaskManager
 
     from lm_eval_mirage.models.result import LoglikelihoodResult
-    from lm_eval_mirage.tasks.add_metrics import _loglikelihood_values
+    from lm_eval_mirage.tasks.add_metrics import with_metrics
 
-    tok = AutoTokenizer.from_pretrained(tiny_model)
-    by_tokenizer = _loglikelihood_values([(-6.0, False)], " mat", tok)
-    assert by_tokenizer["target_tokens"] == 4 and by_tokenizer["per_token_logprob"] == -1.5
-    by_chars = _loglikelihood_values([(-6.0, True)], " mat", None)
-    assert by_chars["target_chars"] == 4 and "per_token_logprob" not in by_chars
-    assert by_chars["greedy_exact_match"] == 1.0
+    tm = TaskManager(include_path=str(local_tasks), include_defaults=False, metadata={"pretrained": str(tiny_model)})
+    task = _built(tm, with_metrics("lambada_openai_local", ["target_tokens", "per_token_logprob"], task_manager=tm))
+    doc = next(iter(task.test_docs()))
+    assert task.doc_to_target(doc) == " mat" and task.config.target_delimiter == " "
+    out = task.process_results(doc, [(-6.0, False)])
+    assert out["target_tokens"] == 4 and out["per_token_logprob"] == -1.5
     detailed = LoglikelihoodResult(-6.0, False, [-3.0, -3.0], [5, 6], [False, False])
-    assert _loglikelihood_values([detailed], " mat", tok)["target_tokens"] == 2
+    assert task.process_results(doc, [detailed])["target_tokens"] == 2
+    # no tokenizer known: characters, and the keys say so
+    bare = TaskManager(include_path=str(local_tasks), include_defaults=False)
+    task = _built(bare, with_metrics("lambada_openai_local", ["target_tokens", "per_token_logprob"], task_manager=bare))
+    out = task.process_results(doc, [(-6.0, True)])
+    assert out["target_chars"] == 4 and "target_tokens" not in out and out["per_char_logprob"] == -1.5
+    assert task.aggregation()["target_chars"] is task.aggregation()["target_tokens"]
+
+
+def test_several_targets_score_the_closest_one(tmp_path):
+    """Bug 3: the harness reduces a distance over several targets to any(); MirageTask gives the closest's."""
+    from lm_eval.tasks import TaskManager
+
+    from lm_eval_mirage.tasks.add_metrics import with_metrics
+
+    (tmp_path / "tq.yaml").write_text(
+        "task: tq\ndataset_path: json\ndataset_name: null\n"
+        f"dataset_kwargs:\n  data_files:\n    test: {FIXTURES / 'triviaqa_test.jsonl'}\n"
+        'test_split: test\noutput_type: generate_until\ndoc_to_text: "{{question}}"\ndoc_to_target: "{{answers}}"\n'
+        "metric_list:\n  - metric: exact_match\n"
+    )
+    tm = TaskManager(include_path=str(tmp_path), include_defaults=False)
+    cfg = with_metrics("tq", ["token_edit_distance", "normalized_edit_distance"], task_manager=tm)
+    task = _built(tm, cfg)
+    doc = next(iter(task.test_docs()))
+    assert task.multiple_target == 3
+    perfect, garbage = task.process_results(doc, ["paris city"]), task.process_results(doc, ["xq"])
+    assert perfect["token_edit_distance"] == 0.0 and perfect["exact_match"] == 1.0
+    assert garbage["token_edit_distance"] == 5.0  # "Paris" is the closest target
+    plain = _built(tm, {k: v for k, v in cfg.items() if k != "class"})
+    assert plain.process_results(doc, ["paris city"])["token_edit_distance"] == 1.0  # the harness's own any()
 
 
 def _results(out: Path) -> dict:
@@ -110,10 +152,8 @@ def _results(out: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_cli_adds_metrics_to_real_tasks_and_leaves_originals_unchanged(tiny_model, tmp_path, run_cli):
-    tasks_dir = tmp_path / "tasks"
-    tasks_dir.mkdir()
-    write_local_copies(tasks_dir)
+def test_cli_adds_metrics_to_real_tasks_and_leaves_originals_unchanged(tiny_model, local_tasks, tmp_path, run_cli):
+    tasks_dir = local_tasks
     # The documented YAML recipe for plain lm_eval, and the harness's built-in Brier on a fixed-choice task.
     (tasks_dir / "arc_easy_recipe.yaml").write_text(
         "include: arc_easy_local.yaml\ntask: arc_easy_recipe\nclass: !function lm_eval_mirage.tasks.add_metrics.MirageTask\n"

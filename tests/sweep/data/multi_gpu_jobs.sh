@@ -1,7 +1,7 @@
 ##### job EleutherAI__pythia-410m@step1000
 #!/bin/bash
-# lm-eval-mirage sweep 'family-demo', job 'EleutherAI__pythia-410m@step1000'
-# model 'pythia-410m': EleutherAI/pythia-410m revision step1000
+# lm-eval-mirage sweep family-demo, job EleutherAI__pythia-410m@step1000
+# model pythia-410m: EleutherAI/pythia-410m revision step1000
 # backend hf; parallel data=1 tensor=1 shard=False; gpus 1
 # 2 task(s); each step skips a task already done with the same configuration hash
 set -eu
@@ -34,8 +34,8 @@ python -m lm_eval_mirage.sweep.step --root /scratch/sweeps/family-demo --folder 
 exit $status
 ##### job EleutherAI__pythia-410m@step143000
 #!/bin/bash
-# lm-eval-mirage sweep 'family-demo', job 'EleutherAI__pythia-410m@step143000'
-# model 'pythia-410m': EleutherAI/pythia-410m revision step143000
+# lm-eval-mirage sweep family-demo, job EleutherAI__pythia-410m@step143000
+# model pythia-410m: EleutherAI/pythia-410m revision step143000
 # backend hf; parallel data=1 tensor=1 shard=False; gpus 1
 # 2 task(s); each step skips a task already done with the same configuration hash
 set -eu
@@ -68,8 +68,8 @@ python -m lm_eval_mirage.sweep.step --root /scratch/sweeps/family-demo --folder 
 exit $status
 ##### job EleutherAI__pythia-6.9b
 #!/bin/bash
-# lm-eval-mirage sweep 'family-demo', job 'EleutherAI__pythia-6.9b'
-# model 'pythia-6.9b': EleutherAI/pythia-6.9b
+# lm-eval-mirage sweep family-demo, job EleutherAI__pythia-6.9b
+# model pythia-6.9b: EleutherAI/pythia-6.9b
 # backend hf; parallel data=4 tensor=1 shard=False; gpus 4
 # 2 task(s); each step skips a task already done with the same configuration hash
 set -eu
@@ -102,8 +102,8 @@ python -m lm_eval_mirage.sweep.step --root /scratch/sweeps/family-demo --folder 
 exit $status
 ##### job EleutherAI__pythia-12b
 #!/bin/bash
-# lm-eval-mirage sweep 'family-demo', job 'EleutherAI__pythia-12b'
-# model 'pythia-12b': EleutherAI/pythia-12b
+# lm-eval-mirage sweep family-demo, job EleutherAI__pythia-12b
+# model pythia-12b: EleutherAI/pythia-12b
 # backend hf; parallel data=1 tensor=1 shard=True; gpus 2
 # 2 task(s); each step skips a task already done with the same configuration hash
 set -eu
@@ -136,8 +136,8 @@ python -m lm_eval_mirage.sweep.step --root /scratch/sweeps/family-demo --folder 
 exit $status
 ##### job __models__llama-70b
 #!/bin/bash
-# lm-eval-mirage sweep 'family-demo', job '__models__llama-70b'
-# model 'llama-70b': /models/llama-70b
+# lm-eval-mirage sweep family-demo, job __models__llama-70b
+# model llama-70b: /models/llama-70b
 # backend vllm; parallel data=2 tensor=4 shard=False; gpus 8
 # 2 task(s); each step skips a task already done with the same configuration hash
 set -eu
@@ -170,8 +170,8 @@ python -m lm_eval_mirage.sweep.step --root /scratch/sweeps/family-demo --folder 
 exit $status
 ##### job my-served-model
 #!/bin/bash
-# lm-eval-mirage sweep 'family-demo', job 'my-served-model'
-# model 'local-server': my-served-model
+# lm-eval-mirage sweep family-demo, job my-served-model
+# model local-server: my-served-model
 # backend local-completions; parallel data=1 tensor=1 shard=False; gpus 0
 # 2 task(s); each step skips a task already done with the same configuration hash
 set -eu
