@@ -13,7 +13,8 @@ they were given (``doc_id``, answer digits, their number ``n``). Two methods:
     ``p``: where a tokenizer groups digits (or scores a space and a newline too), token-level ``p`` is mapped
     to digits this way. ``T_i`` comes from the smaller models' samples of the same problem (same tokenizer).
 ``trend`` (every curve): the metric's own curve against ``log x``: a logistic (empirical-logit weighted least
-    squares) for proportions (:data:`BOUNDED_METRICS`), a straight line otherwise.
+    squares) for proportions (:data:`BOUNDED_METRICS`), a power law for positive losses such as perplexity
+    (:data:`POSITIVE_LOSS_METRICS`, a line in log-log), a straight line otherwise.
 
 Intervals (``low``, ``high``; ``level`` = 95% by default) are percentiles of a predictive distribution that
 adds (1) the fit's uncertainty: a bootstrap over the smaller models' problems (paired when they saw the same
@@ -42,6 +43,7 @@ __all__ = [
     "EMERGE_COLUMNS",
     "BAND_COLUMNS",
     "BOUNDED_METRICS",
+    "POSITIVE_LOSS_METRICS",
     "ForecastOptions",
     "Forecast",
     "forecast",
@@ -63,6 +65,8 @@ BOUNDED_METRICS = frozenset(DISCONTINUOUS_METRICS | {
     "digit_accuracy", "normalized_edit_distance", "per_token_prob", "per_char_prob", "target_prob",
     "pixel_accuracy", "subset_accuracy", "acc_mutual_info", "f1", "mc1", "mc2",
 })  # fmt: skip
+#: Positive, lower-is-better losses: the trend method fits a power law (a line in log-log) so they stay positive.
+POSITIVE_LOSS_METRICS = frozenset({"ppl", "perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte", "mse"})
 _LIKELIHOOD_METRICS = {"per_token_logprob": "target_tokens", "per_char_logprob": "target_chars"}
 _LIKELIHOOD_TARGETS = ("exact_match", "token_edit_distance")
 _FILTERS = ("parsed", "none", "raw")
@@ -438,6 +442,7 @@ def _trend(data: _Data, family: str, series: str, fit: list[str], held: list[str
         point, reps, counts, sds = got
         logx = np.log(xs)
         bounded = _is_bounded(metric, point)
+        loglog = not bounded and metric in POSITIVE_LOSS_METRICS and bool(np.all(point > 0))
         with np.errstate(invalid="ignore", divide="ignore"):
             if bounded:
                 se = np.array([float(g.loc[g["model"] == m, "stderr"].iloc[0]) for m in fitted])
@@ -445,6 +450,9 @@ def _trend(data: _Data, family: str, series: str, fit: list[str], held: list[str
                 n_w = np.where(np.isfinite(counts), counts, np.where(np.isfinite(guess) & (guess >= 1), guess, 100.0))
                 a0, b0 = _logit_fit(logx, point[None, :], n_w)
                 a, b = _logit_fit(logx, reps, n_w)
+            elif loglog:
+                a0, b0 = _wls(logx, np.log(point)[None, :])
+                a, b = _wls(logx, np.log(np.where(reps > 0, reps, np.nan)))
             else:
                 a0, b0 = _wls(logx, point[None, :])
                 a, b = _wls(logx, reps)
@@ -456,6 +464,8 @@ def _trend(data: _Data, family: str, series: str, fit: list[str], held: list[str
         def at(x: float, n_obs: float) -> tuple[float, float, float]:
             eta0, eta = a0[0] + b0[0] * math.log(x), a + b * math.log(x)
             p0, p = (1 / (1 + np.exp(-eta0)), 1 / (1 + np.exp(-eta))) if bounded else (eta0, eta)
+            if loglog:
+                p0, p = np.exp(eta0), np.exp(eta)
             if np.isfinite(n_obs) and n_obs >= 1:
                 if binary:
                     p = rng.binomial(int(n_obs), np.clip(np.nan_to_num(p, nan=0.0), 0, 1)) / n_obs
