@@ -7,8 +7,13 @@ or a hand-built one) and writes into ``out_dir``::
     emergence.csv / emergence.json    one row per curve: score, linearity, bootstrap interval, verdict
     fits.csv / fits.json              power-law fits of the per-token cross-entropy (when the table has one)
     predictions.csv / .json           predicted exact match p**L and TED L*(1-p) next to the observed values
+    figures/<family>__headline.*      per family: the most emergent-looking task, its metrics side by side
     figures/<task>__*.png / .svg      side by side, log-y with resolution floor, scores, by length, fit
     report.md, report.html            the report (the HTML embeds every figure: one file to send around)
+
+The report opens with the answer: for each family its headline figure and a verdict grid (tasks x metrics,
+one coloured cell per curve, the reason on hover), then the details. The HTML is rendered by jinja2 with
+autoescaping on (task names, notes and model labels come from files and are shown as text, never run).
 
 JSON files are strict JSON: NaN becomes ``null`` and an infinite score the string ``"inf"`` / ``"-inf"``.
 """
@@ -16,7 +21,6 @@ JSON files are strict JSON: NaN becomes ``null`` and an infinite score the strin
 from __future__ import annotations
 
 import base64
-import html
 import json
 import math
 import os
@@ -30,10 +34,38 @@ import pandas as pd
 
 from lm_eval_mirage._io import atomic_write_text
 from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR
+from lm_eval_mirage.analysis.plots import choose_filter, fit_flag, headline_choice, shown_metrics  # no matplotlib yet
 from lm_eval_mirage.analysis.scaling import fit_table, prediction_table
 from lm_eval_mirage.analysis.table import emergence_table, tidy
 
-__all__ = ["Report", "write_report", "summarize_task", "write_frame", "to_json_records", "markdown_table"]
+__all__ = [
+    "Report",
+    "write_report",
+    "summarize_task",
+    "write_frame",
+    "to_json_records",
+    "markdown_table",
+    "model_label",
+    "verdict_grid",
+    "VERDICT_STYLES",
+]
+
+#: Verdict -> (CSS class, short word in a grid cell). Verdicts not listed get class ``v-other``.
+VERDICT_STYLES = {
+    "emergent": ("v-emergent", "emergent"),
+    "inverse emergent": ("v-inverse", "inverse"),
+    "smooth": ("v-smooth", "smooth"),
+    "flat (within noise)": ("v-flat", "flat"),
+    "flat": ("v-flat", "flat"),
+    "uncertain": ("v-uncertain", "uncertain"),
+    "at chance": ("v-chance", "at chance"),
+    "at resolution floor": ("v-floor", "at floor"),
+    "too few models": ("v-few", "too few"),
+    "direction unknown": ("v-unknown", "direction?"),
+}
+_SMOOTH = ("smooth", "flat", "flat (within noise)")
+#: Grid rows shown on the first screen per family; the others are one click away.
+GRID_ROWS = 8
 
 
 @dataclass
@@ -110,10 +142,10 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _metric_label(row) -> str:
+def _metric_label(row, with_filter: bool = True) -> str:
     score = row.emergence_score
     shown = "inf" if score == math.inf else "-inf" if score == -math.inf else f"{score:.2f}"
-    filt = "" if row.filter in ("none", "") else f" [{row.filter}]"
+    filt = "" if row.filter in ("none", "") or not with_filter else f" [{row.filter}]"
     return f"{row.metric}{filt} (ES {shown})"
 
 
@@ -136,9 +168,10 @@ def summarize_task(scores: pd.DataFrame, task: str, *, split: str = "all") -> li
         sharp = emergent[emergent["kind"] != "continuous"]
         cont = g[g["kind"] == "continuous"]
         cont_emergent = emergent[emergent["kind"] == "continuous"]
-        cont_smooth = cont[cont["verdict"].isin(["smooth", "flat", "flat (within noise)"])]
+        cont_smooth = cont[cont["verdict"].isin(_SMOOTH)]
         uncertain = g[g["verdict"] == "uncertain"]
-        names = lambda d: ", ".join(_metric_label(r) for r in d.itertuples())  # noqa: E731
+        several = g["filter"].nunique() > 1  # name the filter only where it tells two curves apart
+        names = lambda d: ", ".join(_metric_label(r, several) for r in d.itertuples())  # noqa: E731
         if len(cont_emergent):
             text = (f"{series}: looks emergent under continuous metric(s) {names(cont_emergent)}"
                     + (f" as well as {names(sharp)}" if len(sharp) else "")
@@ -149,12 +182,12 @@ def summarize_task(scores: pd.DataFrame, task: str, *, split: str = "all") -> li
         elif len(sharp):
             text = f"{series}: looks emergent under {names(sharp)}; no smooth continuous metric to compare with."
         elif len(uncertain):
-            smooth = g[g["verdict"].isin(["smooth", "flat", "flat (within noise)"])]
+            smooth = g[g["verdict"].isin(_SMOOTH)]
             text = (f"{series}: possibly emergent under {names(uncertain)} (score above the threshold, but the "
                     "bootstrap interval reaches below it)" + (f"; smooth under {names(smooth)}" if len(smooth) else "") + ".")  # fmt: skip
             uncertain = uncertain.iloc[0:0]
         else:
-            text = f"{series}: no metric looks emergent ({names(g[g['verdict'].isin(['smooth', 'flat', 'flat (within noise)'])]) or 'none judged'})."
+            text = f"{series}: no metric looks emergent ({names(g[g['verdict'].isin(_SMOOTH)]) or 'none judged'})."
         if len(uncertain):
             text += f" Uncertain (bootstrap interval reaches below the threshold): {names(uncertain)}."
         out.append(text)
@@ -172,6 +205,98 @@ def _normalize_notes(notes: str | Mapping[str, str] | None) -> tuple[str, dict[s
         return notes, {}
     general = str(notes.get("", notes.get("*", "")))
     return general, {str(k): str(v) for k, v in notes.items() if k not in ("", "*")}
+
+
+def model_label(model: str) -> str:
+    """How a model is named in the report: a local folder by its name, never by the absolute path of the
+    machine that ran it; anything else (a hub id such as ``EleutherAI/pythia-160m``, an alias) unchanged.
+
+    Example:
+        >>> model_label("/home/me/zoo/checkpoints/recall-w4-s0/"), model_label("EleutherAI/pythia-160m")
+        ('recall-w4-s0', 'EleutherAI/pythia-160m')
+        >>> model_label("C:\\\\runs\\\\tiny"), model_label("./tiny"), model_label("~/m")
+        ('tiny', 'tiny', 'm')
+    """
+    text = str(model)
+    if text.startswith(("/", "./", "../", "~", "\\")) or re.match(r"^[A-Za-z]:[\\/]", text):
+        parts = [p for p in re.split(r"[\\/]+", text) if p not in ("", ".", "..", "~")]
+        return parts[-1] if parts else text
+    return text
+
+
+def _display_scores(scores: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The curves a reader is shown: split ``all``, the filter the figures show, each quantity once."""
+    scores = scores[scores["split"] == "all"]
+    if scores.empty:
+        return scores
+    keep = []
+    for task, g in scores.groupby("task", sort=False):
+        filt = choose_filter(table, task) if (table["task"] == task).any() else g["filter"].iloc[0]
+        g = g[g["filter"] == filt] if (g["filter"] == filt).any() else g
+        keep.append(g[g["metric"].isin(shown_metrics(g["metric"]))])
+    return pd.concat(keep).sort_index() if keep else scores.iloc[0:0]
+
+
+def _reason(row: Mapping, threshold_factor: float) -> str:
+    """The sentence behind a verdict: the table's ``reason`` when it has one, else one built from the scores."""
+    reason = row.get("reason")
+    if isinstance(reason, str) and reason.strip():
+        return reason.strip()
+    score, line = row.get("emergence_score", math.nan), row.get("straight_line", math.nan)
+    text = f"{row.get('verdict', '')}: emergence score {_fmt(score)}"
+    if isinstance(line, float) and not math.isnan(line):
+        text += f" vs threshold {_fmt(row.get('threshold', math.nan))} ({threshold_factor:g} x a straight line's {_fmt(line)})"
+    lo, hi = row.get("ci_low", math.nan), row.get("ci_high", math.nan)
+    if isinstance(lo, float) and not (math.isnan(lo) and math.isnan(hi)):
+        text += f", bootstrap interval [{_fmt(lo)}, {_fmt(hi)}]"
+    return text + f"; {int(row.get('n_models', 0))} models"
+
+
+def _score_cell(value: float) -> str:
+    if isinstance(value, float) and math.isinf(value):
+        return "\u221e" if value > 0 else "-\u221e"
+    if isinstance(value, float) and math.isnan(value):
+        return "\u2013"
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+
+
+def verdict_grid(
+    scores: pd.DataFrame, family: str, *, headline: str | None = None, threshold_factor: float = DEFAULT_THRESHOLD_FACTOR
+) -> dict:
+    """The verdict grid of one family: rows are (series, task), columns metrics, one cell per curve.
+
+    ``scores`` holds the curves to show (split ``all``, one filter per task). A task's log-likelihood twin
+    (``<task>_ll``) shares its row when their metrics differ. Returns ``{"columns": [metric, ...], "rows":
+    [{"label", "series", "tasks", "cells": [cell or None, ...]}]}``; a cell is ``{"verdict", "css", "word",
+    "score", "reason", "task", "metric"}``. The ``headline`` task's row comes first, then rows with an emergent,
+    uncertain or inverse emergent cell (in that order), the others after them (sorting is stable).
+    """
+    sel = scores[scores["family"] == family]
+    rank = {"discontinuous": 0, "nonlinear": 1}
+    kinds = sel.drop_duplicates("metric").set_index("metric")["kind"].to_dict()
+    columns = sorted(kinds, key=lambda m: (rank.get(kinds[m], 2), m))
+    metrics_of = {k: set(g["metric"]) for k, g in sel.groupby(["series", "task"])}
+    rows: dict[tuple[str, str], dict] = {}
+    for (series, task), g in sel.groupby(["series", "task"], sort=True):
+        base = task[:-3] if task.endswith("_ll") else task
+        if base != task and not ((series, base) in metrics_of and not metrics_of[(series, base)] & set(g["metric"])):
+            base = task
+        row = rows.setdefault((series, base), {"label": base, "series": series, "tasks": [], "cells": [None] * len(columns)})
+        row["tasks"].append(task)
+        for rec in g.to_dict(orient="records"):
+            css, word = VERDICT_STYLES.get(rec["verdict"], ("v-other", str(rec["verdict"])))
+            row["cells"][columns.index(rec["metric"])] = {
+                "verdict": rec["verdict"], "css": css, "word": word, "score": _score_cell(rec["emergence_score"]),
+                "reason": f"{task} / {rec['metric']}: " + _reason(rec, threshold_factor), "task": task,
+                "metric": rec["metric"],
+            }  # fmt: skip
+    several = len({k[0] for k in rows}) > 1
+    out = list(rows.values())
+    for row in out:
+        row["label"] = (f"{row['series']}: " if several else "") + row["label"] + ("" if len(row["tasks"]) == 1 else " (+_ll)")
+    rank = {"emergent": 0, "uncertain": 1, "inverse emergent": 2}
+    out.sort(key=lambda r: (headline not in r["tasks"], min([rank.get(c["verdict"], 3) for c in r["cells"] if c] + [3])))
+    return {"columns": columns, "rows": out}
 
 
 def write_report(
@@ -248,24 +373,40 @@ def write_report(
             report.files[f"{name}.csv"], report.files[f"{name}.json"] = csv, js
     general, family_notes = _normalize_notes(notes)
     task_names = sorted(set(df["task"]))
+    display = _display_scores(report.scores, df)
+    families = sorted(set(display["family"])) if len(display) else []
+    choices = {fam: choice for fam in families if (choice := headline_choice(display, fam)) is not None}
     figures: dict[str, list[tuple[str, str]]] = {t: [] for t in task_names}
     if plots:
-        figures.update(_draw(df, report, out, task_names, family_notes, x_label, formats, paper_figure, progress))
-    report.summary = {t: summarize_task(report.scores, t) for t in task_names}
+        figures.update(_draw(df, report, out, task_names, family_notes, x_label, formats, paper_figure, progress, choices))
+    report.summary = {t: summarize_task(display, t) for t in task_names}
     forecast_section: list[tuple] = []
     if forecast is not None:  # forecast.csv, summary lines and a section before the list of files
         from lm_eval_mirage.analysis.forecast_plots import add_forecast
 
         forecast_section = add_forecast(report, df, samples, forecast, plots=plots, formats=formats, x_label=x_label)
+    glance = [
+        {
+            "family": fam,
+            "note": family_notes.get(fam, ""),
+            "figure": (figures.get(f"headline:{fam}") or [(None, "")])[0],
+            "task": choices[fam][0] if fam in choices else "",
+            "summary": [line for line in report.summary.get(choices[fam][0], [])
+                        if line.split(":", 1)[0] in set(display.loc[display["family"] == fam, "series"])]
+            if fam in choices else [],  # fmt: skip
+            "grid": verdict_grid(display, fam, headline=choices.get(fam, ("",))[0], threshold_factor=threshold_factor),
+        }
+        for fam in families
+    ]
     blocks = _blocks(df, report, task_names, figures, title, general, family_notes, x_label, threshold_factor, level)
     blocks[-2:-2] = forecast_section
-    report.files["report.md"] = _atomic_write(out / "report.md", _render_markdown(blocks, out))
-    report.files["report.html"] = _atomic_write(out / "report.html", _render_html(blocks, out, title))
+    report.files["report.md"] = _atomic_write(out / "report.md", _render_markdown(blocks, out, title, glance))
+    report.files["report.html"] = _atomic_write(out / "report.html", _render_html(blocks, out, title, glance))
     return report
 
 
 def _draw(
-    df, report, out, task_names, family_notes, x_label, formats, paper_figure, progress
+    df, report, out, task_names, family_notes, x_label, formats, paper_figure, progress, choices
 ) -> dict[str, list[tuple[str, str]]]:
     from tqdm.auto import tqdm
 
@@ -280,6 +421,14 @@ def _draw(
             report.files[f"figures/{path.name}"] = path
         figures.setdefault(task, []).append((f"figures/{stem.name}", caption))
 
+    for fam, (task, metric, companions) in choices.items():
+        axes = plots.plot_headline(df, (task, metric, companions), family=fam, fits=report.fits, x_label=x_label,
+                                   notes=family_notes)  # fmt: skip
+        names = ", ".join(m for _, m in companions)
+        save(axes.flat[0].figure, f"{fam}", "headline",
+             f"{metric} of {task} against scale, linear and log y (dotted: the resolution floor 1/n; open markers: "
+             f"0 drawn at the floor)" + (f", next to the continuous {names}" if names else "") + ".")  # fmt: skip
+        figures[f"headline:{fam}"] = figures.pop(fam)
     for task in tqdm(task_names, desc="figures", unit="task", disable=not progress or len(task_names) < 3):
         axes = plots.plot_side_by_side(df, task, fits=report.fits, x_label=x_label, notes=family_notes)
         save(
@@ -319,10 +468,30 @@ def _draw(
     return figures
 
 
+def _models_table(df: pd.DataFrame, x_label: str) -> pd.DataFrame:
+    """One row per model, named by its label; ``params`` only where it says more than the scale column."""
+    models = df.drop_duplicates("model")[["model", "family", "series", "x", "params", "params_source", "step"]]
+    models = models.sort_values(["series", "x"]).assign(model=lambda m: m["model"].map(model_label))
+    same = models["params"].isna() | (models["params"] == models["x"])
+    if same.all():
+        models = models.drop(columns=["params"])
+    if models["step"].isna().all():
+        models = models.drop(columns=["step"])
+    return models.rename(columns={"x": x_label}) if x_label not in models.columns else models
+
+
+def _fits_shown(fits: pd.DataFrame) -> pd.DataFrame:
+    """The fits table as shown: with a ``quality`` column (:func:`~lm_eval_mirage.analysis.plots.fit_flag`)."""
+    cols = ["series", "fit_task", "metric", "split", "c", "alpha", "r2", "n_models", "L", "L_source"]
+    cols += [c for c in ("L_unit", "error", "warning") if c in fits.columns]
+    quality = [fit_flag(r) or "ok" for r in fits.to_dict(orient="records")]
+    return fits[cols].assign(quality=quality)
+
+
 def _blocks(
     df, report, task_names, figures, title, general, family_notes, x_label, threshold_factor, level
 ) -> list[tuple]:
-    b: list[tuple] = [("h", 1, title)]
+    b: list[tuple] = [("h", 2, "Details")]
     if general:
         b.append(("note", general))
     for fam, text in sorted(family_notes.items()):
@@ -335,13 +504,8 @@ def _blocks(
             or ["No curves to judge."],
         )
     )
-    models = df.drop_duplicates("model")[
-        ["model", "family", "series", "x", "params", "params_source", "step"]
-    ].sort_values(["series", "x"])
-    b += [
-        ("h", 2, "Models"),
-        ("table", models.rename(columns={"x": x_label}) if x_label not in models.columns else models),
-    ]
+    models = _models_table(df, x_label)
+    b += [("h", 2, "Models"), ("table", models)]
     if len(models) == 1:
         b.append(
             (
@@ -380,13 +544,14 @@ def _blocks(
         "missing",
     ]
     for task in task_names:
-        b.append(("h", 2, f"Task {task}"))
+        b.append(("h", 2, f"Task {task}", f"task-{_slug(task)}"))
         fams = sorted(set(df.loc[df["task"] == task, "family"]))
         for fam in fams:
             if fam in family_notes:
                 b.append(("note", f"{fam}: {family_notes[fam]}"))
         b.append(("list", report.summary.get(task, []) or ["No curves to judge."]))
         sc = report.scores[(report.scores["task"] == task)]
+        sc = sc[sc["metric"].isin(shown_metrics(sc["metric"]))]
         if len(sc):
             b.append(("table", sc[sc["split"] == "all"][score_cols]))
         for stem, caption in figures.get(task, []):
@@ -401,28 +566,11 @@ def _blocks(
         if len(fits):
             b += [
                 ("h", 3, "Power-law fit and prediction"),
-                (
-                    "table",
-                    fits[
-                        [
-                            "series",
-                            "fit_task",
-                            "metric",
-                            "split",
-                            "c",
-                            "alpha",
-                            "r2",
-                            "n_models",
-                            "L",
-                            "L_source",
-                            "error",
-                            "warning",
-                        ]
-                    ],
-                ),
+                ("table", _fits_shown(fits)),
             ]
             pred = report.predictions[(report.predictions["task"] == task) & (report.predictions["split"] == "all")]
             if len(pred):
+                pred = pred.assign(model=pred["model"].map(model_label))
                 b.append(("table", pred[["series", "model", "x", "metric", "observed", "predicted", "L"]]))
     b += [
         ("h", 2, "Files"),
@@ -434,8 +582,31 @@ def _blocks(
     return b
 
 
-def _render_markdown(blocks: list[tuple], out: Path) -> str:
+def _figure_files(out: Path, stem: str) -> list[str]:
+    return [ext for ext in ("png", "svg", "pdf") if (out / f"{stem}.{ext}").is_file()]
+
+
+def _markdown_glance(glance: list[dict], out: Path) -> list[str]:
     parts = []
+    for fam in glance:
+        parts.append(f"### {fam['family']}")
+        stem, caption = fam["figure"]
+        found = _figure_files(out, stem) if stem else []
+        if found:
+            parts.append(f"![{caption}]({stem}.{found[0]})")
+        parts += [f"**{fam['task']}**: {line}" for line in fam["summary"]]
+        grid = fam["grid"]
+        if grid["rows"]:
+            frame = pd.DataFrame(
+                [[r["label"]] + [f"{c['word']} {c['score']}" if c else "" for c in r["cells"]] for r in grid["rows"]],
+                columns=["task"] + grid["columns"],
+            )
+            parts.append(markdown_table(frame))
+    return parts
+
+
+def _render_markdown(blocks: list[tuple], out: Path, title: str, glance: list[dict]) -> str:
+    parts = [f"# {title}"] + _markdown_glance(glance, out)
     for block in blocks:
         kind = block[0]
         if kind == "h":
@@ -449,7 +620,7 @@ def _render_markdown(blocks: list[tuple], out: Path) -> str:
         elif kind == "table":
             parts.append(markdown_table(block[1]))
         elif kind == "figure":
-            found = [ext for ext in ("png", "svg", "pdf") if (out / f"{block[1]}.{ext}").is_file()]
+            found = _figure_files(out, block[1])
             if found:
                 others = ", ".join(f"[{ext.upper()}]({block[1]}.{ext})" for ext in found[1:])
                 parts.append(
@@ -458,41 +629,57 @@ def _render_markdown(blocks: list[tuple], out: Path) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}
-th{background:#f3f3f3}.note{border-left:4px solid #d9822b;background:#fff6ec;padding:.5em 1em;font-weight:600}
-figure{margin:1em 0}figure img,figure svg{max-width:100%;height:auto}figcaption{font-size:.85em;color:#555}"""
+def _embedded(out: Path, stem: str | None) -> dict | None:
+    """A figure as the page embeds it: PNG as a data URI, else the SVG inline (our own matplotlib output,
+    which escapes every text it draws), else None."""
+    from markupsafe import Markup
+
+    if not stem:
+        return None
+    png, svg = out / f"{stem}.png", out / f"{stem}.svg"
+    if png.is_file():
+        return {"png": "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")}
+    if svg.is_file():
+        body = re.sub(r"^.*?(<svg\b)", r"\1", svg.read_text(encoding="utf-8"), count=1, flags=re.S)
+        return {"svg": Markup(body)}
+    return None
 
 
-def _render_html(blocks: list[tuple], out: Path, title: str) -> str:
-    esc = html.escape
-    parts = [
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{_CSS}</style></head><body>"
-    ]
+def _html_blocks(blocks: list[tuple], out: Path) -> list[dict]:
+    shown = []
     for block in blocks:
         kind = block[0]
         if kind == "h":
-            parts.append(f"<h{block[1]}>{esc(block[2])}</h{block[1]}>")
-        elif kind == "p":
-            parts.append(f"<p>{esc(block[1])}</p>")
-        elif kind == "note":
-            parts.append(f"<div class='note'>Note - {esc(block[1])}</div>")
+            shown.append({"kind": "h", "level": block[1], "text": block[2], "id": block[3] if len(block) > 3 else None})
+        elif kind in ("p", "note"):
+            shown.append({"kind": kind, "text": block[1]})
         elif kind == "list":
-            parts.append("<ul>" + "".join(f"<li>{esc(str(i))}</li>" for i in block[1]) + "</ul>")
+            shown.append({"kind": "list", "entries": [str(i) for i in block[1]]})
         elif kind == "table":
-            frame = block[1].copy()
-            for col in frame.columns:
-                frame[col] = frame[col].map(_fmt)
-            parts.append(frame.to_html(index=False, escape=True, border=0))
+            frame = block[1]
+            shown.append({"kind": "table", "columns": [str(c) for c in frame.columns],
+                          "rows": [[_fmt(v) for v in row] for row in frame.itertuples(index=False)]})  # fmt: skip
         elif kind == "figure":
-            png, svg = out / f"{block[1]}.png", out / f"{block[1]}.svg"
-            if png.is_file():
-                data = base64.b64encode(png.read_bytes()).decode("ascii")
-                body = f"<img alt='{esc(block[2])}' src='data:image/png;base64,{data}'>"
-            elif svg.is_file():
-                body = re.sub(r"^.*?(<svg\b)", r"\1", svg.read_text(encoding="utf-8"), count=1, flags=re.S)
-            else:
-                continue
-            parts.append(f"<figure>{body}<figcaption>{esc(block[2])}</figcaption></figure>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+            image = _embedded(out, block[1])
+            if image is not None:
+                shown.append({"kind": "figure", "image": image, "caption": block[2]})
+    return shown
+
+
+def _render_html(blocks: list[tuple], out: Path, title: str, glance: list[dict]) -> str:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("lm_eval_mirage.analysis", "templates"),
+        autoescape=True,  # every value is text from files (task names, notes, labels): shown, never run
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["breakable"] = lambda text: str(text).replace("_", "_\u200b")  # long names wrap at "_"
+    families = [{**fam, "image": _embedded(out, fam["figure"][0]), "caption": fam["figure"][1]} for fam in glance]
+    legend = [(css, word, verdict) for verdict, (css, word) in VERDICT_STYLES.items() if verdict != "flat"]
+    return env.get_template("report.html.j2").render(
+        title=title, families=families, blocks=_html_blocks(blocks, out), legend=legend, slug=_slug,
+        max_rows=GRID_ROWS,
+    )

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "rescore": "rescore",
     "analyze": "analyze",
     "demo": "demo",
+    "control": "control",
     "vision-demo": "vision_demo",
     "sweep": "sweep",
 }

@@ -14,6 +14,8 @@ from lm_eval_mirage.metrics.choice import (
     correct_choice_logprob,
     correct_choice_prob,
     expected_calibration_error,
+    expected_calibration_error_equal_mass,
+    expected_calibration_error_equal_width,
 )
 from lm_eval_mirage.metrics.edit_distance import (
     MAX_TOKENS,
@@ -37,6 +39,8 @@ __all__ = [
     "digit_accuracy",
     "exact_match",
     "expected_calibration_error",
+    "expected_calibration_error_equal_mass",
+    "expected_calibration_error_equal_width",
     "mean_squared_error",
     "normalize_text",
     "normalized_edit_distance",

@@ -11,8 +11,11 @@ Aggregations (the harness's own, so a re-scored value equals an online run's):
 - ``np_mean``: ``numpy.mean`` of the per-sample values, which is what the harness's built-in
   ``brier_score`` aggregation computes (``np.mean(np.sum((p - onehot) ** 2, axis=1))``), bit for bit; stderr
   as for ``mean`` (the built-in reports ``N/A``).
-- ``ece``: :func:`lm_eval_mirage.metrics.choice.expected_calibration_error` over all samples of a filter
-  (a corpus-level value; stderr ``N/A`` as for every non-mean harness aggregation).
+- ``ece``: :func:`lm_eval_mirage.metrics.choice.expected_calibration_error_equal_mass` (HELM's 10-bin
+  equal-mass ECE) over all samples of a filter (a corpus-level value; stderr ``N/A`` as for every non-mean
+  harness aggregation).
+- ``ece_equal_width``: :func:`lm_eval_mirage.metrics.choice.expected_calibration_error_equal_width` (10
+  equal-width bins, Guo et al. 2017, the ECE torchmetrics reports) over the same ``(confidence, correct)`` pairs.
 - ``pooled``: mean log-probability over all target tokens of all samples
   (:func:`lm_eval_mirage.metrics.likelihood.mean_logprob`, as the plugin's ``token_logprobs`` aggregation);
   stderr ``N/A``.
@@ -32,7 +35,7 @@ class MetricSpec:
     name: str
     output_type: str
     higher_is_better: bool
-    aggregation: str  # "mean" | "np_mean" | "ece" | "pooled"
+    aggregation: str  # "mean" | "np_mean" | "ece" | "ece_equal_width" | "pooled"
     help: str
 
 
@@ -52,6 +55,7 @@ _SPECS = [
     MetricSpec("correct_choice_prob", "multiple_choice", True, "mean", "p_correct renormalized over the choices"),
     MetricSpec("correct_choice_logprob", "multiple_choice", True, "mean", "vocabulary-level log-likelihood of the correct choice"),
     MetricSpec("ece", "multiple_choice", False, "ece", "expected calibration error, 10 equal-mass bins (HELM)"),
+    MetricSpec("ece_equal_width", "multiple_choice", False, "ece_equal_width", "expected calibration error, 10 equal-width bins (Guo et al.)"),
 ]
 
 #: name -> spec, in display order.

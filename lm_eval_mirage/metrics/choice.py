@@ -10,8 +10,10 @@ The transformation chain of Schaeffer et al. (2024): ``log p_vocab(correct)`` (:
 
 Conventions:
 
-- ``logliks`` is a non-empty 1-D sequence of floats; ``-inf`` (a choice the model cannot produce) is
-  allowed, NaN and ``+inf`` raise ``ValueError``. Docs may have any number of choices, one included.
+- ``logliks`` is a non-empty 1-D sequence of log-likelihoods (numbers in ``[-inf, 0]``); ``-inf`` (a choice
+  the model cannot produce) is allowed; NaN, positive values (beyond float rounding,
+  :data:`~lm_eval_mirage.metrics.likelihood.LOGPROB_TOLERANCE`), bools (JSON ``true``), strings and dicts raise
+  ``ValueError`` naming ``logliks``. Docs may have any number of choices, one included.
 - Probabilities over choices are the softmax computed exactly as the harness does
   (``e = exp(l - max(l)); e / sum(e)``): shifting by the maximum is the log-sum-exp trick, so ``-1e4`` or
   ``-inf`` never give ``0/0``. When every choice is ``-inf`` the choices are treated as equal (the limit of
@@ -20,6 +22,11 @@ Conventions:
   (the harness's ``multiple_target``; it then counts a prediction right when it is any of them). Several
   correct choices are merged into one outcome "a correct choice": ``p_correct = sum_{g in gold} p_g``.
 - Ties: the predicted choice is the first maximum (``numpy.argmax``, as the harness's ``acc``).
+- Every result is clipped into its documented range, so float rounding never reports a probability of
+  ``1.0000000000000002`` or a log-probability above 0.
+- Two ECEs, named by their bins: :func:`expected_calibration_error_equal_mass` (HELM's ``ece_10_bin``; the
+  plugin's metric ``ece`` and :func:`expected_calibration_error` are this one) and
+  :func:`expected_calibration_error_equal_width` (Guo et al. 2017, the ECE of most papers and of torchmetrics).
 """
 
 from __future__ import annotations
@@ -29,6 +36,10 @@ from collections.abc import Sequence
 from typing import Union
 
 import numpy as np
+from scipy.special import logsumexp
+
+from lm_eval_mirage.metrics._checks import describe, real_array
+from lm_eval_mirage.metrics.likelihood import LOGPROB_TOLERANCE
 
 __all__ = [
     "choice_probs",
@@ -39,18 +50,27 @@ __all__ = [
     "max_choice_prob",
     "choice_accuracy",
     "expected_calibration_error",
+    "expected_calibration_error_equal_mass",
+    "expected_calibration_error_equal_width",
 ]
 
 Gold = Union[int, Sequence[int]]
 
+#: Largest ``n_bins`` of :func:`expected_calibration_error_equal_width` (its bin edges are an array).
+MAX_EQUAL_WIDTH_BINS = 10**6
+
 
 def _logliks(logliks: Sequence[float]) -> np.ndarray:
-    x = np.asarray(logliks, dtype=np.float64)
+    x = real_array(logliks, "logliks")
     if x.ndim != 1 or x.size == 0:
         raise ValueError(f"logliks must be a non-empty 1-D sequence of per-choice log-likelihoods, got shape {x.shape}")
-    if np.isnan(x).any() or np.isposinf(x).any():
-        raise ValueError(f"logliks must be finite or -inf (no NaN, no +inf), got {x.tolist()!r}")
+    if np.isnan(x).any() or (x > LOGPROB_TOLERANCE).any():
+        raise ValueError(f"logliks must be log-likelihoods in [-inf, 0] (no NaN, nothing positive), got {describe(logliks)}")
     return x
+
+
+def _clip(value: float, lo: float, hi: float) -> float:
+    return float(min(hi, max(lo, value)))
 
 
 def _gold_indices(gold: Gold, n_choices: int) -> list[int]:
@@ -61,7 +81,7 @@ def _gold_indices(gold: Gold, n_choices: int) -> list[int]:
     for g in items:
         # bool is an int subclass (True would mean choice 1); floats like 1.0 are not indices either
         if isinstance(g, (bool, np.bool_)) or not isinstance(g, (int, np.integer)) or not 0 <= int(g) < n_choices:
-            raise ValueError(f"gold must be a choice index in [0, {n_choices}) or a sequence of them, got {gold!r}")
+            raise ValueError(f"gold must be a choice index in [0, {n_choices}) or a sequence of them, got {describe(gold)}")
         out.append(int(g))
     return sorted(set(out))
 
@@ -112,14 +132,15 @@ def correct_choice_prob(gold: Gold, logliks: Sequence[float]) -> float:
     x = _logliks(logliks)
     idx = _gold_indices(gold, x.size)
     p = choice_probs(x)
-    return float(p[idx[0]]) if len(idx) == 1 else float(np.sum(p[idx]))
+    return _clip(p[idx[0]] if len(idx) == 1 else np.sum(p[idx]), 0.0, 1.0)
 
 
 def correct_choice_logprob(gold: Gold, logliks: Sequence[float]) -> float:
     """Vocabulary-level log-likelihood of the correct choice, ``l_gold`` (not renormalized): the start of the
     transformation chain. With several correct choices, ``log sum_{g in gold} exp(l_g)`` (any of them).
 
-    Higher is better, in ``[-inf, 0]`` for real log-likelihoods.
+    Higher is better, in ``[-inf, 0]`` (clipped: two choices each certain at the vocabulary level, ``[0, 0]``,
+    give 0, not ``log 2``). The sum is :func:`scipy.special.logsumexp`.
 
     Example:
         >>> correct_choice_logprob(1, [-0.5, -2.25, -7.0])
@@ -128,16 +149,13 @@ def correct_choice_logprob(gold: Gold, logliks: Sequence[float]) -> float:
         True
         >>> correct_choice_logprob(0, [-math.inf, -1.0])
         -inf
+        >>> correct_choice_logprob([0, 1], [0.0, 0.0])
+        0.0
     """
     x = _logliks(logliks)
     idx = _gold_indices(gold, x.size)
-    if len(idx) == 1:
-        return float(x[idx[0]])
-    g = x[idx]
-    top = float(np.max(g))
-    if top == -math.inf:
-        return -math.inf
-    return top + math.log(math.fsum(math.exp(v - top) for v in g.tolist()))
+    value = x[idx[0]] if len(idx) == 1 else logsumexp(x[idx])
+    return _clip(value, -math.inf, 0.0)
 
 
 def brier_score(gold: Gold, logliks: Sequence[float]) -> float:
@@ -165,9 +183,9 @@ def brier_score(gold: Gold, logliks: Sequence[float]) -> float:
     if len(idx) == 1:
         onehot = np.zeros(x.size)
         onehot[idx[0]] = 1.0
-        return float(np.sum((p - onehot) ** 2))
+        return _clip(np.sum((p - onehot) ** 2), 0.0, 2.0)
     rest = np.delete(p, idx)
-    return float((1.0 - np.sum(p[idx])) ** 2 + np.sum(rest**2))
+    return _clip((1.0 - min(1.0, np.sum(p[idx]))) ** 2 + np.sum(rest**2), 0.0, 2.0)
 
 
 def binary_brier_score(gold: Gold, logliks: Sequence[float]) -> float:
@@ -193,7 +211,8 @@ def max_choice_prob(logliks: Sequence[float]) -> float:
         >>> max_choice_prob([-5.0, -5.0, -5.0, -5.0])
         0.25
     """
-    return float(np.max(choice_probs(logliks)))
+    p = choice_probs(logliks)
+    return _clip(np.max(p), 1.0 / p.size, 1.0)
 
 
 def choice_accuracy(gold: Gold, logliks: Sequence[float]) -> float:
@@ -212,8 +231,41 @@ def choice_accuracy(gold: Gold, logliks: Sequence[float]) -> float:
     return 1.0 if int(np.argmax(x)) in idx else 0.0
 
 
-def expected_calibration_error(confidences: Sequence[float], correct: Sequence[float], *, n_bins: int = 10) -> float:
-    """Expected calibration error with equal-mass bins, as HELM's ``ece_10_bin``.
+def _calibration_inputs(confidences: Sequence[float], correct: Sequence[float], n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(n_bins, (bool, np.bool_)) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive int, got {describe(n_bins)}")
+    conf = real_array(confidences, "confidences")
+    hit = real_array(correct, "correct", allow_bool=True)
+    if conf.ndim != 1 or conf.size == 0:
+        raise ValueError(f"confidences must be a non-empty 1-D sequence, got shape {conf.shape}")
+    if hit.shape != conf.shape:
+        raise ValueError(f"correct must have the shape of confidences {conf.shape}, got {hit.shape}")
+    if np.isnan(conf).any() or (conf < 0).any() or (conf > 1).any():
+        raise ValueError("confidences must lie in [0, 1] (no NaN)")
+    if not np.isin(hit, (0.0, 1.0)).all():
+        raise ValueError("correct must hold only 0/1 (or bools)")
+    return conf, hit
+
+
+def _binned_error(conf: np.ndarray, hit: np.ndarray, which: np.ndarray) -> float:
+    """``sum_b (|B_b| / n) * |mean conf - mean correct|`` over the bins named by ``which``, clipped to [0, 1]."""
+    n = conf.size
+    ece = 0.0
+    for b in np.unique(which):
+        members = which == b
+        ece += (members.sum() / n) * abs(conf[members].mean() - hit[members].mean())
+    return _clip(ece, 0.0, 1.0)
+
+
+# Why our own ECEs and not a library's: torchmetrics' binary_calibration_error (equal width) needs torch
+# tensors and puts a confidence on a bin edge into the upper bin (and 1.0 into a bin of its own), unlike
+# Guo et al.'s ((m-1)/M, m/M]; uncertainty-calibration (equal mass, HELM's) refuses inputs where every
+# prediction is right (or wrong), which a small model on an easy task produces. The tests compare both
+# functions with uncertainty-calibration (get_ece_em, get_ece) and with scikit-learn's calibration_curve.
+
+
+def expected_calibration_error_equal_mass(confidences: Sequence[float], correct: Sequence[float], *, n_bins: int = 10) -> float:
+    """Expected calibration error with equal-mass bins, as HELM's ``ece_10_bin`` (the plugin's metric ``ece``).
 
     ``ECE = sum_b (|B_b| / n) * |mean_{s in B_b} conf_s - mean_{s in B_b} correct_s|``
 
@@ -226,6 +278,7 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[f
     boundaries merged), and assign each sample to the first boundary ``>=`` its confidence. Equal
     confidences therefore always share a bin. Unlike that package, all-correct or all-wrong inputs are
     accepted. A corpus-level aggregate: it is not a mean of per-sample values. Lower is better, in ``[0, 1]``.
+    Not the equal-width ECE most papers report: see :func:`expected_calibration_error_equal_width`.
 
     Args:
         confidences: per-sample confidence of the predicted answer in ``[0, 1]`` (e.g. :func:`max_choice_prob`).
@@ -233,31 +286,57 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[f
         n_bins: number of equal-mass bins (keyword only), at least 1.
 
     Example:
-        >>> round(expected_calibration_error([0.1, 0.7, 0.5, 0.9], [0, 1, 0, 1], n_bins=2), 12)
+        >>> round(expected_calibration_error_equal_mass([0.1, 0.7, 0.5, 0.9], [0, 1, 0, 1], n_bins=2), 12)
         0.25
-        >>> round(expected_calibration_error([0.6, 0.7, 0.8, 0.9], [0, 0, 1, 1], n_bins=2), 12)
+        >>> round(expected_calibration_error_equal_mass([0.6, 0.7, 0.8, 0.9], [0, 0, 1, 1], n_bins=2), 12)
         0.4
-        >>> expected_calibration_error([0.9, 0.9], [1, 0], n_bins=10)
+        >>> expected_calibration_error_equal_mass([0.9, 0.9], [1, 0], n_bins=10)
         0.4
     """
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
-    conf = np.asarray(confidences, dtype=np.float64)
-    hit = np.asarray(correct, dtype=np.float64)
-    if conf.ndim != 1 or conf.size == 0:
-        raise ValueError(f"confidences must be a non-empty 1-D sequence, got shape {conf.shape}")
-    if hit.shape != conf.shape:
-        raise ValueError(f"correct must have the shape of confidences {conf.shape}, got {hit.shape}")
-    if np.isnan(conf).any() or (conf < 0).any() or (conf > 1).any():
-        raise ValueError("confidences must lie in [0, 1] (no NaN)")
-    if not np.isin(hit, (0.0, 1.0)).all():
-        raise ValueError("correct must hold only 0/1 (or bools)")
+    conf, hit = _calibration_inputs(confidences, correct, n_bins)
     parts = np.array_split(np.sort(conf), min(int(n_bins), conf.size))
     bounds = sorted({(a[-1] + b[0]) / 2.0 for a, b in zip(parts[:-1], parts[1:])} | {1.0})
-    which = np.searchsorted(np.asarray(bounds), conf, side="left")
-    n = conf.size
-    ece = 0.0
-    for b in np.unique(which):
-        members = which == b
-        ece += (members.sum() / n) * abs(conf[members].mean() - hit[members].mean())
-    return float(ece)
+    return _binned_error(conf, hit, np.searchsorted(np.asarray(bounds), conf, side="left"))
+
+
+def expected_calibration_error_equal_width(confidences: Sequence[float], correct: Sequence[float], *, n_bins: int = 10) -> float:
+    """Expected calibration error with ``n_bins`` equal-width bins (Guo et al. 2017, "On Calibration of Modern
+    Neural Networks"), the ECE most papers and torchmetrics report.
+
+    ``ECE = sum_m (|B_m| / n) * |mean_{s in B_m} conf_s - mean_{s in B_m} correct_s|`` with
+    ``B_m = {s : (m - 1) / M < conf_s <= m / M}`` (``conf = 0`` in the first bin), edges computed as ``m / M``;
+    empty bins contribute nothing. The same bins as ``calibration.get_ece`` of uncertainty-calibration 0.1.4
+    and as scikit-learn's ``calibration_curve(strategy="uniform")``; torchmetrics differs only for a
+    confidence exactly on an edge (it takes the upper bin). Lower is better, in ``[0, 1]``.
+
+    Args:
+        confidences: per-sample confidence of the predicted answer in ``[0, 1]``.
+        correct: per-sample 1.0/0.0 (or bool) whether that prediction was right.
+        n_bins: number of bins of width ``1 / n_bins`` (keyword only), at least 1.
+
+    Example:
+        >>> round(expected_calibration_error_equal_width([0.1, 0.7, 0.5, 0.9], [0, 1, 0, 1], n_bins=2), 12)
+        0.25
+        >>> round(expected_calibration_error_equal_width([0.55, 0.65, 0.95], [1, 0, 1], n_bins=10), 12)  # (0.45 + 0.65 + 0.05) / 3
+        0.383333333333
+        >>> expected_calibration_error_equal_width([0.5, 0.5], [1, 1], n_bins=2)   # 0.5 is in (0, 0.5]
+        0.5
+    """
+    conf, hit = _calibration_inputs(confidences, correct, n_bins)
+    if int(n_bins) > MAX_EQUAL_WIDTH_BINS:  # the edges are materialised: bound their memory
+        raise ValueError(f"n_bins must be at most {MAX_EQUAL_WIDTH_BINS} for equal-width bins, got {describe(n_bins)}")
+    edges = np.arange(1, int(n_bins) + 1, dtype=np.float64) / int(n_bins)
+    edges[-1] = 1.0
+    return _binned_error(conf, hit, np.searchsorted(edges, conf, side="left"))
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[float], *, n_bins: int = 10) -> float:
+    """HELM's equal-mass ECE, :func:`expected_calibration_error_equal_mass` (the plugin's metric ``ece``).
+
+    Kept under this name for existing callers; new code should call the function whose name says the bins.
+
+    Example:
+        >>> expected_calibration_error([0.9, 0.9], [1, 0]) == expected_calibration_error_equal_mass([0.9, 0.9], [1, 0])
+        True
+    """
+    return expected_calibration_error_equal_mass(confidences, correct, n_bins=n_bins)

@@ -7,17 +7,20 @@ Tokens default to the characters of the normalized answer (for a number: its dig
 ``tokenize=`` (any ``str -> sequence`` callable, e.g. :func:`tokenizer_tokens` of a model's tokenizer) to
 measure in the model's own tokens instead.
 
-Inputs of any shape give a defined value: ``None`` is the empty string, surrounding whitespace is stripped,
-and each side is cut to :data:`MAX_TOKENS` tokens before the distance, so a runaway generation of a million
-characters costs microseconds, not seconds.
+Texts are strings; ``None`` is the empty string (anything else is a ``ValueError`` naming the argument),
+surrounding whitespace is stripped, and each side is cut to :data:`MAX_TOKENS` tokens before the distance, so
+a runaway generation of a million characters costs microseconds, not seconds.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Hashable, Sequence
 from functools import lru_cache
 
 import editdistance
+
+from lm_eval_mirage.metrics._checks import describe, text as _text
 
 __all__ = [
     "MAX_TOKENS",
@@ -44,9 +47,7 @@ def normalize_text(text: str | None) -> str:
         >>> normalize_text(None)
         ''
     """
-    if text is None:
-        return ""
-    return str(text).strip()
+    return _text(text, "text").strip()
 
 
 def char_tokens(text: str) -> list[str]:
@@ -76,7 +77,9 @@ def tokenizer_tokens(name_or_path: str) -> Tokenize:
     Returns:
         A callable ``str -> list[int]`` (no special tokens added).
     """
-    tokenizer = _load_tokenizer(str(name_or_path))
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise ValueError(f"name_or_path must be a tokenizer name or folder, got {describe(name_or_path)}")
+    tokenizer = _load_tokenizer(os.fspath(name_or_path))
 
     def tokenize(text: str) -> list[int]:
         return tokenizer.encode(normalize_text(text), add_special_tokens=False)
@@ -84,12 +87,23 @@ def tokenizer_tokens(name_or_path: str) -> Tokenize:
     return tokenize
 
 
-def _tokens(text: str | None, tokenize: Tokenize | None) -> Sequence[Hashable]:
-    text = normalize_text(text)
+def _tokens(text: str | None, tokenize: Tokenize | None, name: str) -> Sequence[Hashable]:
+    text = _text(text, name).strip()
+    if tokenize is None:
+        return list(text[:MAX_TOKENS])
+    if not callable(tokenize):
+        raise ValueError(f"tokenize must be a callable str -> sequence of tokens, got {describe(tokenize)}")
     # Cut characters first so a tokenizer never sees a huge string: a token spans at least one character.
-    text = text[: MAX_TOKENS * 8] if tokenize is not None else text[:MAX_TOKENS]
-    tokens = tokenize(text) if tokenize is not None else list(text)
-    return list(tokens[:MAX_TOKENS])
+    tokens = tokenize(text[: MAX_TOKENS * 8])
+    if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
+        raise ValueError(f"tokenize must return a sequence of tokens, returned {describe(tokens)}")
+    out = list(tokens[:MAX_TOKENS])
+    for token in out:
+        try:
+            hash(token)
+        except TypeError:
+            raise ValueError(f"tokenize must return hashable tokens (str or int), returned {describe(token)}") from None
+    return out
 
 
 def token_edit_distance(target: str | None, output: str | None, *, tokenize: Tokenize | None = None) -> int:
@@ -115,7 +129,7 @@ def token_edit_distance(target: str | None, output: str | None, *, tokenize: Tok
         >>> token_edit_distance("124", "")
         3
     """
-    return int(editdistance.eval(_tokens(target, tokenize), _tokens(output, tokenize)))
+    return int(editdistance.eval(_tokens(target, tokenize, "target"), _tokens(output, tokenize, "output")))
 
 
 def normalized_edit_distance(target: str | None, output: str | None, *, tokenize: Tokenize | None = None) -> float:
@@ -131,7 +145,7 @@ def normalized_edit_distance(target: str | None, output: str | None, *, tokenize
         >>> normalized_edit_distance("", "")
         0.0
     """
-    a, b = _tokens(target, tokenize), _tokens(output, tokenize)
+    a, b = _tokens(target, tokenize, "target"), _tokens(output, tokenize, "output")
     longest = max(len(a), len(b))
     if longest == 0:
         return 0.0

@@ -6,8 +6,10 @@ the last step: ``exp(-1e4)`` is ``0.0`` in float64, but ``logmeanexp([-1e4, -1e4
 
 Conventions (all plain Python floats; no ``lm_eval`` import):
 
-- a log-probability is a float in ``[-inf, 0]``; values up to ``LOGPROB_TOLERANCE`` above 0 are accepted
-  (float32 rounding of a certain token) and treated as given; ``NaN`` or larger positive values raise;
+- a log-probability is a number in ``[-inf, 0]``; values up to ``LOGPROB_TOLERANCE`` above 0 are accepted
+  (float32 rounding of a certain token) and read as ``0.0``; ``NaN``, larger positive values, bools (JSON
+  ``true``), strings and integers beyond float64 raise ``ValueError`` naming the argument;
+- every result stays inside its documented bounds (log-probabilities ``<= 0``, probabilities in ``[0, 1]``);
 - ``-inf`` (probability exactly 0) propagates as ``-inf`` in log space and ``0.0`` in probability space,
   never as ``NaN``;
 - the paper's per-token probability is ``p = exp(logprob_sum / L)`` (geometric mean of the token
@@ -17,7 +19,12 @@ Conventions (all plain Python floats; no ``lm_eval`` import):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+from scipy.special import logsumexp as _scipy_logsumexp
+
+from lm_eval_mirage.metrics._checks import describe, real
 
 __all__ = [
     "LOGPROB_TOLERANCE",
@@ -38,28 +45,49 @@ LOGPROB_TOLERANCE = 1e-4
 
 
 def check_logprob(value: float, name: str = "logprob_sum") -> float:
-    """Return ``value`` as a float after checking that it is a log-probability.
+    """Return ``value`` as a float after checking that it is a log-probability; ``(0, LOGPROB_TOLERANCE]``
+    (float rounding of a certain event) is returned as ``0.0``.
 
     Raises:
-        ValueError: naming ``name`` when ``value`` is NaN, ``+inf`` or above ``LOGPROB_TOLERANCE``.
+        ValueError: naming ``name`` when ``value`` is not a number (a bool, a string, a dict, an integer
+            beyond float64), NaN, ``+inf`` or above ``LOGPROB_TOLERANCE``.
 
     Example:
         >>> check_logprob(-1.5)
         -1.5
         >>> check_logprob(float("-inf"))
         -inf
+        >>> check_logprob(5e-7)
+        0.0
+        >>> check_logprob(True)
+        Traceback (most recent call last):
+        ...
+        ValueError: logprob_sum must be a number (bool is not), got True
     """
-    x = float(value)
-    if math.isnan(x) or x > LOGPROB_TOLERANCE:
-        raise ValueError(f"{name} must be a log-probability in [-inf, 0], got {value!r}")
-    return x
+    x = value if type(value) is float else real(value, name)
+    if x != x or x > LOGPROB_TOLERANCE:  # x != x: NaN
+        raise ValueError(f"{name} must be a log-probability in [-inf, 0], got {describe(value)}")
+    return x if x <= 0.0 else 0.0
 
 
-def _check_count(n_tokens: int, name: str = "n_tokens") -> int:
-    if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens < 1:
-        # bool is an int subclass: True would silently mean "one token"
-        raise ValueError(f"{name} must be a positive int (number of target tokens), got {n_tokens!r}")
-    return n_tokens
+def _check_many(values: list, name: str) -> list[float]:
+    """``check_logprob`` of each value (errors name ``name[i]``), with one C-level pass for plain floats."""
+    if values and set(map(type, values)) == {float} and not any(map(math.isnan, values)):
+        top = max(values)
+        if top <= 0.0:
+            return values
+        if top <= LOGPROB_TOLERANCE:
+            return [x if x <= 0.0 else 0.0 for x in values]
+    return [check_logprob(v, f"{name}[{i}]") for i, v in enumerate(values)]
+
+
+def _check_count(n_tokens: int, name: str = "n_tokens") -> float:
+    # bool is an int subclass: True would silently mean "one token"
+    if type(n_tokens) is int and 1 <= n_tokens < 2**53:
+        return float(n_tokens)
+    if isinstance(n_tokens, (bool, np.bool_)) or not isinstance(n_tokens, (int, np.integer)) or n_tokens < 1:
+        raise ValueError(f"{name} must be a positive int (number of target tokens), got {describe(n_tokens)}")
+    return real(n_tokens, name)  # as a float: logprob / (a 400-digit int) would raise OverflowError
 
 
 def target_prob(logprob_sum: float) -> float:
@@ -128,20 +156,25 @@ def greedy_exact_match(is_greedy: bool) -> float:
     """
     if not isinstance(is_greedy, bool):
         # numpy.bool_ and torch bools convert fine; strings like "False" must not (bool("False") is True)
-        if type(is_greedy).__name__ not in {"bool_", "bool"}:
-            raise ValueError(f"is_greedy must be a bool, got {is_greedy!r}")
+        if type(is_greedy).__name__ not in {"bool_", "bool"} or getattr(is_greedy, "ndim", 0) != 0:
+            raise ValueError(f"is_greedy must be a bool, got {describe(is_greedy)}")
     return 1.0 if bool(is_greedy) else 0.0
 
 
 def _logprobs(values: Iterable[float], name: str) -> list[float]:
-    xs = [check_logprob(v, name) for v in values]
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise ValueError(f"{name} must be a sequence of log-probabilities, got {type(values).__name__} {describe(values)}")
+    if isinstance(values, np.ndarray) and values.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got an array of shape {values.shape}")
+    xs = _check_many(values.tolist() if isinstance(values, np.ndarray) else list(values), name)
     if not xs:
         raise ValueError(f"{name} must hold at least one log-probability, got an empty sequence")
     return xs
 
 
 def logsumexp(logprobs: Iterable[float]) -> float:
-    """``log(sum(exp(x)))`` computed stably (shift by the maximum); ``-inf`` when every value is ``-inf``.
+    """``log(sum(exp(x)))`` computed stably by :func:`scipy.special.logsumexp`; ``-inf`` when every value is
+    ``-inf``. In ``[-inf, log(len(x))]``.
 
     Example:
         >>> logsumexp([math.log(0.25), math.log(0.5)]) == math.log(0.75)
@@ -152,16 +185,13 @@ def logsumexp(logprobs: Iterable[float]) -> float:
         -inf
     """
     xs = _logprobs(logprobs, "logprobs")
-    top = max(xs)
-    if top == -math.inf:
-        return -math.inf
-    return top + math.log(math.fsum(math.exp(x - top) for x in xs))
+    return min(float(_scipy_logsumexp(np.asarray(xs, dtype=np.float64))), math.log(len(xs)))
 
 
 def logmeanexp(logprobs: Iterable[float]) -> float:
     """``log(mean(exp(x)))``: the log of the mean probability, without underflow.
 
-    Use it to aggregate target log-probabilities into the log of the expected pass rate.
+    Use it to aggregate target log-probabilities into the log of the expected pass rate. In ``[-inf, 0]``.
 
     Example:
         >>> logmeanexp([-1e4, -1e4])
@@ -172,7 +202,7 @@ def logmeanexp(logprobs: Iterable[float]) -> float:
         -inf
     """
     xs = _logprobs(logprobs, "logprobs")
-    return logsumexp(xs) - math.log(len(xs))
+    return min(0.0, logsumexp(xs) - math.log(len(xs)))
 
 
 def mean_logprob(logprobs: Iterable[float]) -> float:
@@ -187,7 +217,10 @@ def mean_logprob(logprobs: Iterable[float]) -> float:
     xs = _logprobs(logprobs, "logprobs")
     if -math.inf in xs:
         return -math.inf  # fsum of [-inf, finite] is -inf too, but be explicit: never inf - inf
-    return math.fsum(xs) / len(xs)
+    try:
+        return math.fsum(xs) / len(xs)
+    except OverflowError:  # the sum leaves float64 ([-1e308, -1e308]); the mean does not
+        return math.fsum(x / len(xs) for x in xs)
 
 
 def mean_prob(logprobs: Iterable[float]) -> float:
@@ -218,11 +251,13 @@ def pooled_token_logprob(token_logprobs: Sequence[Sequence[float]]) -> float:
         >>> pooled_token_logprob([[0.0], [float("-inf")]])
         -inf
     """
+    if isinstance(token_logprobs, (str, bytes, Mapping)) or not isinstance(token_logprobs, (Sequence, np.ndarray)):
+        raise ValueError(f"token_logprobs must be a sequence of per-sample sequences, got {describe(token_logprobs)}")
     flat: list[float] = []
     for i, row in enumerate(token_logprobs):
-        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
-            raise ValueError(f"token_logprobs[{i}] must be a sequence of log-probabilities, got {row!r}")
-        flat.extend(check_logprob(v, f"token_logprobs[{i}]") for v in row)
+        if isinstance(row, (str, bytes)) or not isinstance(row, (Sequence, np.ndarray)) or getattr(row, "ndim", 1) != 1:
+            raise ValueError(f"token_logprobs[{i}] must be a sequence of log-probabilities, got {describe(row)}")
+        flat.extend(_check_many(row.tolist() if isinstance(row, np.ndarray) else list(row), f"token_logprobs[{i}]"))
     return mean_logprob(flat) if flat else _raise_empty()
 
 

@@ -40,7 +40,7 @@ __all__ = [
 #: passes for a token count.
 CHAR_NAMES: dict[str, str] = {"per_token_logprob": "per_char_logprob", "per_token_prob": "per_char_prob", "target_tokens": "target_chars"}
 #: Keys :func:`choice_values` returns.
-CHOICE_KEYS = ("brier_score", "binary_brier_score", "correct_choice_prob", "correct_choice_logprob", "ece")
+CHOICE_KEYS = ("brier_score", "binary_brier_score", "correct_choice_prob", "correct_choice_logprob", "ece", "ece_equal_width")
 
 
 def continuation_length(continuation: str, encode: Callable[[str], Sequence[Any]] | None = None) -> tuple[int, str]:
@@ -106,7 +106,7 @@ def loglikelihood_values(
 def choice_values(gold: int | Sequence[int] | None, lls: Sequence[float]) -> dict[str, Any]:
     """Per-sample multiple-choice metrics (:data:`CHOICE_KEYS`) from the gold and the choice log-likelihoods.
 
-    ``ece`` is the ``(confidence, correct)`` pair that the ECE aggregation bins. A ``None`` gold (not among
+    ``ece`` and ``ece_equal_width`` are the ``(confidence, correct)`` pair that the two ECE aggregations bin. A ``None`` gold (not among
     the choices) gives NaN everywhere.
 
     Example:
@@ -116,13 +116,15 @@ def choice_values(gold: int | Sequence[int] | None, lls: Sequence[float]) -> dic
     """
     if gold is None:
         nan = math.nan
-        return {"brier_score": nan, "binary_brier_score": nan, "correct_choice_prob": nan, "correct_choice_logprob": nan, "ece": (nan, nan)}
+        return {"brier_score": nan, "binary_brier_score": nan, "correct_choice_prob": nan, "correct_choice_logprob": nan, "ece": (nan, nan), "ece_equal_width": (nan, nan)}
+    pair = (choice.max_choice_prob(lls), choice.choice_accuracy(gold, lls))
     return {
         "brier_score": choice.brier_score(gold, lls),
         "binary_brier_score": choice.binary_brier_score(gold, lls),
         "correct_choice_prob": choice.correct_choice_prob(gold, lls),
         "correct_choice_logprob": choice.correct_choice_logprob(gold, lls),
-        "ece": (choice.max_choice_prob(lls), choice.choice_accuracy(gold, lls)),
+        "ece": pair,
+        "ece_equal_width": pair,
     }
 
 

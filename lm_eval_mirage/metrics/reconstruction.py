@@ -13,7 +13,9 @@ Conventions (plain numpy, no ``lm_eval`` import):
 
 - ``x`` (originals) and ``x_hat`` (reconstructions) are arrays of the same shape ``(N, ...)``: the first axis
   indexes the N images, the remaining axes (``8 x 8``, or 64 flat pixels) are flattened per image;
-- values must be finite (a NaN would silently count as "not reconstructed"), N must be at least 1;
+- every image has at least one pixel; values must be finite numbers (a NaN would silently count as "not reconstructed"; bools, strings and dicts
+  are refused), N must be at least 1; anything else is a ``ValueError`` naming the argument;
+- a squared error beyond float64 (pixels near 1e154) is a ``ValueError`` too, never an ``inf`` result;
 - the squared error of an image is a SUM over its pixels (the paper's ``||x - xhat||^2``), while the mean
   squared error is a MEAN over images and pixels, so ``mse == mean(per_image_squared_error) / K``.
 """
@@ -24,6 +26,8 @@ import math
 from typing import Any
 
 import numpy as np
+
+from lm_eval_mirage.metrics._checks import describe, real, real_array
 
 __all__ = [
     "per_image_squared_error",
@@ -37,9 +41,9 @@ __all__ = [
 
 def _as_images(values: Any, name: str) -> np.ndarray:
     """``values`` as a float64 ``(N, K)`` array, one row per image."""
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim == 0 or arr.shape[0] == 0:
-        raise ValueError(f"{name} must be an array of shape (N, ...) with N >= 1 images, got shape {arr.shape}")
+    arr = real_array(values, name)
+    if arr.ndim == 0 or arr.shape[0] == 0 or arr.size == 0:  # size 0 with N >= 1: images without pixels
+        raise ValueError(f"{name} must be an array of shape (N, ...) with N >= 1 images of >= 1 pixel, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr.reshape(arr.shape[0], -1)))[:5, 0].tolist()
         raise ValueError(f"{name} contains NaN or infinite values (images {bad}...): every pixel must be finite")
@@ -47,16 +51,25 @@ def _as_images(values: Any, name: str) -> np.ndarray:
 
 
 def _pair(x: Any, x_hat: Any) -> tuple[np.ndarray, np.ndarray]:
-    xs, xh = np.asarray(x), np.asarray(x_hat)
+    xs, xh = real_array(x, "x"), real_array(x_hat, "x_hat")
     if xs.shape != xh.shape:
         raise ValueError(f"x has shape {xs.shape} but x_hat has shape {xh.shape}: give one reconstruction per image")
     return _as_images(xs, "x"), _as_images(xh, "x_hat")
 
 
+def _squared_diff(x: Any, x_hat: Any) -> np.ndarray:
+    xs, xh = _pair(x, x_hat)
+    # No np.errstate here: it costs as much as the arithmetic; values near 1e154 warn (overflow), then raise.
+    sq = (xs - xh) ** 2
+    if not np.isfinite(np.sum(sq)):
+        raise ValueError("x, x_hat: the squared error overflows float64 (pixel values too large)")
+    return sq
+
+
 def _check_positive(value: float, name: str) -> float:
-    v = float(value)
-    if math.isnan(v) or v <= 0.0:
-        raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    v = real(value, name)
+    if not math.isfinite(v) or v <= 0.0:
+        raise ValueError(f"{name} must be a finite number > 0, got {describe(value)}")
     return v
 
 
@@ -74,8 +87,7 @@ def per_image_squared_error(x: Any, x_hat: Any) -> np.ndarray:
         >>> per_image_squared_error([[0.0, 1.0], [0.5, 0.5]], [[0.0, 0.5], [0.0, 1.0]]).tolist()
         [0.25, 0.5]
     """
-    xs, xh = _pair(x, x_hat)
-    return np.sum((xs - xh) ** 2, axis=1)
+    return np.sum(_squared_diff(x, x_hat), axis=1)
 
 
 def mean_squared_error(x: Any, x_hat: Any) -> float:
@@ -91,8 +103,7 @@ def mean_squared_error(x: Any, x_hat: Any) -> float:
         >>> mean_squared_error([[0.0, 1.0], [0.5, 0.5]], [[0.0, 0.5], [0.0, 1.0]])
         0.1875
     """
-    xs, xh = _pair(x, x_hat)
-    return float(np.mean((xs - xh) ** 2))
+    return float(np.mean(_squared_diff(x, x_hat)))
 
 
 def reconstruction_c(x: Any, x_hat: Any, c: float) -> float:
@@ -129,7 +140,7 @@ def pixels_correct(x: Any, x_hat: Any, *, tol: float) -> np.ndarray:
         [[True, False, True]]
     """
     xs, xh = _pair(x, x_hat)
-    return np.abs(xs - xh) < _check_positive(tol, "tol")
+    return np.abs(xs - xh) < _check_positive(tol, "tol")  # |1e308 - -1e308| = inf (a warning): not within tol
 
 
 def pixel_accuracy(x: Any, x_hat: Any, *, tol: float) -> float:
@@ -163,11 +174,10 @@ def subset_accuracy(correct: Any) -> float:
         >>> subset_accuracy(pixels_correct([[0.0, 1.0], [0.5, 0.5]], [[0.0, 0.5], [0.5, 0.52]], tol=0.05))
         0.5
     """
-    arr = np.asarray(correct)
+    arr = real_array(correct, "correct", allow_bool=True)
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"correct must be a 2-D array of shape (N, K) with N, K >= 1, got shape {arr.shape}")
-    if arr.dtype != bool:
-        if not np.all(np.isin(arr, (0, 1))):
-            raise ValueError("correct must hold booleans or 0/1 values (one per part of each item)")
-        arr = arr.astype(bool)
+    if not np.all(np.isin(arr, (0.0, 1.0))):
+        raise ValueError("correct must hold booleans or 0/1 values (one per part of each item)")
+    arr = arr.astype(bool)
     return float(np.mean(np.all(arr, axis=1)))

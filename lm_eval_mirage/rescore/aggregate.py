@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from lm_eval_mirage.metrics.choice import expected_calibration_error
+from lm_eval_mirage.metrics.choice import expected_calibration_error_equal_mass, expected_calibration_error_equal_width
 from lm_eval_mirage.metrics.likelihood import mean_logprob
 from lm_eval_mirage.rescore.catalog import MetricSpec
 
@@ -86,9 +86,10 @@ class Accumulator:
         return out
 
     def _aggregate(self, spec: MetricSpec, values: Any) -> tuple[float, Any]:
-        if spec.aggregation == "ece":
+        if spec.aggregation in ("ece", "ece_equal_width"):
+            ece = expected_calibration_error_equal_mass if spec.aggregation == "ece" else expected_calibration_error_equal_width
             conf, hit = values
-            return expected_calibration_error(np.frombuffer(conf), np.frombuffer(hit)), "N/A"
+            return ece(np.frombuffer(conf), np.frombuffer(hit)), "N/A"
         if spec.aggregation == "pooled":
             return mean_logprob(values), "N/A"
         stderr = harness_mean_stderr(values) if len(values) > 1 else "N/A"

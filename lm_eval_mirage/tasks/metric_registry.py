@@ -16,21 +16,34 @@ from lm_eval_mirage.metrics import choice
 from lm_eval_mirage.metrics.catalog import METRICS
 from lm_eval_mirage.metrics.likelihood import pooled_token_logprob
 
-__all__ = ["ece_aggregation", "np_mean_aggregation", "online_aggregation", "register"]
+__all__ = ["ece_aggregation", "ece_equal_width_aggregation", "np_mean_aggregation", "online_aggregation", "register"]
+
+
+def _pairs(items: Sequence[Sequence[float]]) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    items = [tuple(i) for i in items if not math.isnan(i[0])]
+    return tuple(zip(*items)) if items else None  # type: ignore[return-value]
 
 
 def ece_aggregation(items: Sequence[Sequence[float]]) -> float:
-    """Aggregate per-sample ``(confidence, correct)`` pairs into the 10-bin equal-mass ECE.
+    """Aggregate per-sample ``(confidence, correct)`` pairs into HELM's 10-bin equal-mass ECE (metric ``ece``).
 
     Example:
         >>> round(ece_aggregation([(0.9, 1), (0.9, 0)]), 12)
         0.4
     """
-    items = [tuple(i) for i in items if not math.isnan(i[0])]
-    if not items:
-        return float("nan")
-    confidences, correct = zip(*items)
-    return choice.expected_calibration_error(confidences, correct, n_bins=10)
+    pairs = _pairs(items)
+    return float("nan") if pairs is None else choice.expected_calibration_error_equal_mass(*pairs, n_bins=10)
+
+
+def ece_equal_width_aggregation(items: Sequence[Sequence[float]]) -> float:
+    """Aggregate per-sample ``(confidence, correct)`` pairs into the 10-bin equal-width ECE (``ece_equal_width``).
+
+    Example:
+        >>> round(ece_equal_width_aggregation([(0.95, 1), (0.55, 0)]), 12)
+        0.3
+    """
+    pairs = _pairs(items)
+    return float("nan") if pairs is None else choice.expected_calibration_error_equal_width(*pairs, n_bins=10)
 
 
 def np_mean_aggregation(items: Sequence[float]) -> float:
@@ -52,7 +65,8 @@ def online_aggregation(name: str) -> Callable[[Sequence[Any]], float]:
         from lm_eval.api.metrics import mean
 
         return mean
-    return {"np_mean": np_mean_aggregation, "ece": ece_aggregation, "pooled": pooled_token_logprob}[kind]
+    return {"np_mean": np_mean_aggregation, "ece": ece_aggregation, "ece_equal_width": ece_equal_width_aggregation,
+            "pooled": pooled_token_logprob}[kind]
 
 
 def _computed_by_process_results(*args: Any, **kwargs: Any) -> float:

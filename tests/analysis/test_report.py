@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from lm_eval_mirage.analysis.report import markdown_table, summarize_task, write_report
+from lm_eval_mirage.analysis.report import markdown_table, model_label, summarize_task, verdict_grid, write_report
 
 from .test_table import vision_table
 
@@ -22,7 +22,7 @@ def strict_json(text: str):
 
 
 def test_report_for_a_table_without_harness_files(tmp_path):
-    pytest.importorskip("matplotlib")
+    import matplotlib  # noqa: F401 - in the test extra: a missing one must fail, not skip
     df = vision_table().assign(family="autoencoders")
     df.attrs["messages"] = ["widths 256 and 512 still training"]
     report = write_report(df, tmp_path, title="Vision mirage", notes={"autoencoders": "SIMULATION", "": "toy data"},
@@ -31,12 +31,13 @@ def test_report_for_a_table_without_harness_files(tmp_path):
     assert {"table.csv", "table.json", "emergence.csv", "emergence.json", "report.md", "report.html"} <= names
     assert "fits.csv" not in names  # no per-token log-likelihood: nothing to fit
     pngs = sorted(n for n in names if n.endswith(".png"))
-    assert pngs == ["figures/mnist__emergence.png", "figures/mnist__side_by_side.png"]
+    assert pngs == ["figures/autoencoders__headline.png", "figures/mnist__emergence.png", "figures/mnist__side_by_side.png"]
     assert {n.replace(".png", ".svg") for n in pngs} <= names
     assert not any(n.split("/")[-1].startswith(".") for n in names)  # no temporary files left
 
     md = (tmp_path / "report.md").read_text()
-    assert md.startswith("# Vision mirage\n")
+    assert md.startswith("# Vision mirage\n\n### autoencoders\n\n![")  # the answer first: headline figure, grid
+    assert "| task | reconstruction_accuracy | test_mse |\n| --- | --- | --- |\n| mnist | emergent 87.7 | smooth " in md
     assert "> **Note** - toy data" in md and "> **Note** - autoencoders: SIMULATION" in md
     assert "widths 256 and 512 still training" in md  # data notes from table.attrs
     assert "looks emergent under reconstruction_accuracy (ES 87.68) but changes smoothly under test_mse" in md
@@ -51,6 +52,8 @@ def test_report_for_a_table_without_harness_files(tmp_path):
     assert page.count("data:image/png;base64,") == len(pngs)  # every figure embedded
     assert "src='figures" not in page and 'src="figures' not in page  # nothing external
     assert "Note - autoencoders: SIMULATION" in page and "<table" in page
+    top = page.split("<main>", 1)[0]
+    assert top.count('class="headline-figure"') == 1 and top.count('data-verdict="emergent"') == 1
 
     scores = strict_json((tmp_path / "emergence.json").read_text())
     recon = next(r for r in scores if r["metric"] == "reconstruction_accuracy")
@@ -83,10 +86,10 @@ def test_without_plots_and_with_one_model(tmp_path):
 
 
 def test_svg_only_is_inlined(tmp_path):
-    pytest.importorskip("matplotlib")
+    import matplotlib  # noqa: F401 - in the test extra: a missing one must fail, not skip
     write_report(vision_table(), tmp_path, formats=["svg"], progress=False)
     page = (tmp_path / "report.html").read_text()
-    assert page.count("<svg") == 2 and "data:image/png" not in page
+    assert page.count("<svg") == 3 and "data:image/png" not in page  # headline, side by side, scores
     assert (
         "![" in (tmp_path / "report.md").read_text() and "mnist__emergence.svg)" in (tmp_path / "report.md").read_text()
     )
@@ -158,3 +161,61 @@ def test_summary_sentences(rows, expected):
 def test_markdown_table_escapes_and_formats():
     text = markdown_table(pd.DataFrame({"a": ["x|y"], "b": [float("nan")], "c": [123456.0]}))
     assert text.splitlines()[2] == "| x\\|y |  | 1.235e+05 |"
+
+
+HOSTILE = "<script>window.__pwned = 1</script>"
+
+
+def test_values_from_files_are_shown_as_text(tmp_path):
+    """Task names, notes, model labels and messages are escaped, also inside the inlined SVG figures."""
+    pytest.importorskip("matplotlib")
+    df = vision_table().assign(task=f"mnist{HOSTILE}", model=lambda d: d["model"] + "<b>x</b>")
+    write_report(df, tmp_path, notes={"models": f"note {HOSTILE}"}, messages=[f"message {HOSTILE}"],
+                 title=f"title {HOSTILE}", formats=["svg"], n_boot=20, progress=False)  # fmt: skip
+    page = (tmp_path / "report.html").read_text()
+    assert "<script" not in page and "<b>x</b>" not in page
+    assert "mnist&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in page
+    assert "note &lt;script&gt;" in page and "message &lt;script&gt;" in page and "w8&lt;b&gt;x&lt;/b&gt;" in page
+    assert page.count("<svg") == 3  # the figures are there, their texts escaped by matplotlib
+
+
+def test_models_are_named_by_label_and_parameters_once(tmp_path):
+    df = vision_table()
+    df = df.assign(model=df["model"].map(lambda m: f"{tmp_path}/zoo/checkpoints/{m}"))
+    write_report(df, tmp_path / "out", x_label="parameters", plots=False, progress=False)
+    md = (tmp_path / "out" / "report.md").read_text()
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert str(tmp_path) not in md and str(tmp_path) not in page
+    assert "| model | family | series | parameters | params_source |\n" in md  # no second params, no empty step
+    assert "| w8 | models | models | 8 |" in md
+    assert [model_label(m) for m in ("/a/b/w8", "w8", "org/w8", "./w8/")] == ["w8", "w8", "org/w8", "w8"]
+
+
+def _grid_scores(**extra):
+    rows = [
+        {"family": "f", "series": "f", "task": "t", "metric": "exact_match", "kind": "discontinuous", "verdict": "emergent",
+         "emergence_score": float("inf"), "straight_line": 9.3, "threshold": 14.0, "ci_low": float("nan"),
+         "ci_high": float("nan"), "n_models": 8},
+        {"family": "f", "series": "f", "task": "t_ll", "metric": "per_token_logprob", "kind": "continuous",
+         "verdict": "flat (within noise)", "emergence_score": 3.25, "straight_line": 9.3, "threshold": 14.0,
+         "ci_low": 1.0, "ci_high": 5.0, "n_models": 8},
+        {"family": "f", "series": "f", "task": "u", "metric": "acc", "kind": "discontinuous", "verdict": "at chance",
+         "emergence_score": 2.0, "straight_line": 9.3, "threshold": 14.0, "ci_low": float("nan"),
+         "ci_high": float("nan"), "n_models": 8},
+    ]  # fmt: skip
+    return pd.DataFrame([{**r, **extra} for r in rows])
+
+
+def test_verdict_grid_rows_columns_and_reasons():
+    grid = verdict_grid(_grid_scores(), "f")
+    assert grid["columns"] == ["acc", "exact_match", "per_token_logprob"]
+    assert [r["label"] for r in grid["rows"]] == ["t (+_ll)", "u"]  # the twin shares a row; emergent rows first
+    assert [r["label"] for r in verdict_grid(_grid_scores(), "f", headline="u")["rows"]] == ["u", "t (+_ll)"]
+    none, em, ll = grid["rows"][0]["cells"]
+    assert none is None
+    assert (em["css"], em["word"], em["score"]) == ("v-emergent", "emergent", "\u221e")
+    assert em["reason"] == "t / exact_match: emergent: emergence score inf vs threshold 14 (1.5 x a straight line's 9.3); 8 models"
+    assert (ll["css"], ll["word"]) == ("v-flat", "flat") and "bootstrap interval [1, 5]" in ll["reason"]
+    assert grid["rows"][1]["cells"][0]["css"] == "v-chance" and grid["rows"][1]["cells"][1] is None
+    with_reason = verdict_grid(_grid_scores(reason="emergent: flat within noise up to 1.4b"), "f")
+    assert with_reason["rows"][0]["cells"][1]["reason"] == "t / exact_match: emergent: flat within noise up to 1.4b"

@@ -16,9 +16,11 @@ import pytest
 BENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-@pytest.mark.parametrize("name", ["overhead", "metrics_micro", "startup", "run_all"])
+# startup.py has no doctests (its wrapper here passed without running any): not listed
+@pytest.mark.parametrize("name", ["overhead", "metrics_micro", "run_all"])
 def test_doctests(bench, name):
-    assert doctest.testmod(bench(name)).failed == 0
+    result = doctest.testmod(bench(name))
+    assert result.failed == 0 and result.attempted > 0
 
 
 # run_all -------------------------------------------------------------------------------------------------------

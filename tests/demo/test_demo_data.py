@@ -66,3 +66,16 @@ def test_task_yaml_renders_the_training_prompt():
         assert cfg["custom_dataset"] == "lm_eval_mirage.tasks.demo_data.load_recall"
         assert cfg["num_fewshot"] == 0
         assert cfg["metadata"]["num_keys"] == DEFAULT_NUM_KEYS and cfg["metadata"]["digits"] == DEFAULT_DIGITS
+
+
+def test_a_larger_table_keeps_the_smaller_one_in_place():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.integers(1, 150), st.integers(1, 150), st.integers(2, 14), st.integers(0, 10**6))
+    def check(n, m, digits, seed):
+        small, large = sorted((n, m))
+        assert recall_table(large, digits, 3, seed)[:small] == recall_table(small, digits, 3, seed)
+
+    check()

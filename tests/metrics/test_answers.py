@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lm_eval_mirage.metrics.answers import FIRST_INTEGER, digit_accuracy, exact_match, parse_answer
+from lm_eval_mirage.metrics.answers import FIRST_INTEGER, MAX_ANSWER_DIGITS, digit_accuracy, exact_match, parse_answer
 
 
 @pytest.mark.parametrize(
@@ -23,11 +23,33 @@ from lm_eval_mirage.metrics.answers import FIRST_INTEGER, digit_accuracy, exact_
         ("", ""),
         (None, ""),
         ("١٢٣", ""),  # non-ASCII digits are not parsed as numbers
-        ("x" * 100_000 + "5", ""),  # beyond the scan cap
+        # the first integer is found wherever it starts (data from the outside reliability test)
+        (" " * 9000 + "42", "42"),
+        ("x" * 8191 + "42", "42"),
+        ("x" * 100_000 + "5", "5"),
+        ("-" * 50_000 + "7", "-7"),
     ],
 )
 def test_parse_answer(output, expected):
     assert parse_answer(output) == expected
+
+
+def test_parse_answer_caps_the_digits_returned_not_where_they_start():
+    assert parse_answer("9" * 5000) == "9" * MAX_ANSWER_DIGITS
+    assert parse_answer("a " * 10_000 + "-" + "1" * 3000 + " 2") == "-" + "1" * MAX_ANSWER_DIGITS
+    # the task YAML's filter (no cap) agrees on every answer within the cap
+    for out in ("x" * 8191 + "42", " " * 9000 + "-42 7", "1" * MAX_ANSWER_DIGITS):
+        assert parse_answer(out) == re.search(FIRST_INTEGER, out).group(0)
+
+
+@pytest.mark.parametrize("bad", [{"a": 1}, 42, ["42"], b"42", True])
+def test_non_text_is_a_value_error_naming_the_argument(bad):
+    with pytest.raises(ValueError, match="output must be a string or None"):
+        parse_answer(bad)
+    with pytest.raises(ValueError, match="target must be a string or None"):
+        exact_match(bad, "1")
+    with pytest.raises(ValueError, match="output must be a string or None"):
+        digit_accuracy("1", bad)
 
 
 def test_regex_matches_the_task_filter():

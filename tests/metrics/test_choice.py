@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import math
 
+import calibration  # uncertainty-calibration, HELM's ECE package (the `test` extra): a missing one must fail
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -20,6 +21,8 @@ from lm_eval_mirage.metrics.choice import (
     correct_choice_logprob,
     correct_choice_prob,
     expected_calibration_error,
+    expected_calibration_error_equal_mass,
+    expected_calibration_error_equal_width,
     max_choice_prob,
 )
 
@@ -114,7 +117,7 @@ def test_bad_input_raises_value_error_naming_the_parameter(call):
 
 def _random_samples(seed: int, n: int, k: int):
     rng = np.random.default_rng(seed)
-    lls = rng.normal(-5.0, 3.0, size=(n, k)) - 1.0
+    lls = -np.abs(rng.normal(-5.0, 3.0, size=(n, k))) - 1.0  # log-likelihoods are <= 0
     gold = rng.integers(0, k, size=n)
     return [int(g) for g in gold], [row.tolist() for row in lls]
 
@@ -188,7 +191,7 @@ def test_ece_hand_table(conf, correct, n_bins, expected):
 
 
 def test_ece_matches_the_uncertainty_calibration_package_helm_uses():
-    cal = pytest.importorskip("calibration", reason="uncertainty-calibration (HELM's ECE) not installed")
+    cal = calibration
     rng = np.random.default_rng(3)
     for n in (7, 50, 999):
         conf = np.round(rng.uniform(0.2, 1.0, n), 2)  # rounding makes ties across bin edges
@@ -209,6 +212,61 @@ def test_ece_equals_reference_and_is_bounded(pairs, n_bins):
     ece = expected_calibration_error(conf, correct, n_bins=n_bins)
     assert ece == pytest.approx(_reference_ece_em(conf, correct, n_bins), abs=1e-12)
     assert 0.0 <= ece <= 1.0 + 1e-12
+
+
+def test_ece_is_the_equal_mass_one_and_differs_from_the_equal_width_one():
+    conf, correct = [0.1, 0.2, 0.3, 0.95], [0, 0, 1, 1]
+    assert expected_calibration_error(conf, correct) == expected_calibration_error_equal_mass(conf, correct)
+    # equal mass, 10 bins -> one sample per bin: mean |c - y| = (0.1 + 0.2 + 0.7 + 0.05) / 4
+    assert expected_calibration_error_equal_mass(conf, correct) == pytest.approx(1.05 / 4, abs=1e-12)
+    # equal width: the three low confidences share no bin either, so the same here ...
+    assert expected_calibration_error_equal_width(conf, correct) == pytest.approx(1.05 / 4, abs=1e-12)
+    # ... but with 2 bins they do: (0, 0.5] holds 0.1, 0.2, 0.3 (mean 0.2 vs accuracy 1/3), (0.5, 1] holds 0.95
+    assert expected_calibration_error_equal_width(conf, correct, n_bins=2) == pytest.approx(0.75 * (1 / 3 - 0.2) + 0.25 * 0.05, abs=1e-12)
+    assert expected_calibration_error_equal_mass(conf, correct, n_bins=2) == pytest.approx(0.5 * 0.15 + 0.5 * abs(0.625 - 1.0), abs=1e-12)
+
+
+def _reference_ece_equal_width(conf, correct, n_bins):
+    """Oracle from scikit-learn: calibration_curve(strategy="uniform") gives each non-empty bin's accuracy and
+    mean confidence; numpy.histogram over the same edges gives the bin sizes (edges never hit: random data)."""
+    from sklearn.calibration import calibration_curve
+
+    prob_true, prob_pred = calibration_curve(correct, conf, n_bins=n_bins, strategy="uniform")
+    counts, _ = np.histogram(conf, bins=np.linspace(0.0, 1.0, n_bins + 1))
+    counts = counts[counts > 0]
+    return float(np.sum(counts / len(conf) * np.abs(prob_true - prob_pred)))
+
+
+@pytest.mark.parametrize("n_bins", [1, 2, 10, 15])
+def test_equal_width_ece_matches_scikit_learn_and_uncertainty_calibration(n_bins):
+    rng = np.random.default_rng(n_bins)
+    for n in (5, 60, 1000):
+        conf = rng.uniform(0.0, 1.0, n)
+        correct = (rng.uniform(size=n) < conf ** 1.5).astype(int)
+        correct[:2] = [0, 1]  # both labels, for calibration_curve and the package
+        ours = expected_calibration_error_equal_width(conf, correct, n_bins=n_bins)
+        assert ours == pytest.approx(_reference_ece_equal_width(conf, correct, n_bins), abs=1e-12)
+        assert ours == pytest.approx(calibration.get_ece(conf, correct, num_bins=n_bins), abs=1e-12)
+
+
+def test_equal_width_ece_puts_edge_values_in_the_lower_bin_like_the_package():
+    # ties from max_choice_prob land exactly on edges (0.5, 0.25, 1.0); the package agrees bin for bin
+    conf = np.array([0.5, 0.5, 0.25, 1.0, 0.3, 0.7, 0.2, 0.0])
+    correct = np.array([1, 0, 0, 1, 1, 0, 1, 0])
+    for n_bins in (2, 4, 10):
+        assert expected_calibration_error_equal_width(conf, correct, n_bins=n_bins) == pytest.approx(
+            calibration.get_ece(conf, correct, num_bins=n_bins), abs=1e-12
+        )
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.booleans()), min_size=1, max_size=60), st.integers(1, 15))
+def test_equal_width_ece_is_bounded_and_zero_when_calibrated_per_bin(pairs, n_bins):
+    conf = [c for c, _ in pairs]
+    ece = expected_calibration_error_equal_width(conf, [float(y) for _, y in pairs], n_bins=n_bins)
+    assert 0.0 <= ece <= 1.0
+    # a confidence of exactly 0 or 1 that is always right (wrong) is perfectly calibrated
+    assert expected_calibration_error_equal_width([1.0] * len(conf), [1] * len(conf), n_bins=n_bins) == 0.0
 
 
 # ---------------------------------------------------------------- properties
@@ -242,7 +300,7 @@ def test_ranges_and_identities(sample):
 
 
 @settings(max_examples=100, deadline=None)
-@given(samples(), st.floats(-50.0, 50.0), st.randoms(use_true_random=False))
+@given(samples(), st.floats(-50.0, 0.0), st.randoms(use_true_random=False))
 def test_shift_invariance_and_permutation_equivariance(sample, shift, rnd):
     gold, lls = sample
     shifted = [x + shift for x in lls]
@@ -257,6 +315,7 @@ def test_shift_invariance_and_permutation_equivariance(sample, shift, rnd):
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.floats(-60.0, 0.0), min_size=2, max_size=8), st.data())
 def test_merging_gold_choices_equals_one_choice_with_their_total_probability(lls, data):
+    lls = [x - math.log(len(lls)) for x in lls]  # the choices' probabilities sum to at most 1, as real ones do
     golds = data.draw(st.sets(st.integers(0, len(lls) - 1), min_size=1, max_size=len(lls)))
     merged = [correct_choice_logprob(sorted(golds), lls)] + [x for i, x in enumerate(lls) if i not in golds]
     assert brier_score(sorted(golds), lls) == pytest.approx(brier_score(0, merged), abs=1e-9)
@@ -267,4 +326,5 @@ def test_public_names():
     assert set(choice.__all__) == {
         "choice_probs", "correct_choice_prob", "correct_choice_logprob", "brier_score", "binary_brier_score",
         "max_choice_prob", "choice_accuracy", "expected_calibration_error",
+        "expected_calibration_error_equal_mass", "expected_calibration_error_equal_width",
     }

@@ -48,3 +48,33 @@ def test_unknown_option_is_a_clear_error_not_a_typeerror():
 def test_tokenizer_option(tiny_model):
     assert harness.token_edit_distance(references=["124"], predictions=["125"], tokenizer=str(tiny_model)) == 1.0
     assert harness.digit_accuracy(references=["124"], predictions=["125"], tokenizer=str(tiny_model)) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(references={"a": 1}, predictions=["1"]), "references must be a list"),
+        (dict(references=[{"a": 1}], predictions=["1"]), r"references\[0\] must be a string or an int"),
+        (dict(references=["1"], predictions=[10**5000]), r"predictions\[0\] must be a string or an int"),
+        (dict(references=["1"], predictions=[True]), r"predictions\[0\] must be a string or an int"),
+        (dict(references=["1"], predictions=["1"], parse="false"), "option parse must be true or false"),
+        (dict(references=["1"], predictions=["1"], tokenizer={"name": "gpt2"}), "option tokenizer must be"),
+    ],
+)
+def test_bad_harness_inputs_are_value_errors_naming_them(kwargs, match):
+    for fn in (harness.token_edit_distance, harness.normalized_edit_distance, harness.digit_accuracy):
+        with pytest.raises(ValueError, match=match):
+            fn(**kwargs)
+
+
+def test_int_targets_are_read_as_their_decimal_text():
+    assert harness.token_edit_distance(references=[124], predictions=["124"]) == 0.0
+
+
+def test_predictions_repeated_by_the_harness_multiple_target_path_are_one_text():
+    # lm-eval 0.4.13 hands the metrics listed after exact_match ``predictions=[[text] * len(gold)]``
+    from lm_eval_mirage.metrics import harness as adapters
+
+    assert adapters.token_edit_distance(references=["paris"], predictions=[["paris city"] * 3]) == 5.0
+    with pytest.raises(ValueError, match=r"predictions\[0\]"):
+        adapters.token_edit_distance(references=["paris"], predictions=[["paris", "rome"]])

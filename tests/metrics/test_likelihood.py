@@ -95,7 +95,7 @@ def test_tiny_positive_rounding_is_accepted_and_probabilities_stay_at_most_one()
 def test_non_logprobs_raise_a_named_error(bad):
     with pytest.raises(ValueError, match="logprob_sum must be a log-probability"):
         ll.target_prob(bad)
-    with pytest.raises(ValueError, match=r"logprobs must be a log-probability"):
+    with pytest.raises(ValueError, match=r"logprobs\[1\] must be a log-probability"):
         ll.logmeanexp([-1.0, bad])
 
 

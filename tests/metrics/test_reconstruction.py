@@ -157,12 +157,37 @@ def test_bad_arrays_raise(x, x_hat, match):
             fn(x, x_hat)
 
 
-@pytest.mark.parametrize("c", [0.0, -1.0, float("nan")])
+@pytest.mark.parametrize("c", [0.0, -1.0, float("nan"), float("inf"), True, "0.5", 10**400, {"c": 1}])
 def test_bad_threshold_raises(c):
-    with pytest.raises(ValueError, match="c must be a number > 0"):
+    with pytest.raises(ValueError, match="c must be a .*number"):
         reconstruction_c(X, X_HAT, c)
-    with pytest.raises(ValueError, match="tol must be a number > 0"):
+    with pytest.raises(ValueError, match="tol must be a .*number"):
         pixels_correct(X, X_HAT, tol=c)
+
+
+@pytest.mark.parametrize(
+    "x, match",
+    [([[True, False]], "x must hold numbers, not bools"), ([["a", "b"]], "x must hold numbers"),
+     ([[{"a": 1}, 0.0]], "x"), ([[10**400, 0.0]], "x .*float64"), ([[1.0], [1.0, 2.0]], "x must be a rectangular")],
+)
+def test_non_numeric_images_are_value_errors_naming_the_argument(x, match):
+    with pytest.raises(ValueError, match=match):
+        mean_squared_error(x, [[0.0, 0.0]])
+
+
+@pytest.mark.parametrize("empty", [[[]], np.zeros((3, 0)), np.zeros((2, 0, 4))])
+def test_images_without_pixels_are_refused_not_nan(empty):
+    # found by the fuzz: mean over zero pixels was NaN
+    for fn in (mean_squared_error, lambda a, b: pixel_accuracy(a, b, tol=0.1), per_image_squared_error):
+        with pytest.raises(ValueError, match=r"x must be an array of shape \(N, \.\.\.\) with N >= 1 images of >= 1 pixel"):
+            fn(empty, empty)
+
+
+def test_squared_error_beyond_float64_is_refused_not_inf():
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match="x, x_hat: the squared error overflows float64"):
+        mean_squared_error([[1e200, 0.0]], [[-1e200, 0.0]])
+    with np.errstate(over="ignore"):
+        assert pixel_accuracy([[1e308]], [[-1e308]], tol=0.5) == 0.0
 
 
 @pytest.mark.parametrize("correct", [[True, False], [[]], np.zeros((0, 3)), [[0, 2]], [[0.5, 1.0]]])

@@ -10,7 +10,7 @@ import pytest
 from lm_eval_mirage.models.result import LoglikelihoodResult
 from lm_eval_mirage.zoo.train import arith_line
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402 - a required dependency: a broken install must fail, not skip
 
 
 def _prompt(shots: int, a: int, b: int) -> str:

@@ -8,7 +8,11 @@ import random
 import numpy as np
 import pytest
 
-from lm_eval_mirage.metrics.choice import expected_calibration_error
+from lm_eval_mirage.metrics.choice import (
+    expected_calibration_error,
+    expected_calibration_error_equal_mass,
+    expected_calibration_error_equal_width,
+)
 from lm_eval_mirage.rescore.aggregate import Accumulator
 from lm_eval_mirage.rescore.catalog import METRICS
 
@@ -53,7 +57,7 @@ def test_brier_equals_the_harness_builtin_aggregation():
     rng = np.random.default_rng(1)
     items, acc = [], Accumulator(specs("brier_score"))
     for _ in range(301):
-        lls = rng.normal(-4, 2, size=4).tolist()
+        lls = (-np.abs(rng.normal(-4, 2, size=4))).tolist()  # log-likelihoods are <= 0
         gold = int(rng.integers(0, 4))
         items.append((gold, softmax(lls)))
         acc.add("none", {"brier_score": brier_score(gold, lls)})
@@ -72,6 +76,19 @@ def test_ece_and_pooled_are_corpus_level_with_na_stderr():
     assert out["token_logprobs,none"] == pytest.approx(-10.0 / 7)
     assert out["token_logprobs_stderr,none"] == "N/A"
     assert acc.count("token_logprobs", "none") == 7 and acc.count("ece", "none") == 4
+
+
+def test_the_two_eces_bin_the_same_pairs_differently():
+    acc = Accumulator(specs("ece", "ece_equal_width"))
+    pairs = [(0.95, 1.0), (0.55, 0.0), (0.52, 1.0), (0.91, 1.0), (0.35, 0.0)]
+    for c, y in pairs:
+        acc.add("none", {"ece": (c, y), "ece_equal_width": (c, y)})
+    out = acc.results()
+    conf, hit = [c for c, _ in pairs], [y for _, y in pairs]
+    assert out["ece,none"] == pytest.approx(expected_calibration_error_equal_mass(conf, hit))
+    assert out["ece_equal_width,none"] == pytest.approx(expected_calibration_error_equal_width(conf, hit))
+    assert out["ece,none"] != pytest.approx(out["ece_equal_width,none"])  # these pairs tell the binnings apart
+    assert out["ece_equal_width_stderr,none"] == "N/A"
 
 
 def test_stderr_is_na_for_one_sample_and_without_bootstrap():

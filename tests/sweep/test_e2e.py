@@ -257,7 +257,6 @@ def test_local_executor_gives_the_same_results_as_slurm(resumed_run, local_run):
 
 @pytest.mark.slurm
 def test_analyze_reads_the_sweep_folder(resumed_run, tmp_path):
-    pytest.importorskip("lm_eval_mirage.cli.analyze", reason="the analyze command is not in this version")
     out = resumed_run["out"]
     proc = subprocess.run([*LM_EVAL_MIRAGE, "analyze", str(out), "--out", str(tmp_path / "report"), "--no-plots", "--quiet"],
                           capture_output=True, text=True, timeout=600, env={**os.environ})

@@ -7,13 +7,16 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from lm_eval_mirage.tasks.arithmetic import DATA_VERSION, generate, validate_spec
+from lm_eval_mirage.tasks.arithmetic import DATA_VERSION, FEWSHOT_POOL_SIZE, OPERATIONS, generate, validate_spec
 
 # The 32 generation tasks' specs at the default size and seed.
 SUITE = [(op, n, "exact") for op in ("add", "sub", "mul") for n in range(1, 11)] + [("mul", 2, "range"), ("add", 4, "range")]
 # Digest of the whole default suite; changes only with DATA_VERSION (bump it and this value together).
-SUITE_DIGEST = "d81e641d381a48366a8ac02b7368552c16b2d328fece3dfbf01d11f9673c88fe"
+# Data version 2 (prefix-stable splits): regenerated from generate() when the generator changed.
+SUITE_DIGEST = "e9cb9fd5e1aeccd82c9cd87683daf68e9c98fc88ef54f4877a02276c6d549fb8"
 
 
 def suite_digest() -> str:
@@ -24,7 +27,7 @@ def suite_digest() -> str:
 
 
 def test_suite_is_pinned():
-    assert DATA_VERSION == 1
+    assert DATA_VERSION == 2
     assert suite_digest() == SUITE_DIGEST
 
 
@@ -88,6 +91,61 @@ def test_seed_and_size_change_the_data_deterministically():
     # A larger test set extends, not reshuffles, the smaller one (useful for resolution studies).
     big = generate(validate_spec("add", 3, num_problems=200, seed=1))
     assert big["test"][:100] == a["test"]
+
+
+def _pairs(docs: list[dict]) -> list[tuple[str, str]]:
+    return [(d["a"], d["b"]) for d in docs]
+
+
+@pytest.mark.parametrize(
+    "op, n, mode, small, large",
+    # the cases of the report: every one of them kept 0 or 1 problems in place with data version 1
+    [("add", 2, "exact", 2000, 5000), ("mul", 2, "range", 2000, 6000), ("add", 1, "exact", 10, 100),
+     ("mul", 1, "exact", 10, 100), ("sub", 1, "range", 10, 100)],
+)
+def test_a_larger_set_keeps_the_smaller_one_in_place(op, n, mode, small, large):
+    a = generate(validate_spec(op, n, mode, num_problems=small))
+    b = generate(validate_spec(op, n, mode, num_problems=large))
+    assert b["test"][: len(a["test"])] == a["test"]
+    assert b["train"] == a["train"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    op=st.sampled_from(sorted(OPERATIONS)),
+    mode=st.sampled_from(["exact", "range"]),
+    digits=st.one_of(st.integers(1, 2), st.integers(3, 10)),
+    sizes=st.lists(st.integers(1, 9000), min_size=2, max_size=3),
+    seed=st.integers(-(10**6), 10**6),
+)
+def test_every_task_is_prefix_stable_and_its_splits_disjoint(op, mode, digits, sizes, seed):
+    spec = validate_spec(op, digits, mode, num_problems=1, seed=seed)
+    if spec.space > 10**4:
+        sizes = [min(s, 600) for s in sizes]  # large spaces: stability does not depend on the size; keep it fast
+    runs = [generate(validate_spec(op, digits, mode, num_problems=s, seed=seed)) for s in sorted(sizes)]
+    pool = min(FEWSHOT_POOL_SIZE, spec.space // 10)
+    biggest = runs[-1]
+    for size, run in zip(sorted(sizes), runs):
+        assert len(run["test"]) == min(size, spec.space - pool)
+        assert run["test"] == biggest["test"][: len(run["test"])]
+        assert run["train"] == biggest["train"] and len(run["train"]) == pool
+    test, train = _pairs(biggest["test"]), _pairs(biggest["train"])
+    assert len(set(test)) == len(test) and len(set(train)) == len(train)
+    assert not set(test) & set(train)
+    if len(test) == spec.space - pool:  # exhaustive: every problem is in exactly one split
+        lo, hi = spec.bounds
+        assert set(test) | set(train) == {(str(x), str(y)) for x in range(lo, hi) for y in range(lo, hi)}
+
+
+@pytest.mark.parametrize("op, n, mode", [("add", 1, "exact"), ("mul", 1, "range"), ("sub", 2, "exact")])
+def test_asking_for_more_than_exist_gives_every_problem_once_in_the_same_order(op, n, mode):
+    spec = validate_spec(op, n, mode)
+    pool = min(FEWSHOT_POOL_SIZE, spec.space // 10)
+    everything = generate(validate_spec(op, n, mode, num_problems=spec.space * 3))
+    assert len(everything["test"]) == spec.space - pool
+    assert len(set(_pairs(everything["test"] + everything["train"]))) == spec.space
+    part = generate(validate_spec(op, n, mode, num_problems=spec.space // 4))
+    assert everything["test"][: len(part["test"])] == part["test"]
 
 
 @pytest.mark.parametrize(

@@ -34,3 +34,15 @@ def test_index_has_tasks_and_tags_and_the_glob_has_no_duplicates():
 
 def test_template_is_not_indexed_as_a_task():
     assert not any(p.suffix == ".yaml" for p in Path(configs.FOLDER).glob("_*"))
+
+
+def test_template_metadata_carries_the_generator_data_version():
+    import yaml
+
+    from lm_eval_mirage.tasks.arithmetic import DATA_VERSION
+
+    for base in ("_arith_gen_yaml", "_arith_ll_yaml"):
+        text = (configs.FOLDER / base).read_text().split("metadata:", 1)[1]
+        metadata = yaml.safe_load("metadata:" + text)["metadata"]
+        assert metadata["data_version"] == DATA_VERSION, base
+        assert metadata["version"] == 2.0, f"{base}: bump metadata.version with the data (CHANGELOG.md)"

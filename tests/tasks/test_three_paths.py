@@ -20,7 +20,7 @@ from lm_eval_mirage.tasks import tasks_path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-ALL = ("brier_score,binary_brier_score,correct_choice_prob,correct_choice_logprob,ece,"
+ALL = ("brier_score,binary_brier_score,correct_choice_prob,correct_choice_logprob,ece,ece_equal_width,"
        "token_edit_distance,normalized_edit_distance,greedy_exact_match,target_logprob,target_prob,"
        "per_token_logprob,per_token_prob,target_tokens")
 TASKS = ("lambada_openai_local", "triviaqa_local", "arc_easy_local", "arith_ll_by_mirage_task", "mirage_arith_add_1d_ll")

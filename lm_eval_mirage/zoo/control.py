@@ -1,0 +1,374 @@
+"""The control family: tiny GPT-2s of increasing DEPTH trained on addition with long carry chains.
+
+Built as the project's candidate for a REAL transition (issue 18), beside the recall family of
+:mod:`lm_eval_mirage.zoo.family` (a mirage). Every member is trained by one recipe (:data:`CONTROL_RECIPE`);
+only ``n_layer`` differs:
+
+* Data: :func:`lm_eval_mirage.tasks.carry_data.carry_problem`, 6-digit additions around one carry chain
+  (training chains of 1 to 5 positions; the task ``mirage_control_carry`` asks 500 unseen problems with chains
+  of 3 to 5), one problem per sequence in the task's prompt format, loss on the answer line only.
+* Model: GPT-2 blocks, width 32, 2 heads, depths 1 to 4 (17k to 56k parameters), dropout off, fan-in
+  initialisation ``N(0, 1/width)`` as in the recall family.
+* Optimiser: AdamW (betas 0.9/0.98, no weight decay), learning rate 1e-2, 50 warm-up steps, cosine decay over
+  1000 steps of 64 sequences.
+* ``training_curve`` in each member's metadata: every 250 steps a teacher-forced probe of the test split
+  (greedy exact match, mean per-token log-prob), so the same runs also give the curve over training steps.
+
+What it measured (over seeds, through the harness) is in docs/control.md: read it before calling this family
+a real transition.
+
+Determinism: the same recipe, seed and thread count give bit-identical weights (``torch.set_num_threads``
+during training, recorded with the weights' SHA-256, as in :mod:`lm_eval_mirage.zoo.family`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lm_eval_mirage.tasks import carry_data
+
+__all__ = [
+    "ControlRecipe",
+    "CONTROL_RECIPE",
+    "MICRO_CONTROL_RECIPE",
+    "ControlMember",
+    "control_member_name",
+    "carry_batch_source",
+    "train_control_member",
+    "build_control_family",
+    "load_control_family",
+    "shipped_control_checkpoints",
+]
+
+FAMILY_NAME = "carry"
+
+
+@dataclass(frozen=True)
+class ControlRecipe:
+    """Everything that determines the control family's weights, apart from the seed and the thread count."""
+
+    depths: tuple[int, ...] = (1, 2, 3, 4)
+    width: int = 32
+    n_head: int = 2
+    n_positions: int = 48
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 1e-2
+    warmup_steps: int = 50
+    betas: tuple[float, float] = (0.9, 0.98)
+    digits: int = carry_data.DEFAULT_DIGITS
+    train_min_chain: int = 1
+    train_max_chain: int = carry_data.DEFAULT_MAX_CHAIN
+    test_min_chain: int = carry_data.DEFAULT_MIN_CHAIN
+    test_max_chain: int = carry_data.DEFAULT_MAX_CHAIN
+    num_problems: int = carry_data.DEFAULT_NUM_PROBLEMS
+    data_seed: int = carry_data.DEFAULT_SEED
+    data_version: int = carry_data.CARRY_DATA_VERSION
+    #: every this many steps a teacher-forced probe on the test split is recorded (``training_curve``; 0: never)
+    probe_every: int = 250
+
+    def __post_init__(self) -> None:
+        for name in ("width", "n_head", "n_positions", "steps", "batch_size", "digits", "num_problems"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"ControlRecipe.{name}={value!r} must be an integer >= 1")
+        if self.width % self.n_head:
+            raise ValueError(f"ControlRecipe.width={self.width} must be divisible by n_head={self.n_head}")
+        if not self.depths or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in self.depths):
+            raise ValueError(f"ControlRecipe.depths={self.depths!r} must be positive integers")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"ControlRecipe.lr={self.lr!r} must be a positive number")
+        carry_data.CarrySpec(self.digits, self.train_min_chain, self.train_max_chain)
+        carry_data.CarrySpec(self.digits, self.test_min_chain, self.test_max_chain)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @property
+    def fingerprint(self) -> str:
+        """Short hash of the recipe: members trained by different recipes never share a cache folder."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+    def task_metadata(self) -> dict[str, int]:
+        """The ``--metadata`` that makes ``mirage_control_carry`` ask this recipe's test problems."""
+        return {
+            "digits": self.digits, "min_chain": self.test_min_chain, "max_chain": self.test_max_chain,
+            "num_problems": self.num_problems, "seed": self.data_seed,
+        }  # fmt: skip
+
+
+CONTROL_RECIPE = ControlRecipe()
+MICRO_CONTROL_RECIPE = ControlRecipe(
+    depths=(1, 2), width=8, steps=20, batch_size=8, warmup_steps=2, digits=4, train_max_chain=3, test_min_chain=2, test_max_chain=3,
+    num_problems=20, n_positions=44,
+)
+
+
+@dataclass(frozen=True)
+class ControlMember:
+    """One trained model of the control family, as saved on disk."""
+
+    name: str
+    folder: Path
+    depth: int
+    seed: int
+    params: int
+    metadata: dict[str, Any]
+
+
+def control_member_name(depth: int, seed: int) -> str:
+    """Folder and model name of a member.
+
+    Example:
+        >>> control_member_name(3, 0)
+        'carry-d3-s0'
+    """
+    return f"{FAMILY_NAME}-d{depth}-s{seed}"
+
+
+def carry_batch_source(recipe: ControlRecipe, seed: int) -> Callable[[], tuple[Any, Any]]:
+    """A function returning the next training batch ``(input_ids, labels)``; labels -100 off the answer line.
+
+    Problems are drawn by :func:`lm_eval_mirage.tasks.carry_data.carry_problem` with the recipe's TRAINING
+    chain lengths, from a stream that depends on the recipe and the seed only (every depth sees the same
+    data); problems of the test split and the few-shot pool are skipped. Sequences are right-padded.
+    """
+    import torch
+
+    from lm_eval_mirage.zoo.tiny import char_tokenizer
+
+    vocab = char_tokenizer().get_vocab()
+    pad = vocab["<pad>"]
+    spec = carry_data.CarrySpec(recipe.digits, recipe.train_min_chain, recipe.train_max_chain)
+    held_out = carry_data.held_out_keys(**recipe.task_metadata())
+    rng = random.Random(f"mirage-control|{recipe.fingerprint}|{seed}")
+    longest = len(carry_data.carry_prompt("9" * recipe.digits, "9" * recipe.digits)) + recipe.digits + 2
+    if longest > recipe.n_positions:
+        raise ValueError(f"n_positions={recipe.n_positions} is shorter than a training line ({longest} tokens)")
+
+    def next_batch() -> tuple[Any, Any]:
+        input_ids = torch.full((recipe.batch_size, longest), pad, dtype=torch.long)
+        labels = torch.full((recipe.batch_size, longest), -100, dtype=torch.long)
+        for i in range(recipe.batch_size):
+            a, b = carry_data.carry_problem(rng, spec)
+            while (a, b) in held_out:
+                a, b = carry_data.carry_problem(rng, spec)
+            prompt, answer = carry_data.carry_prompt(a, b), f" {int(a) + int(b)}\n"
+            ids = [vocab[ch] for ch in prompt + answer]
+            input_ids[i, : len(ids)] = torch.tensor(ids)
+            labels[i, len(prompt) : len(ids)] = torch.tensor(ids[len(prompt) :])
+        return input_ids, labels
+
+    return next_batch
+
+
+def _probe(recipe: ControlRecipe) -> Callable[[Any], dict]:
+    """A teacher-forced look at the test split during training (no gradients, no randomness: the weights
+    and the data stream are untouched): exact match of the greedy choice at every answer position and the
+    mean per-token log-prob of the answer line. A cheap in-training probe, not the harness evaluation."""
+    import torch
+
+    from lm_eval_mirage.zoo.tiny import char_tokenizer
+
+    vocab = char_tokenizer().get_vocab()
+    docs = carry_data.carry_docs(**recipe.task_metadata())["test"]
+    lines = [carry_data.carry_prompt(r["a"], r["b"]) + f" {r['answer']}\n" for r in docs]
+    start = len(carry_data.carry_prompt(docs[0]["a"], docs[0]["b"]))
+    ids = torch.tensor([[vocab[c] for c in line] for line in lines])  # every line has the same length
+
+    def run(model: Any) -> dict:
+        with torch.no_grad():
+            logits = model(input_ids=ids).logits[:, start - 1 : -1]
+            target = ids[:, start:]
+            logp = torch.log_softmax(logits, -1).gather(2, target[..., None])[..., 0]
+            greedy = (logits.argmax(-1) == target).all(1).float().mean()
+        return {"tf_exact_match": round(float(greedy), 5), "tf_per_token_logprob": round(float(logp.mean()), 5)}
+
+    return run
+
+
+def train_control_member(
+    recipe: ControlRecipe,
+    depth: int,
+    *,
+    seed: int = 0,
+    threads: int = 1,
+    on_step: Callable[[int, float], None] | None = None,
+    on_model: Callable[[int, Any], None] | None = None,
+) -> tuple[Any, dict]:
+    """Train one member (``n_layer = depth``); returns ``(model, metadata)``. Deterministic for
+    (recipe, depth, seed, threads): the recipe of :func:`lm_eval_mirage.zoo.family.train_member` (fan-in
+    initialisation, AdamW, warm-up then cosine decay, dropout off, ``torch.set_num_threads(threads)``)."""
+    import torch
+    import transformers
+    from transformers import GPT2LMHeadModel
+    from transformers.utils import logging as hf_logging
+
+    from lm_eval_mirage.zoo.family import _init_fan_in, state_digest
+    from lm_eval_mirage.zoo.tiny import char_tokenizer, tiny_gpt2_config
+
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"depth={depth!r} must be an integer >= 1")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads={threads!r} must be an integer >= 1")
+    saved_threads, saved_verbosity = torch.get_num_threads(), hf_logging.get_verbosity()
+    torch.set_num_threads(threads)
+    hf_logging.set_verbosity_error()
+    start = time.perf_counter()
+    try:
+        torch.manual_seed(seed)
+        config = tiny_gpt2_config(len(char_tokenizer()), n_layer=depth, n_embd=recipe.width, n_head=recipe.n_head, n_positions=recipe.n_positions)
+        model = GPT2LMHeadModel(config)
+        _init_fan_in(model, recipe.width)
+        model.train()
+        opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=recipe.betas, weight_decay=0.0)
+
+        def schedule(step: int) -> float:
+            warm = min(1.0, (step + 1) / recipe.warmup_steps) if recipe.warmup_steps else 1.0
+            return warm * 0.5 * (1.0 + math.cos(math.pi * min(step, recipe.steps) / recipe.steps))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+        next_batch = carry_batch_source(recipe, seed)
+        probe = _probe(recipe) if recipe.probe_every else None
+        curve: list[dict] = []
+        loss_value = math.nan
+        for step in range(recipe.steps):
+            input_ids, labels = next_batch()
+            loss = model(input_ids=input_ids, labels=labels).loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_value = loss.item()
+            if on_step is not None:
+                on_step(step + 1, loss_value)
+            if probe is not None and (step + 1) % recipe.probe_every == 0:
+                curve.append({"step": step + 1, "loss": round(loss_value, 5), **probe(model)})
+            if on_model is not None:
+                on_model(step + 1, model)  # e.g. evaluate along training; must not change the model
+        model.eval()
+    finally:
+        torch.set_num_threads(saved_threads)
+        hf_logging.set_verbosity(saved_verbosity)
+    metadata = {
+        "family": FAMILY_NAME,
+        "name": control_member_name(depth, seed),
+        "depth": depth,
+        "width": recipe.width,
+        "seed": seed,
+        "threads": threads,
+        "params": sum(p.numel() for p in model.parameters()),
+        "state_sha256": state_digest(model),
+        "final_loss": loss_value,
+        "training_curve": curve,
+        "train_seconds": round(time.perf_counter() - start, 2),
+        "recipe": recipe.to_dict(),
+        "recipe_fingerprint": recipe.fingerprint,
+        "task": "mirage_control_carry",
+        "task_metadata": recipe.task_metadata(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
+    return model, metadata
+
+
+def _read_member(folder: Path) -> ControlMember:
+    from lm_eval_mirage.zoo.family import METADATA_FILE
+
+    meta = json.loads((folder / METADATA_FILE).read_text())
+    if meta.get("family") != FAMILY_NAME:
+        raise ValueError(f"{folder / METADATA_FILE}: family={meta.get('family')!r}, expected {FAMILY_NAME!r}")
+    return ControlMember(str(meta["name"]), folder, int(meta["depth"]), int(meta["seed"]), int(meta["params"]), meta)
+
+
+def load_control_family(root: str | os.PathLike, *, recipe: ControlRecipe | None = None, seeds: Iterable[int] | None = None) -> list[ControlMember]:
+    """Control members saved under ``root`` (one folder each, ``carry-*``), sorted by seed then depth.
+
+    Only members of ``recipe`` (matched by fingerprint) and of ``seeds`` are returned when given.
+    """
+    from lm_eval_mirage.zoo.family import METADATA_FILE
+
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    folders = [f for f in sorted(root.iterdir()) if f.name.startswith(f"{FAMILY_NAME}-") and (f / METADATA_FILE).is_file()]
+    members = [_read_member(f) for f in folders]
+    if recipe is not None:
+        members = [m for m in members if m.metadata.get("recipe_fingerprint") == recipe.fingerprint]
+    if seeds is not None:
+        wanted = set(seeds)
+        members = [m for m in members if m.seed in wanted]
+    return sorted(members, key=lambda m: (m.seed, m.depth))
+
+
+def _train_and_save(recipe: ControlRecipe, depth: int, seed: int, threads: int, folder: str) -> str:
+    """Worker of :func:`build_control_family` (a separate process when ``jobs > 1``)."""
+    from lm_eval_mirage.zoo.family import save_member
+
+    model, meta = train_control_member(recipe, depth, seed=seed, threads=threads)
+    save_member(model, folder, meta)
+    return meta["name"]
+
+
+def build_control_family(
+    root: str | os.PathLike,
+    *,
+    recipe: ControlRecipe = CONTROL_RECIPE,
+    seeds: Sequence[int] = (0,),
+    threads: int = 1,
+    jobs: int | None = None,
+    progress: bool = True,
+    retrain: bool = False,
+) -> list[ControlMember]:
+    """Train (or reuse) every depth of ``recipe`` for each seed under ``root``; returns the members.
+
+    A member saved with the same recipe fingerprint, seed and thread count is reused unless ``retrain``.
+    Members train in ``jobs`` processes (default: CPU cores // threads, deepest first); each uses
+    ``threads`` torch threads, so the weights do not depend on ``jobs``.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
+    root = Path(root)
+    existing = {(m.depth, m.seed): m for m in load_control_family(root, recipe=recipe)}
+    todo = sorted(
+        ((d, s) for s in seeds for d in recipe.depths
+         if retrain or (d, s) not in existing or existing[(d, s)].metadata.get("threads") != threads),
+        key=lambda ds: (-ds[0], ds[1]),
+    )  # fmt: skip
+    jobs = max(1, min(len(todo), jobs if jobs is not None else (os.cpu_count() or 1) // threads)) if todo else 1
+    bar = tqdm(total=len(todo), desc=f"training the carry family ({jobs} process{'es' if jobs > 1 else ''})", unit="model", disable=not progress or not todo)
+    try:
+        if jobs == 1:
+            for depth, seed in todo:
+                bar.set_postfix_str(control_member_name(depth, seed))
+                _train_and_save(recipe, depth, seed, threads, str(root / control_member_name(depth, seed)))
+                bar.update(1)
+        else:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(_train_and_save, recipe, d, s, threads, str(root / control_member_name(d, s))) for d, s in todo]
+                for done in as_completed(futures):
+                    bar.set_postfix_str(done.result())
+                    bar.update(1)
+    finally:
+        bar.close()
+    return [m for m in load_control_family(root, recipe=recipe, seeds=seeds) if m.depth in recipe.depths]
+
+
+def shipped_control_checkpoints() -> Path:
+    """Folder of the checkpoints that ship with the package (``carry-d*-s*``, beside the recall family)."""
+    from lm_eval_mirage.zoo.family import shipped_checkpoints
+
+    return shipped_checkpoints()

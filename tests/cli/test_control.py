@@ -1,0 +1,74 @@
+"""``lm-eval-mirage control`` end to end: the real command and harness on the shipped carry checkpoints.
+
+The scores the shipped checkpoints must reproduce (``--limit 40``) were recorded by the command itself when
+the checkpoints were trained: tests/data/control_scores.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+RECORDED = Path(__file__).resolve().parents[1] / "data" / "control_scores.json"
+
+
+def _control(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).parent / "lm-eval-mirage"
+    return subprocess.run([str(exe), "control", *args], capture_output=True, text=True, timeout=900, env=env)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    home = tmp_path_factory.mktemp("home")
+    env = {k: v for k, v in os.environ.items() if k != "LM_EVAL_MIRAGE_CACHE"}
+    env.update({"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")})
+    return env
+
+
+@pytest.fixture(scope="module")
+def micro_control(tmp_path_factory, env):
+    base = tmp_path_factory.mktemp("control")
+    out, cache = base / "out", base / "cache"
+    recorded = json.loads(RECORDED.read_text())
+    proc = _control(["--out", str(out), "--cache-dir", str(cache), "--limit", str(recorded["limit"]), "--families", "carry", "--quiet", "--no-plots"], env)
+    assert proc.returncode == 0, f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-8000:]}"
+    return {"proc": proc, "out": out, "cache": cache, "recorded": recorded}
+
+
+def test_shipped_checkpoints_reproduce_their_recorded_scores(micro_control):
+    summary = json.loads((micro_control["out"] / "control_summary.json").read_text())
+    recorded = micro_control["recorded"]["curves"]
+    got = {r["model"]: r for r in summary["curves"]}
+    assert sorted(got) == sorted(r["model"] for r in recorded)
+    for want in recorded:
+        for metric in ("exact_match", "token_edit_distance", "per_token_logprob"):
+            assert math.isclose(got[want["model"]][metric], want[metric], rel_tol=1e-6, abs_tol=1e-9), (want["model"], metric)
+
+
+def test_report_has_verdicts_curves_and_harness_files(micro_control):
+    out = micro_control["out"]
+    for name in ("report.md", "report.html", "control_summary.md", "control_summary.json"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "control_summary.json").read_text())
+    assert {r["family"] for r in summary["verdicts"]} == {"carry"}
+    assert {"exact_match", "token_edit_distance", "per_token_logprob"} <= {r["metric"] for r in summary["verdicts"]}
+    # every member went through the harness: its results and samples files are in the cache
+    for run in summary["runs"]:
+        names = [p.name for p in Path(run).rglob("*") if p.is_file()]
+        assert any(n.startswith("results_") for n in names)
+        assert any(n.startswith("samples_mirage_control_carry_ll_") for n in names)
+    assert "Raw curves" in micro_control["proc"].stdout
+
+
+def test_bad_family_is_a_usage_error(env, tmp_path):
+    proc = _control(["--families", "carry,nope", "--out", str(tmp_path / "o"), "--quiet"], env)
+    assert proc.returncode == 2
+    assert "families=['carry', 'nope']: accepted values are carry, recall" in proc.stderr and "Traceback" not in proc.stderr
