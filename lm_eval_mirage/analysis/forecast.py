@@ -143,8 +143,8 @@ def linear_trend_fit(x: Sequence[float], y: Sequence[float]) -> tuple[float, flo
 
     Example:
         >>> a, b = linear_trend_fit([1e8, 1e9, 1e10], [3.0, 2.0, 1.0])
-        >>> round(b * math.log(10), 6), round(a + b * math.log(1e11), 6)
-        (-1.0, 0.0)
+        >>> round(b * math.log(10), 6), round(a + b * math.log(1e10), 6)
+        (-1.0, 1.0)
     """
     a, b = _wls(np.log(np.asarray(x, dtype=float)), np.asarray(y, dtype=float)[None, :])
     return float(a[0]), float(b[0])
@@ -158,7 +158,7 @@ def crossing_size(c: float, alpha: float, tokens: Sequence[float] | float, thres
 
     Example:
         >>> f"{crossing_size(2e9, -0.5, 4, 0.5):.4g}", f"{crossing_size(2e9, -0.5, [4, 4, 4], 0.5):.4g}"
-        ('6.661e+10', '6.661e+10')
+        ('6.66e+10', '6.66e+10')
     """
     out = _crossing(np.array([math.log(c) * -alpha]), np.array([alpha]), np.atleast_1d(np.asarray(tokens, float)), threshold)
     return float(out[0])
