@@ -239,7 +239,19 @@ def _select_runs(
             except UnsafeTaskNameError as exc:
                 messages.append(f"{exc}; task skipped")
                 skipped += 1
-    shots = {run.num_fewshot(t) for run in runs for t in run_tasks[id(run)]}
+    shots_by_model: dict[str, set[int | None]] = {}
+    for run in runs:
+        shots_by_model.setdefault(run.label, set()).update(run.num_fewshot(t) for t in run_tasks[id(run)])
+    # A model run at several few-shot counts (EleutherAI's zero- and five-shot files) is one curve per count;
+    # families that each use their own count (the demo's 2-shot simulation, 0-shot trained models) keep plain labels.
+    shots = {n for model_shots in shots_by_model.values() for n in model_shots}
+    if not any(len(s) > 1 for s in shots_by_model.values()):
+        if len(shots) > 1:
+            messages.append(
+                f"runs differ in their number of few-shot examples ({', '.join(sorted(str(n) for n in shots))}) but no "
+                "model was run at two of them: labels stay plain (set --family to keep such models apart)"
+            )
+        shots = {next(iter(shots))} if shots else set()
     same_run: dict[tuple[str, str, str], list[ResultsFile]] = {}
     for run in runs:
         same_run.setdefault(_run_identity(run), []).append(run)
@@ -321,7 +333,7 @@ def load(
     for (label, task), run in owner.items():
         if label in model_rows:
             continue
-        nshot = run.num_fewshot(task) if by_shots else (next(iter(shots)) if shots else None)
+        nshot = run.num_fewshot(task)
         known = lookup_model(run.model_name)
         given, key = _lookup(params, run, label)
         if given is not None:

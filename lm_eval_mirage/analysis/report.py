@@ -80,6 +80,7 @@ class Report:
     predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
     summary: dict[str, list[str]] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
+    forecast: object = None  # analysis.forecast.Forecast when write_report(forecast=...) was asked
 
 
 def _atomic_write(path: Path, text: str) -> Path:
@@ -317,6 +318,7 @@ def write_report(
     threshold_factor: float = DEFAULT_THRESHOLD_FACTOR,
     paper_figure: bool = False,
     progress: bool = True,
+    forecast=None,
 ) -> Report:
     """Score, fit, plot and write the report for a tidy table.
 
@@ -336,6 +338,8 @@ def write_report(
             :func:`~lm_eval_mirage.analysis.emergence.emergence_verdict`.
         paper_figure: also draw the paper's closed-form illustration.
         progress: progress bars.
+        forecast: a :class:`~lm_eval_mirage.analysis.forecast.ForecastOptions`: hold out the largest models,
+            forecast them (``forecast.csv/json``, ``forecast_emergence.csv/json``, a report section).
 
     Returns:
         A :class:`Report` with the paths written and the computed tables.
@@ -377,6 +381,11 @@ def write_report(
     if plots:
         figures.update(_draw(_curves(df), report, out, task_names, family_notes, x_label, formats, paper_figure, progress, choices))
     report.summary = {t: summarize_task(display, t) for t in task_names}
+    forecast_section: list[tuple] = []
+    if forecast is not None:  # forecast.csv, summary lines and a section before the list of files
+        from lm_eval_mirage.analysis.forecast_plots import add_forecast
+
+        forecast_section = add_forecast(report, df, samples, forecast, plots=plots, formats=formats, x_label=x_label)
     glance = [
         {
             "family": fam,
@@ -394,7 +403,7 @@ def write_report(
 
     cross_task = cross_task_section(report, out, plots=plots, formats=formats)
     blocks = _blocks(df, report, task_names, figures, title, general, family_notes, x_label, threshold_factor, level)
-    blocks[-2:-2] = cross_task  # before the list of files
+    blocks[-2:-2] = cross_task + forecast_section  # before the list of files
     report.files["report.md"] = _atomic_write(out / "report.md", _render_markdown(blocks, out, title, glance))
     report.files["report.html"] = _atomic_write(out / "report.html", _render_html(blocks, out, title, glance))
     return report

@@ -2,7 +2,7 @@
 
 Steps: prepare the carry family of :mod:`lm_eval_mirage.zoo.control` (shipped checkpoints, or training into
 the cache) and the demo's recall family (:mod:`lm_eval_mirage.zoo.family`); evaluate every member through
-the real harness (:func:`lm_eval_mirage.demo.harness.run_harness`, cached) on its task and the task's
+the real harness (:func:`lm_eval_mirage.demo.harness.evaluate_or_reuse`, cached) on its task and the task's
 ``_ll`` twin; score everything with :mod:`lm_eval_mirage.analysis`; write the report, the headline
 verdicts, how often each verdict holds over seeds, and the raw curves (exact match, token edit distance and
 per-token log-probability per member), so that a reader can re-judge them.
@@ -187,7 +187,7 @@ def run_control(
     from tqdm.auto import tqdm
 
     import lm_eval_mirage
-    from lm_eval_mirage.demo.harness import faster_harness, run_harness, run_spec, spec_id
+    from lm_eval_mirage.demo.harness import evaluate_or_reuse, faster_harness, run_spec, spec_id
     from lm_eval_mirage.demo.run import _backend, headline_markdown, headline_table, prepare_trained, seed_mean_rows
 
     unknown = sorted(set(families) - set(CONTROL_FAMILIES))
@@ -246,7 +246,7 @@ def run_control(
             bar.set_postfix_str(m.name)
             spec = run_spec(m.backend, m.model_args, m.tasks, limit=m.limit, metadata=m.metadata, identity=m.identity)
             folder = cache_root / "runs" / m.family / m.name / spec_id(spec)
-            path, was_cached = run_harness(m.backend, m.model_args, m.tasks, folder, limit=m.limit, metadata=m.metadata, identity=m.identity)
+            path, was_cached = evaluate_or_reuse(m.backend, m.model_args, m.tasks, folder, limit=m.limit, metadata=m.metadata, identity=m.identity)
             folders.append(path)
             reused += was_cached
     timings["evaluate_s"] = round(time.perf_counter() - t, 2)
