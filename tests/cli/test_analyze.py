@@ -36,7 +36,7 @@ def test_analyze_writes_the_report_for_a_simulated_family(tmp_path, run_cli):
     )
     rep = tmp_path / "report"
     proc = run_cli(["lm-eval-mirage", "analyze", str(out), "--out", str(rep), "--note", "models=SIMULATION: values from the closed form",
-                    "--title", "Simulated family", "--n-boot", "200", "--quiet"])  # fmt: skip
+                    "--title", "Simulated family", "--n-boot", "200", "--formats", "png,svg", "--quiet"])  # fmt: skip
     assert "5 model(s), 2 task(s)" in proc.stdout
     m = re.search(r"fit mirage_arith_mul_5d_ll \(models\): c = (\S+), alpha = (\S+), R\^2 = (\S+)", proc.stdout)
     assert (
@@ -107,6 +107,8 @@ def test_analyze_errors_exit_2_with_a_message(tmp_path, run_cli):
     assert proc.returncode == 2 and "results path" in proc.stderr and "does not exist" in proc.stderr
     proc = run_cli(["lm-eval-mirage", "analyze", str(REAL_GEN), "--params", "350m"], check=False)
     assert proc.returncode == 2 and "--params '350m': expected MODEL=VALUE" in proc.stderr
+    proc = run_cli(["lm-eval-mirage", "analyze", str(REAL_GEN), "--formats", "png,gif", "--out", str(tmp_path / "r")], check=False)
+    assert proc.returncode == 2 and "--formats 'png,gif'" in proc.stderr and not (tmp_path / "r").exists()
     proc = run_cli(["lm-eval-mirage", "analyze", "--help"])
     assert "lm-eval-mirage analyze out/ --out report/" in proc.stdout
 
