@@ -13,8 +13,8 @@ A tool that always says "mirage" is useless: it must also recognise a transition
 evaluates trained families through lm-evaluation-harness and writes one report with them:
 
   carry-steps  10 checkpoints (steps 16 to 1000) of one depth-2 GPT-2 learning additions whose answer hangs
-          on one long carry chain, x = training step; task mirage_control_carry(_ll). See docs/control.md
-          for what it measured over seeds (default family).
+          on one long carry chain, x = training step; task mirage_control_carry(_ll). Default family.
+          Measured over 3 seeds: every metric rises gradually, no real transition (docs/control.md).
   carry   tiny GPT-2s of depth 1 to 4 trained by the package on additions whose answer hangs on one long
           carry chain; task mirage_control_carry(_ll). Its metrics move together (no mirage), but with the
           shipped recipe there is no transition over depth (measured over 3 seeds: docs/control.md).

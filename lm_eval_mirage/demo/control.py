@@ -67,7 +67,8 @@ STEPS_NOTE = (
     "built around one carry chain; x is the training step. Evaluated by the harness (backend {backend}) on "
     "mirage_control_carry (chains of {min_chain} to {max_chain} positions, {num_problems} unseen problems) and its "
     "_ll twin. Every chain digit hangs on one carried bit: when the model learns to carry, exact match, token edit "
-    "distance and per-token log-probability move together (docs/control.md)."
+    "distance and per-token log-probability move together. Built as a candidate for a real transition; with "
+    "this recipe it is not one along training steps either (docs/control.md)."
 )
 RECALL_NOTE = (
     "Real networks, the mirage: the demo's recall family (2 layers, widths {widths}, seed {seed}) that memorised "
@@ -106,12 +107,15 @@ def prepare_control(*, cache: Path, seeds: Sequence[int], retrain: bool, threads
     return members, source
 
 
-def prepare_steps(*, cache: Path, seeds: Sequence[int], retrain: bool, threads: int, recipe: Any = None) -> tuple[list[Any], str]:
-    """The carry-steps checkpoints: shipped where every step of the grid ships, else trained into ``cache``."""
+def prepare_steps(
+    *, cache: Path, seeds: Sequence[int], retrain: bool, threads: int, recipe: Any = None, grid: Sequence[int] | None = None
+) -> tuple[list[Any], str]:
+    """The carry-steps checkpoints: shipped where every step of the grid ships, else trained into ``cache``
+    (reused there when every step of ``grid``, default :data:`~lm_eval_mirage.zoo.control.STEP_GRID`, is)."""
     from lm_eval_mirage.zoo import control
 
     recipe = recipe or control.CONTROL_RECIPE
-    grid = set(control.STEP_GRID)
+    grid = set(grid or control.STEP_GRID)
 
     def complete(found: Sequence[Any], seed: int) -> bool:
         return grid <= {m.metadata["step"] for m in found if m.seed == seed and m.metadata.get("threads") == threads}
@@ -122,7 +126,7 @@ def prepare_steps(*, cache: Path, seeds: Sequence[int], retrain: bool, threads: 
     cached = control.load_step_checkpoints(root, recipe=recipe, seeds=missing)
     for s in missing:
         if retrain or not complete(cached, s):
-            control.train_step_checkpoints(root, recipe=recipe, seed=s, threads=threads)
+            control.train_step_checkpoints(root, recipe=recipe, seed=s, threads=threads, grid=sorted(grid))
     trained = control.load_step_checkpoints(root, recipe=recipe, seeds=missing)
     members = [m for m in shipped if m.seed not in missing] + trained
     members = sorted((m for m in members if m.metadata["step"] in grid), key=lambda m: (m.seed, m.metadata["step"]))

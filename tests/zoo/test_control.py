@@ -136,3 +136,19 @@ def test_shipped_step_checkpoints_match_their_weights_and_the_depth_member():
     assert found[-1].metadata["state_sha256"] == member.metadata["state_sha256"]  # the same run, at its end
     total = sum(f.stat().st_size for m in found for f in m.folder.iterdir())
     assert total < 1_600_000
+
+
+def test_prepare_steps_trains_reuses_and_retrains_the_same_checkpoints(tmp_path):
+    from lm_eval_mirage.demo.control import prepare_steps
+
+    kwargs = dict(cache=tmp_path, seeds=[0], threads=1, recipe=MICRO_CONTROL_RECIPE, grid=(2, 5, 20))
+    first, source = prepare_steps(retrain=False, **kwargs)
+    assert [m.metadata["step"] for m in first] == [2, 5, 20] and "trained" in source
+    weights = first[0].folder / "model.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    again, _ = prepare_steps(retrain=False, **kwargs)
+    assert [m.metadata["state_sha256"] for m in again] == [m.metadata["state_sha256"] for m in first]
+    assert (again[0].folder / "model.safetensors").stat().st_mtime_ns == stamp  # reused, not retrained
+    redone, source = prepare_steps(retrain=True, **kwargs)
+    assert "--retrain" in source
+    assert [m.metadata["state_sha256"] for m in redone] == [m.metadata["state_sha256"] for m in first]
