@@ -31,6 +31,7 @@ SCRIPTS = {
     "startup": "startup.py",
     "rescore": "rescore.py",
     "metrics_micro": "metrics_micro.py",
+    "analyze": "analyze.py",
 }
 
 

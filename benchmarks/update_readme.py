@@ -32,7 +32,7 @@ START = "<!-- perf:start -->"
 END = "<!-- perf:end -->"
 
 #: the issue's figure number of each benchmark (likelihood holds two: by figure name)
-FIGURE_OF_BENCHMARK = {"overhead": 1, "likelihood": 2, "startup": 4, "rescore": 5, "metrics_micro": 6}
+FIGURE_OF_BENCHMARK = {"overhead": 1, "likelihood": 2, "startup": 4, "rescore": 5, "metrics_micro": 6, "analyze": 8}
 FIGURE_OF_NAME = {"hf_loglikelihood": 3, "hf_mirage_vs_hf": 3}
 #: rows shown for records whose figures carry no ``headline`` flag
 FALLBACK_HEADLINES = {"rescore": ("rescore_samples_per_s", "rescore_samples_per_s_wall", "rescore_peak_rss")}
@@ -54,6 +54,9 @@ LABELS = {
     "token_edit_distance_20d": "token edit distance, 20-digit answers",
     "ll_process_results_21tok": "`_ll` per-sample metrics, 21 tokens",
     "brier_score_4choices": "Brier score, 4 choices",
+    **{f"analyze_cpu_per_line_{size}": f"`analyze` CPU per sample line, {size} lines" for size in ("64k", "512k", "10M")},
+    **{f"analyze_peak_rss_{size}": f"`analyze` peak memory, {size} lines" for size in ("64k", "512k", "10M")},
+    **{f"analyze_cached_cpu_{size}": f"`analyze` again, cached, {size} lines" for size in ("64k", "512k", "10M")},
 }
 
 

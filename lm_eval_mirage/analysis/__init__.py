@@ -51,6 +51,7 @@ __all__ = [
     "write_report",
     "summarize_task",
     "simulate_results",
+    "ForecastOptions",  # the function: lm_eval_mirage.analysis.forecast.forecast (a module of the same name)
 ]
 
 _LAZY = {
@@ -59,6 +60,7 @@ _LAZY = {
     "PowerLawFit": "scaling", "Prediction": "scaling", "predict": "scaling", "fit_power_law": "scaling",
     "fit_table": "scaling", "prediction_table": "scaling",
     "Report": "report", "write_report": "report", "summarize_task": "report", "simulate_results": "simulated_results",
+    "ForecastOptions": "forecast",
 }  # fmt: skip
 
 

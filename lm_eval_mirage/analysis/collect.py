@@ -22,14 +22,19 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from lm_eval_mirage.analysis.families import lookup_model, parse_size
 from lm_eval_mirage.analysis.model_folder import params_from_folder
-from lm_eval_mirage.analysis.table import SAMPLE_COLUMNS, metric_higher_is_better, tidy
+from lm_eval_mirage.analysis.sample_arrays import FileSamples
+from lm_eval_mirage.analysis.sample_cache import read_files
+from lm_eval_mirage.analysis.sample_store import SampleStore
+from lm_eval_mirage.analysis.table import metric_higher_is_better, tidy
 from lm_eval_mirage.harness_outputs import (
     ResultsFile,
     UnsafeTaskNameError,
@@ -54,7 +59,6 @@ XAxis = Literal["params", "steps", "flops"]
 #: Family of a model that is in no known family and not named in ``families=``.
 DEFAULT_FAMILY = "models"
 _SKIP_KEYS = {"alias", "name", "sample_len", " "}
-_MAX_NOTES_PER_FILE = 5  # problems listed per samples file (all are counted)
 
 
 @dataclass
@@ -63,7 +67,9 @@ class Collection:
 
     Attributes:
         table: the tidy table (:data:`~lm_eval_mirage.analysis.table.TABLE_COLUMNS`, plus ``num_fewshot``).
-        samples: per-problem values (:data:`~lm_eval_mirage.analysis.table.SAMPLE_COLUMNS`); empty without samples files.
+        store: per-problem values as compact arrays (:class:`~lm_eval_mirage.analysis.sample_store.SampleStore`),
+            what :func:`~lm_eval_mirage.analysis.report.write_report` takes as ``samples``; empty without
+            samples files.
         models: one row per model (and number of few-shot examples, when runs differ in it): model, model_name,
             revision, num_fewshot, family, series, params, params_source, step, tokens, flops, x,
             lm_eval_version, source.
@@ -72,10 +78,16 @@ class Collection:
     """
 
     table: pd.DataFrame
-    samples: pd.DataFrame
+    store: SampleStore
     models: pd.DataFrame
     messages: list[str] = field(default_factory=list)
     skipped: int = 0
+
+    @cached_property
+    def samples(self) -> pd.DataFrame:
+        """The per-problem values as a long table (:data:`~lm_eval_mirage.analysis.table.SAMPLE_COLUMNS`), built
+        on first use from :attr:`store` (some 100 bytes per row: prefer ``store`` for large sweeps)."""
+        return self.store.frame()
 
 
 def _number(value) -> float:
@@ -132,85 +144,22 @@ def _result_rows(run: ResultsFile, task: str, notes: list[str]) -> list[dict]:
     return rows
 
 
-def _target_digits(line: dict) -> float:
-    """The answer's number of digits: ``doc.answer_digits``, else the digits of an integer ``target``; NaN if
-    unknown. Raises ValueError for an ``answer_digits`` that is not a count (Infinity, -3, 2.5, "x")."""
-    doc = line.get("doc") if isinstance(line.get("doc"), dict) else {}
-    if "answer_digits" in doc:
-        value = doc["answer_digits"]
-        digits = _number(value)
-        if isinstance(value, bool) or not math.isfinite(digits) or digits < 0 or digits != int(digits):
-            raise ValueError(f"doc.answer_digits {value!r} is not a number of digits")
-        return digits
-    m = re.fullmatch(r"\s*-?(\d+)\s*", str(line.get("target", ""))[:1000])
-    return float(len(m.group(1))) if m else math.nan
-
-
-def _read_samples(path: Path, label: str, task: str, metrics: set[str]) -> tuple[list[dict], list[str], int]:
-    """Per-problem values of one samples file; returns (rows, notes, lines skipped). A line that is not UTF-8,
-    not JSON (too deeply nested included) or not an object is skipped and named; the rest is read."""
-    out: list[dict] = []
-    notes: list[str] = []
-    skipped = 0
-
-    def skip(lineno: int, reason: str) -> None:
-        nonlocal skipped
-        skipped += 1
-        if skipped <= _MAX_NOTES_PER_FILE:
-            notes.append(f"{path}:{lineno}: {reason}; line skipped")
-
-    lines = 0
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            if not raw.strip():
-                continue
-            lines += 1
-            try:
-                line = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                skip(lineno, f"not UTF-8 ({exc.reason} at byte {exc.start})")
-                continue
-            except json.JSONDecodeError as exc:
-                skip(lineno, f"not valid JSON ({exc})")
-                continue
-            except RecursionError:
-                skip(lineno, "JSON nested too deeply to read")
-                continue
-            if not isinstance(line, dict):
-                skip(lineno, f"not a JSON object (a {type(line).__name__})")
-                continue
-            try:
-                digits = _target_digits(line)
-            except ValueError as exc:
-                digits = math.nan
-                notes.append(f"{path}:{lineno}: {exc}; the line is left out of the split by answer digits")
-            for metric in metrics & line.keys():
-                value = line[metric]
-                if isinstance(value, (bool, int, float)) or value is None:
-                    out.append(
-                        {"model": label, "task": task, "metric": metric, "filter": str(line.get("filter", "none")),
-                         "doc_id": line.get("doc_id", lineno - 1), "target_digits": digits, "value": _number(value)}
-                    )  # fmt: skip
-    if skipped > _MAX_NOTES_PER_FILE:
-        notes.append(f"{path}: {skipped} lines skipped in all (the first {_MAX_NOTES_PER_FILE} are named above)")
-    if lines == 0:
-        notes.append(f"{path}: no samples (zero problems); {task} has no per-problem values")
-    return out, notes, skipped
-
-
-def _split_rows(samples: pd.DataFrame, template: dict[tuple[str, str], dict]) -> list[dict]:
+def _split_rows(found: FileSamples, template: dict[tuple[str, str], dict]) -> list[dict]:
     """Mean, standard error and count of each metric per number of answer digits."""
     rows = []
-    known = samples[samples["target_digits"].notna()]
-    for (metric, filt, digits), g in known.groupby(["metric", "filter", "target_digits"]):
+    for metric, filt, idx in sorted(found.groups(), key=lambda g: g[:2]):
         base = template.get((metric, filt))
         if base is None:
             continue
-        values = g["value"].dropna()
-        n = len(values)
-        stderr = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
-        rows.append({**base, "split": f"digits={int(digits)}", "target_digits": float(digits),
-                     "value": float(values.mean()) if n else math.nan, "stderr": stderr, "n": float(n)})  # fmt: skip
+        digits, values = found.target_digits[idx], found.values[found.metrics.index(metric), idx]
+        known = ~np.isnan(digits)
+        for d in np.unique(digits[known]):
+            v = values[known & (digits == d)]
+            v = v[~np.isnan(v)]
+            n = v.size
+            stderr = float(v.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+            rows.append({**base, "split": f"digits={int(d)}", "target_digits": float(d),
+                         "value": float(v.mean()) if n else math.nan, "stderr": stderr, "n": float(n)})  # fmt: skip
     return rows
 
 
@@ -290,7 +239,19 @@ def _select_runs(
             except UnsafeTaskNameError as exc:
                 messages.append(f"{exc}; task skipped")
                 skipped += 1
-    shots = {run.num_fewshot(t) for run in runs for t in run_tasks[id(run)]}
+    shots_by_model: dict[str, set[int | None]] = {}
+    for run in runs:
+        shots_by_model.setdefault(run.label, set()).update(run.num_fewshot(t) for t in run_tasks[id(run)])
+    # A model run at several few-shot counts (EleutherAI's zero- and five-shot files) is one curve per count;
+    # families that each use their own count (the demo's 2-shot simulation, 0-shot trained models) keep plain labels.
+    shots = {n for model_shots in shots_by_model.values() for n in model_shots}
+    if not any(len(s) > 1 for s in shots_by_model.values()):
+        if len(shots) > 1:
+            messages.append(
+                f"runs differ in their number of few-shot examples ({', '.join(sorted(str(n) for n in shots))}) but no "
+                "model was run at two of them: labels stay plain (set --family to keep such models apart)"
+            )
+        shots = {next(iter(shots))} if shots else set()
     same_run: dict[tuple[str, str, str], list[ResultsFile]] = {}
     for run in runs:
         same_run.setdefault(_run_identity(run), []).append(run)
@@ -320,7 +281,9 @@ def load(
     families: Mapping[str, str] | str | None = None,
     x: XAxis = "params",
     samples: bool = True,
-    progress: bool = True,
+    progress: bool | None = None,
+    jobs: int | None = 1,
+    cache: str | os.PathLike | None = None,
 ) -> Collection:
     """Collect harness results (and samples) of several models into a :class:`Collection`.
 
@@ -333,7 +296,12 @@ def load(
         families: model -> family (one curve per family), or one family name for every model.
         x: the scale axis: ``"params"``, ``"steps"`` (one curve per model across checkpoints) or ``"flops"``.
         samples: read ``samples_*.jsonl`` files beside each results file (split by answer digits, bootstrap).
-        progress: show a progress bar while reading files.
+        progress: progress bar while reading samples files: ``True`` always, ``None`` on a terminal only,
+            ``False`` never.
+        jobs: processes reading samples files in parallel (``None``: one per core); the result is the same
+            for any number.
+        cache: folder of the samples cache (:class:`~lm_eval_mirage.analysis.sample_cache.SampleCache`;
+            e.g. :func:`~lm_eval_mirage.analysis.sample_cache.default_cache_dir`); ``None``: no cache.
 
     When the runs differ in their number of few-shot examples (``n-shot``, or ``config.num_fewshot`` in the
     2023 layout), every model label and series says it (``... (5-shot)``): each is its own curve.
@@ -365,7 +333,7 @@ def load(
     for (label, task), run in owner.items():
         if label in model_rows:
             continue
-        nshot = run.num_fewshot(task) if by_shots else (next(iter(shots)) if shots else None)
+        nshot = run.num_fewshot(task)
         known = lookup_model(run.model_name)
         given, key = _lookup(params, run, label)
         if given is not None:
@@ -435,26 +403,37 @@ def load(
             messages.append(f"--family {k}: matches no model in the results")
 
     rows: list[dict] = []
-    sample_rows: list[dict] = []
-    jobs = sorted(owner.items(), key=lambda kv: (kv[0][0], kv[0][1]))
-    for (label, task), run in tqdm(jobs, desc="collecting", unit="task", disable=not progress or len(jobs) < 50):
-        model = model_rows[label]
-        task_rows = _result_rows(run, task, messages)
+    store = SampleStore()
+    pending = []  # per (model, task): its rows, notes and samples file, in the order of the messages
+    for (label, task), run in sorted(owner.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        notes: list[str] = []
+        task_rows = _result_rows(run, task, notes)
         if run.num_problems(task) == 0:
-            messages.append(f"{run.path}: {task} scored zero problems; its values are left out")
+            notes.append(f"{run.path}: {task} scored zero problems; its values are left out")
             skipped_total += 1
+            pending.append((label, task, None, notes, None))
             continue
         sample_file = None
         if samples:
             sample_file = find_samples_file(run, task, [r.path.parent for r in same_run[_run_identity(run)]])
+        pending.append((label, task, task_rows, notes, sample_file))
+    files = [(f, {r["metric"] for r in task_rows}) for _, _, task_rows, _, f in pending if f is not None]
+    def bar(it, total):
+        return tqdm(it, total=total, desc="reading samples", unit="file", disable=None if progress is None else not progress)
+    read = iter(read_files(files, jobs=jobs, cache=cache, progress=bar))
+    for label, task, task_rows, notes, sample_file in pending:
+        messages.extend(notes)
+        if task_rows is None:
+            continue
         if sample_file is not None:
-            found, notes, skipped = _read_samples(sample_file, label, task, {r["metric"] for r in task_rows})
-            messages.extend(notes)
-            skipped_total += skipped
-            sample_rows.extend(found)
-            if found:
+            found = next(read)
+            messages.extend(found.messages(sample_file, task))
+            skipped_total += found.skipped
+            if any(True for _ in found.groups()):
+                store.add(label, task, found)
                 template = {(r["metric"], r["filter"]): r for r in task_rows}
-                task_rows.extend(_split_rows(pd.DataFrame(found, columns=list(SAMPLE_COLUMNS)), template))
+                task_rows.extend(_split_rows(found, template))
+        model = model_rows[label]
         for r in task_rows:
             r.update({k: model[k] for k in ("model", "family", "series", "params", "params_source", "step", "tokens",
                                             "flops", "x", "lm_eval_version")})  # fmt: skip
@@ -477,13 +456,10 @@ def load(
             )
     if len(model_rows) == 1:
         messages.append(f"only one model ({next(iter(model_rows))}): emergence needs at least three models on a curve")
-    samples_df = pd.DataFrame(sample_rows, columns=list(SAMPLE_COLUMNS))
-    for col in ("model", "task", "metric", "filter"):
-        samples_df[col] = samples_df[col].astype("category")
     models_df = pd.DataFrame(list(model_rows.values())).sort_values(
         ["family", "x", "step", "model"], na_position="last"
     )
-    return Collection(table, samples_df, models_df.reset_index(drop=True), messages, skipped_total)
+    return Collection(table, store, models_df.reset_index(drop=True), messages, skipped_total)
 
 
 def _count_local(run: ResultsFile, messages: list[str]) -> int | None:

@@ -29,7 +29,7 @@ HIGHER_IS_BETTER_METRICS = frozenset(
 #: crows_pairs' bias measures, as the harness declares them).
 LOWER_IS_BETTER_METRICS = frozenset(
     {"ppl", "perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte", "ter", "brier_score",
-     "binary_brier_score", "token_edit_distance", "normalized_edit_distance", "ece", "mse", "test_mse",
+     "binary_brier_score", "token_edit_distance", "normalized_edit_distance", "ece", "ece_equal_width", "mse", "test_mse",
      "cross_entropy", "likelihood_difference", "likelihood_diff", "pct_stereotype", "target_tokens"}
 )  # fmt: skip
 #: Metrics for which a chance level (random guessing among the choices) is meaningful.

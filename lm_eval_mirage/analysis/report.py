@@ -7,6 +7,7 @@ or a hand-built one) and writes into ``out_dir``::
     emergence.csv / emergence.json    one row per curve: score, linearity, bootstrap interval, verdict
     fits.csv / fits.json              power-law fits of the per-token cross-entropy (when the table has one)
     predictions.csv / .json           predicted exact match p**L and TED L*(1-p) next to the observed values
+    cross_task*.csv / .json           series with several tasks: verdicts per metric, metric vs task-model
     figures/<family>__headline.*      per family: the most emergent-looking task, its metrics side by side
     figures/<task>__*.png / .svg      side by side, log-y with resolution floor, scores, by length, fit
     report.md, report.html            the report (the HTML embeds every figure: one file to send around)
@@ -79,6 +80,7 @@ class Report:
     predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
     summary: dict[str, list[str]] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
+    forecast: object = None  # analysis.forecast.Forecast when write_report(forecast=...) was asked
 
 
 def _atomic_write(path: Path, text: str) -> Path:
@@ -316,6 +318,7 @@ def write_report(
     threshold_factor: float = DEFAULT_THRESHOLD_FACTOR,
     paper_figure: bool = False,
     progress: bool = True,
+    forecast=None,
 ) -> Report:
     """Score, fit, plot and write the report for a tidy table.
 
@@ -335,6 +338,8 @@ def write_report(
             :func:`~lm_eval_mirage.analysis.emergence.emergence_verdict`.
         paper_figure: also draw the paper's closed-form illustration.
         progress: progress bars.
+        forecast: a :class:`~lm_eval_mirage.analysis.forecast.ForecastOptions`: hold out the largest models,
+            forecast them (``forecast.csv/json``, ``forecast_emergence.csv/json``, a report section).
 
     Returns:
         A :class:`Report` with the paths written and the computed tables.
@@ -374,8 +379,13 @@ def write_report(
     choices = {fam: choice for fam in families if (choice := headline_choice(display, fam)) is not None}
     figures: dict[str, list[tuple[str, str]]] = {t: [] for t in task_names}
     if plots:
-        figures.update(_draw(df, report, out, task_names, family_notes, x_label, formats, paper_figure, progress, choices))
+        figures.update(_draw(_curves(df), report, out, task_names, family_notes, x_label, formats, paper_figure, progress, choices))
     report.summary = {t: summarize_task(display, t) for t in task_names}
+    forecast_section: list[tuple] = []
+    if forecast is not None:  # forecast.csv, summary lines and a section before the list of files
+        from lm_eval_mirage.analysis.forecast_plots import add_forecast
+
+        forecast_section = add_forecast(report, df, samples, forecast, plots=plots, formats=formats, x_label=x_label)
     glance = [
         {
             "family": fam,
@@ -389,10 +399,27 @@ def write_report(
         }
         for fam in families
     ]
+    from lm_eval_mirage.analysis.cross_task import cross_task_section  # cross_task*.csv/json and a section
+
+    cross_task = cross_task_section(report, out, plots=plots, formats=formats)
     blocks = _blocks(df, report, task_names, figures, title, general, family_notes, x_label, threshold_factor, level)
+    blocks[-2:-2] = cross_task + forecast_section  # before the list of files
     report.files["report.md"] = _atomic_write(out / "report.md", _render_markdown(blocks, out, title, glance))
     report.files["report.html"] = _atomic_write(out / "report.html", _render_html(blocks, out, title, glance))
     return report
+
+
+def _curves(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of series with at least two models on the x axis: the ones a figure can draw as a curve.
+
+    A single checkpoint of a model (one of 27 steps of pythia-160m in a size plot) is a point, not a curve:
+    it is listed in the tables and left out of the figures, which would otherwise draw one legend entry per
+    checkpoint (and take minutes for a folder of published results).
+    """
+    if df.empty or "series" not in df.columns:
+        return df
+    n_x = df.groupby("series")["x"].nunique()
+    return df[df["series"].isin(n_x[n_x >= 2].index)]
 
 
 def _draw(

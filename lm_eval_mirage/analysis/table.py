@@ -13,8 +13,10 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR, bootstrap_emergence_ci, straight_line_score
+from lm_eval_mirage.analysis.bootstrap_batch import bootstrap_emergence_cis
+from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR, straight_line_score
 from lm_eval_mirage.analysis.metric_facts import LOWER_IS_BETTER_METRICS, chance_level, metric_direction
+from lm_eval_mirage.analysis.sample_store import sample_index
 from lm_eval_mirage.analysis.verdict import judge_curve, n_from_stderr
 
 __all__ = [
@@ -219,20 +221,6 @@ def tidy(table: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
     return df[list(TABLE_COLUMNS) + extra].reset_index(drop=True)
 
 
-def _index_samples(samples: pd.DataFrame) -> dict[tuple[str, str, str], dict[str, tuple[np.ndarray, ...]]]:
-    """(task, metric, filter) -> model -> (doc_ids, target_digits, values) sorted by doc_id, built in one pass."""
-    doc = samples["doc_id"].to_numpy()
-    digits = samples["target_digits"].to_numpy(dtype=float)
-    values = samples["value"].to_numpy(dtype=float)
-    out: dict = {}
-    for (task, metric, filt, model), idx in samples.groupby(
-        ["task", "metric", "filter", "model"], observed=True, sort=False
-    ).indices.items():
-        order = idx[np.argsort(doc[idx], kind="stable")]
-        out.setdefault((str(task), str(metric), str(filt)), {})[str(model)] = (doc[order], digits[order], values[order])
-    return out
-
-
 def _sample_arrays(by_key: dict, models: list[str], task: str, metric: str, filt: str, split: str):
     """Per-model value arrays (in ``models`` order) and whether they are paired by doc_id; None if incomplete."""
     per_model = by_key.get((task, metric, filt), {})
@@ -267,6 +255,50 @@ def _curve_n(y: np.ndarray, stderr: np.ndarray, n: np.ndarray, arrays: list[np.n
     return math.nan
 
 
+#: Per-problem values held for the batched bootstrap before the curves are judged (8 bytes each).
+_HELD_VALUES = 2 * 2**20
+
+
+def _judge_pending(pending: list[tuple], *, num, col, choices, n_boot, level, seed, threshold_factor) -> list[dict]:
+    """Rows of the emergence table for curves waiting for their intervals: the bootstrap of all of them at
+    once (:func:`~lm_eval_mirage.analysis.bootstrap_batch.bootstrap_emergence_cis`), then the verdicts."""
+    with_samples = [p for p in pending if p[-1] is not None]
+    cis = bootstrap_emergence_cis(
+        [(p[-1][0], p[4], p[-1][1]) for p in with_samples], n_boot=n_boot, level=level, seed=seed
+    )
+    ci_of = {id(p): ci for p, ci in zip(with_samples, cis)}
+    rows = []
+    for p in pending:
+        (family, series, task, metric, filt, split), idx, models, missing, higher, kind, y, x, x_log, found = p
+        discontinuous = kind == "discontinuous"
+        n = _curve_n(y, num["stderr"][idx], num["n"][idx], found[0] if found else None, discontinuous)
+        stderr = num["stderr"][idx]
+        ci = None
+        if found is not None:
+            ci = ci_of[id(p)]
+            if discontinuous:  # the per-problem spread is the honest standard error of each model's mean
+                stderr = np.array([a.std(ddof=1) / math.sqrt(a.size) if a.size > 1 else math.nan for a in found[0]])
+        chance = chance_level(task, metric, n_choices=choices.get(task))
+        judged = judge_curve(
+            y, x_log, higher_is_better=higher, stderr=stderr, n=None if math.isnan(n) else n, chance=chance,
+            discontinuous=discontinuous, direction_known=bool((col["direction"][idx] != "unknown").all()),
+            labels=models, ci=ci, threshold_factor=threshold_factor, n_boot=n_boot, level=level, seed=seed,
+        )  # fmt: skip
+        rows.append(
+            {
+                "family": family, "series": series, "task": task, "metric": metric, "filter": filt, "split": split,
+                "kind": kind, "higher_is_better": higher, "n_models": len(models), "models": ";".join(models),
+                "x_min": float(x.min()) if x.size else math.nan, "x_max": float(x.max()) if x.size else math.nan,
+                "first_value": float(y[0]) if y.size else math.nan, "last_value": float(y[-1]) if y.size else math.nan,
+                **{k: judged[k] for k in ("emergence_score", "linearity", "straight_line", "threshold", "ci_low",
+                                          "ci_high", "ci_method", "p_change", "late_share")},
+                "chance": math.nan if chance is None else chance, "n": n,
+                "verdict": judged["verdict"], "reason": judged["reason"], "missing": ";".join(missing),
+            }
+        )  # fmt: skip
+    return rows
+
+
 def emergence_table(
     table: pd.DataFrame,
     samples: pd.DataFrame | None = None,
@@ -275,7 +307,7 @@ def emergence_table(
     level: float = 0.95,
     seed: int = 0,
     threshold_factor: float = DEFAULT_THRESHOLD_FACTOR,
-    progress: bool = False,
+    progress: bool | None = False,
 ) -> pd.DataFrame:
     """Score and judge every curve of a tidy table: one row per (family, series, task, metric, filter, split).
 
@@ -284,7 +316,8 @@ def emergence_table(
     metrics are negated before scoring; descriptive metrics (:data:`NOT_SCORED_METRICS`) are skipped.
 
     Every score gets an interval where the data allow one (``ci_method``): with ``samples`` (per-problem values,
-    :data:`SAMPLE_COLUMNS`) a bootstrap over problems; else a parametric bootstrap from the ``stderr`` column
+    a :class:`~lm_eval_mirage.analysis.sample_store.SampleStore` or the long table of :data:`SAMPLE_COLUMNS`) a
+    bootstrap over problems; else a parametric bootstrap from the ``stderr`` column
     (the results files' ``<metric>_stderr``); else, for an all-or-nothing metric with a known ``n``, from the
     binomial standard error. ``n`` (problems per model) comes from the samples, the table, or, for 0/1 metrics,
     from the standard errors. ``chance`` is the accuracy of random guessing where it is known. The verdict and
@@ -309,14 +342,18 @@ def emergence_table(
     num = {c: df[c].to_numpy(dtype=float) for c in ("x", "value", "stderr", "n")}
     groups = [(k, idx) for k, idx in df.groupby(keys, sort=True).indices.items() if k[3] not in NOT_SCORED_METRICS]
     has_samples = samples is not None and not samples.empty
-    by_key = _index_samples(samples) if has_samples else {}
+    by_key = sample_index(samples) if has_samples else {}
     choices = df.groupby("task")["n_choices"].max().to_dict() if "n_choices" in df.columns else {}
-    rows = []
+    rows: list[dict] = []
+    pending: list[tuple] = []
+    held = 0
+    judge = {"num": num, "col": col, "choices": choices, "n_boot": n_boot, "level": level, "seed": seed,
+             "threshold_factor": threshold_factor}  # fmt: skip
     iterator = groups
-    if progress and len(groups) > 50:
+    if progress is not False and len(groups) > 50:  # None: on a terminal only
         from tqdm.auto import tqdm
 
-        iterator = tqdm(groups, desc="emergence scores", unit="curve")
+        iterator = tqdm(groups, desc="emergence scores", unit="curve", disable=None if progress is None else False)
     for (family, series, task, metric, filt, split), idx in iterator:
         idx = idx[~(np.isnan(num["x"][idx]) | np.isnan(num["value"][idx]))]
         idx = idx[np.argsort(num["x"][idx], kind="stable")]
@@ -328,33 +365,12 @@ def emergence_table(
         y, x = num["value"][idx], num["x"][idx]
         x_log, _ = log_axis(x)
         found = _sample_arrays(by_key, models, task, metric, filt, split) if has_samples and len(models) >= 2 else None
-        discontinuous = kind == "discontinuous"
-        n = _curve_n(y, num["stderr"][idx], num["n"][idx], found[0] if found else None, discontinuous)
-        stderr = num["stderr"][idx]
-        ci = None
-        if found is not None:
-            ci = bootstrap_emergence_ci(found[0], higher_is_better=higher, n_boot=n_boot, level=level, seed=seed,
-                                        paired=found[1])  # fmt: skip
-            if discontinuous:  # the per-problem spread is the honest standard error of each model's mean
-                stderr = np.array([a.std(ddof=1) / math.sqrt(a.size) if a.size > 1 else math.nan for a in found[0]])
-        chance = chance_level(task, metric, n_choices=choices.get(task))
-        judged = judge_curve(
-            y, x_log, higher_is_better=higher, stderr=stderr, n=None if math.isnan(n) else n, chance=chance,
-            discontinuous=discontinuous, direction_known=bool((col["direction"][idx] != "unknown").all()),
-            labels=models, ci=ci, threshold_factor=threshold_factor, n_boot=n_boot, level=level, seed=seed,
-        )  # fmt: skip
-        rows.append(
-            {
-                "family": family, "series": series, "task": task, "metric": metric, "filter": filt, "split": split,
-                "kind": kind, "higher_is_better": higher, "n_models": len(models), "models": ";".join(models),
-                "x_min": float(x.min()) if x.size else math.nan, "x_max": float(x.max()) if x.size else math.nan,
-                "first_value": float(y[0]) if y.size else math.nan, "last_value": float(y[-1]) if y.size else math.nan,
-                **{k: judged[k] for k in ("emergence_score", "linearity", "straight_line", "threshold", "ci_low",
-                                          "ci_high", "ci_method", "p_change", "late_share")},
-                "chance": math.nan if chance is None else chance, "n": n,
-                "verdict": judged["verdict"], "reason": judged["reason"], "missing": ";".join(missing),
-            }
-        )  # fmt: skip
+        pending.append(((family, series, task, metric, filt, split), idx, models, missing, higher, kind, y, x, x_log, found))
+        held += sum(a.size for a in found[0]) if found is not None else 0
+        if held > _HELD_VALUES:  # per-problem values waiting for their intervals: bounded memory
+            rows.extend(_judge_pending(pending, **judge))
+            pending, held = [], 0
+    rows.extend(_judge_pending(pending, **judge))
     out = pd.DataFrame(rows, columns=list(EMERGENCE_COLUMNS))
     return out.sort_values(
         ["family", "series", "task", "metric", "filter", "split"],

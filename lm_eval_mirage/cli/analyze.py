@@ -21,6 +21,7 @@ examples:
   lm-eval-mirage analyze out/ --params my-org/tiny-a=12m --params my-org/tiny-b=50m --out report/
   lm-eval-mirage analyze out/pythia-checkpoints --x steps --out report-steps/
   lm-eval-mirage analyze out/ --family zoo --note "zoo=SIMULATION: trained for 2 minutes on a CPU" --out report/
+  lm-eval-mirage analyze out/ --holdout 2 --out report/   # forecast the 2 largest models from the smaller ones
 """
 
 
@@ -121,17 +122,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-samples", action="store_true", help="ignore samples files (no split by length, no intervals)"
     )
     parser.add_argument("--paper-figure", action="store_true", help="also draw the paper's closed-form illustration")
+    parser.add_argument(
+        "--holdout", type=int, metavar="K", help="forecast the K largest models of each series from the others (forecast.csv)"
+    )
+    parser.add_argument(
+        "--emerge-at", type=float, default=0.5, metavar="T", help="exact match whose size --holdout forecasts (default: 0.5)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--progress", action="store_true", help="progress bars even when stderr is not a terminal (default: on a terminal)"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=None, metavar="N",
+        help="processes reading samples files in parallel (default: one per core); results do not depend on it",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cache", metavar="DIR", default=None,
+        help="cache of the samples files' arrays, so a second analysis parses nothing (default: "
+        "$XDG_CACHE_HOME/lm-eval-mirage/analyze); an entry is used only while its file is unchanged",
+    )  # fmt: skip
+    parser.add_argument("--no-cache", action="store_true", help="read every samples file, use and write no cache")
 
 
 def run(args: argparse.Namespace) -> int:
     from lm_eval_mirage._io import StagedDir
     from lm_eval_mirage.analysis.collect import load
     from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR
+    from lm_eval_mirage.analysis.forecast import ForecastOptions
     from lm_eval_mirage.analysis.plots import PLOT_INSTALL_HINT
     from lm_eval_mirage.analysis.report import write_report
+    from lm_eval_mirage.analysis.sample_cache import default_cache_dir
 
+    progress = False if args.quiet else True if args.progress else None
     try:
+        if args.jobs is not None and args.jobs < 1:
+            raise ValueError(f"--jobs {args.jobs}: must be at least 1")
+        if args.no_cache and args.cache:
+            raise ValueError("use either --cache DIR or --no-cache, not both")
+        forecast = None
+        if args.holdout is not None:
+            forecast = ForecastOptions(args.holdout, args.emerge_at, max(args.n_boot, 20), seed=args.seed)
         families: dict[str, str] | str | None = None
         plain = [f for f in args.family or [] if "=" not in f]
         if len(plain) > 1:
@@ -148,7 +178,9 @@ def run(args: argparse.Namespace) -> int:
             families=families,
             x=args.x,
             samples=not args.no_samples,
-            progress=not args.quiet,
+            progress=progress,
+            jobs=args.jobs,
+            cache=None if args.no_cache else (args.cache or default_cache_dir()),
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"lm-eval-mirage analyze: error: {exc}", file=sys.stderr)
@@ -187,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
         report = write_report(
             found.table,
             staged.path,
-            samples=None if args.no_samples else found.samples,
+            samples=None if args.no_samples else found.store,
             title=args.title,
             notes=notes or None,
             messages=found.messages,
@@ -199,7 +231,8 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             threshold_factor=args.threshold_factor if args.threshold_factor is not None else DEFAULT_THRESHOLD_FACTOR,
             paper_figure=args.paper_figure,
-            progress=not args.quiet,
+            progress=progress,
+            forecast=forecast,
         )
         staged.commit()
     except (OSError, ValueError) as exc:
@@ -228,6 +261,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"fit {fit.fit_task} ({fit.series}): c = {fit.c:.4g}, alpha = {fit.alpha:.4g}, R^2 = {fit.r2:.4f}")
     for fit in report.fits[report.fits["c"].isna()].itertuples(index=False):  # failed or flagged: said, not used
         print(f"note: fit {fit.fit_task} ({fit.series}, {fit.split}): {fit.error or fit.warning}", file=sys.stderr)
+    if report.forecast is not None:
+        rows = report.forecast.table[report.forecast.table["split"] == "all"]
+        for method, g in rows.groupby("method", sort=True):
+            covered = g["covered"].dropna().astype(bool)
+            print(f"forecast ({method}): {int(covered.sum())} of {len(covered)} held-out value(s) inside the 95% interval")
+        print(f"forecast: {report.files['forecast.csv']}")
     print(f"report: {report.files['report.md']} and {report.files['report.html']}")
     if found.skipped:
         print(f"lm-eval-mirage analyze: {found.skipped} unreadable line(s) or task(s) skipped (see the notes above)", file=sys.stderr)

@@ -39,7 +39,7 @@ __all__ = [
     "run_control",
 ]
 
-#: ``carry-steps``: checkpoints of one carry run along training steps (the real transition, docs/control.md);
+#: ``carry-steps``: checkpoints of one carry run along training steps (built as a real transition; measured: not one);
 #: ``carry``: the carry task over depth (no transition with this recipe); ``recall``: the demo's mirage.
 CONTROL_FAMILIES = ("carry-steps", "carry", "recall")
 DEFAULT_FAMILIES = ("carry-steps", "recall")

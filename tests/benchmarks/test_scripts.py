@@ -178,3 +178,17 @@ def test_wheelhouse_leaves_out_what_the_gpu_machine_has(bench, tmp_path):
 
 def test_gpu_sh_is_valid_bash():
     assert subprocess.run(["bash", "-n", str(BENCH_DIR / "gpu.sh")], capture_output=True, timeout=30).returncode == 0
+
+
+# analyze -------------------------------------------------------------------------------------------------------
+
+
+def test_analyze_sizes_and_family(bench, tmp_path, monkeypatch):
+    analyze = bench("analyze")
+    lines = {label: models * problems * 2 * len(analyze.TASKS) for label, (models, problems) in analyze.SIZES.items()}
+    assert lines == {"64k": 64_000, "512k": 512_000, "10M": 10_240_000}
+    monkeypatch.setitem(analyze.SIZES, "tiny", (2, 3))
+    folder = analyze.make_family(tmp_path, "tiny")
+    files = sorted(folder.rglob("samples_*.jsonl"))
+    assert len(files) == 2 * 16 and sum(len(f.read_text().splitlines()) for f in files) == 2 * 16 * 3
+    assert analyze.make_family(tmp_path, "tiny") == folder and files[0].stat().st_mtime_ns == sorted(folder.rglob("samples_*.jsonl"))[0].stat().st_mtime_ns
