@@ -372,7 +372,7 @@ def _x_label(runs: Sequence[DemoMember]) -> str:
     kinds = {m.family == "carry-steps" for m in runs}
     if kinds == {True}:
         return "training step"
-    return "parameters (carry, recall) or training step (carry-steps)" if True in kinds else "parameters"
+    return "parameters or training step" if True in kinds else "parameters"  # short: figures share the label
 
 
 def _load_runs(load: Callable[..., Any], runs: Sequence[DemoMember], folders: Sequence[Path], step_of: dict[str, int], *, progress: bool) -> Any:
