@@ -10,13 +10,16 @@ from lm_eval_mirage.cli.demo import _positive
 HELP = "the control: a trained long-carry addition family (candidate real transition) beside the demo's mirage"
 DESCRIPTION = """\
 A tool that always says "mirage" is useless: it must also recognise a transition that is real. This command
-evaluates two trained families through lm-evaluation-harness and writes one report with both:
+evaluates trained families through lm-evaluation-harness and writes one report with them:
 
+  carry-steps  10 checkpoints (steps 16 to 1000) of one depth-2 GPT-2 learning additions whose answer hangs
+          on one long carry chain, x = training step; task mirage_control_carry(_ll). Default family.
+          Measured over 3 seeds: every metric rises gradually, no real transition (docs/control.md).
   carry   tiny GPT-2s of depth 1 to 4 trained by the package on additions whose answer hangs on one long
           carry chain; task mirage_control_carry(_ll). Its metrics move together (no mirage), but with the
           shipped recipe there is no transition over depth (measured over 3 seeds: docs/control.md).
   recall  the demo's 9 tiny GPT-2s that memorised random codes; task mirage_demo_recall(_ll). Exact match
-          jumps, the continuous metrics do not (a mirage).
+          jumps, the continuous metrics do not (a mirage). Default family.
 
 Checkpoints of seed 0 ship with the package; other seeds and --retrain train into the cache (bit-identical
 for the same seed and --threads). Offline, CPU only.
@@ -32,13 +35,13 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from lm_eval_mirage.demo.control import CONTROL_FAMILIES
+    from lm_eval_mirage.demo.control import CONTROL_FAMILIES, DEFAULT_FAMILIES
 
     parser.add_argument("--out", default="mirage-control", metavar="DIR", help="report folder (default: ./mirage-control)")
     parser.add_argument("--retrain", action="store_true", help="train the carry family now instead of using the shipped checkpoints")
     parser.add_argument("--seeds", type=_positive, default=1, metavar="K", help="seeds 0..K-1 per family (default 1); unshipped seeds are trained")
     parser.add_argument("--cache-dir", metavar="DIR", help="cache folder (default: $LM_EVAL_MIRAGE_CACHE or the user cache folder)")
-    parser.add_argument("--families", default=",".join(CONTROL_FAMILIES), metavar="LIST", help=f"comma-separated, from {', '.join(CONTROL_FAMILIES)} (default: both)")
+    parser.add_argument("--families", default=",".join(DEFAULT_FAMILIES), metavar="LIST", help=f"comma-separated, from {', '.join(CONTROL_FAMILIES)} (default: {','.join(DEFAULT_FAMILIES)})")
     parser.add_argument("--limit", type=_positive, metavar="N", help="problems per task (default: all)")
     parser.add_argument("--threads", type=_positive, default=1, metavar="T", help="torch threads for training (default 1; recorded in the checkpoints)")
     parser.add_argument("--no-plots", action="store_true", help="tables only (no matplotlib needed)")

@@ -10,6 +10,7 @@ per-token log-probability per member), so that a reader can re-judge them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -19,23 +20,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lm_eval_mirage import harness_private
 from lm_eval_mirage.demo.cache import cache_dir
 from lm_eval_mirage.demo.members import DemoMember, trained_members
 
 __all__ = [
     "CONTROL_FAMILIES",
+    "DEFAULT_FAMILIES",
     "CONTROL_TASKS",
     "CURVE_METRICS",
     "ControlResult",
     "prepare_control",
+    "prepare_steps",
+    "steps_members",
     "control_members",
     "curve_rows",
     "verdict_counts",
     "run_control",
 ]
 
-#: ``carry``: the control (a real transition); ``recall``: the demo's memorisation family (a mirage).
-CONTROL_FAMILIES = ("carry", "recall")
+#: ``carry-steps``: checkpoints of one carry run along training steps (built as a real transition; measured: not one);
+#: ``carry``: the carry task over depth (no transition with this recipe); ``recall``: the demo's mirage.
+CONTROL_FAMILIES = ("carry-steps", "carry", "recall")
+DEFAULT_FAMILIES = ("carry-steps", "recall")
 CONTROL_TASKS = ("mirage_control_carry", "mirage_control_carry_ll")
 #: (metric, filter, column name) of the raw curves.
 CURVE_METRICS = (
@@ -53,6 +60,15 @@ CARRY_NOTE = (
     "depends on one carried bit, so a model that cannot carry fails them together: exact match, token edit "
     "distance and per-token log-probability should move together. Built as a candidate for a real transition; "
     "with this recipe it is not one over depth (docs/control.md)."
+)
+STEPS_NOTE = (
+    "Real networks, the control over TRAINING STEPS: checkpoints at steps {steps} of one tiny GPT-2 (depth {depth}, "
+    "width {width}, {n_head} heads, seed {seed}) trained by lm_eval_mirage.zoo.control on {digits}-digit additions "
+    "built around one carry chain; x is the training step. Evaluated by the harness (backend {backend}) on "
+    "mirage_control_carry (chains of {min_chain} to {max_chain} positions, {num_problems} unseen problems) and its "
+    "_ll twin. Every chain digit hangs on one carried bit: when the model learns to carry, exact match, token edit "
+    "distance and per-token log-probability move together. Built as a candidate for a real transition; with "
+    "this recipe it is not one along training steps either (docs/control.md)."
 )
 RECALL_NOTE = (
     "Real networks, the mirage: the demo's recall family (2 layers, widths {widths}, seed {seed}) that memorised "
@@ -89,6 +105,38 @@ def prepare_control(*, cache: Path, seeds: Sequence[int], retrain: bool, threads
     members = sorted([m for m in shipped if m.seed not in missing] + trained, key=lambda m: (m.seed, m.depth))
     source = "shipped checkpoints" if not missing else f"seeds {missing} trained {'now (--retrain)' if retrain else 'or reused'} in {cache}"
     return members, source
+
+
+def prepare_steps(
+    *, cache: Path, seeds: Sequence[int], retrain: bool, threads: int, recipe: Any = None, grid: Sequence[int] | None = None
+) -> tuple[list[Any], str]:
+    """The carry-steps checkpoints: shipped where every step of the grid ships, else trained into ``cache``
+    (reused there when every step of ``grid``, default :data:`~lm_eval_mirage.zoo.control.STEP_GRID`, is)."""
+    from lm_eval_mirage.zoo import control
+
+    recipe = recipe or control.CONTROL_RECIPE
+    grid = set(grid or control.STEP_GRID)
+
+    def complete(found: Sequence[Any], seed: int) -> bool:
+        return grid <= {m.metadata["step"] for m in found if m.seed == seed and m.metadata.get("threads") == threads}
+
+    shipped = [] if retrain else control.load_step_checkpoints(control.shipped_control_checkpoints(), recipe=recipe, seeds=seeds)
+    missing = [s for s in seeds if not complete(shipped, s)]
+    root = cache / "families" / f"carrysteps-{recipe.fingerprint}"
+    cached = control.load_step_checkpoints(root, recipe=recipe, seeds=missing)
+    for s in missing:
+        if retrain or not complete(cached, s):
+            control.train_step_checkpoints(root, recipe=recipe, seed=s, threads=threads, grid=sorted(grid))
+    trained = control.load_step_checkpoints(root, recipe=recipe, seeds=missing)
+    members = [m for m in shipped if m.seed not in missing] + trained
+    members = sorted((m for m in members if m.metadata["step"] in grid), key=lambda m: (m.seed, m.metadata["step"]))
+    source = "shipped checkpoints" if not missing else f"seeds {missing} trained {'now (--retrain)' if retrain else 'or reused'} in {cache}"
+    return members, source
+
+
+def steps_members(members: Sequence[Any], *, task_metadata: dict[str, Any], backend: str = "hf-mirage", limit: int | None = None) -> list[DemoMember]:
+    """One harness run per checkpoint along training (family ``carry-steps``)."""
+    return [DemoMember(**{**r.__dict__, "family": "carry-steps"}) for r in control_members(members, task_metadata=task_metadata, backend=backend, limit=limit)]
 
 
 def control_members(members: Sequence[Any], *, task_metadata: dict[str, Any], backend: str = "hf-mirage", limit: int | None = None) -> list[DemoMember]:
@@ -163,7 +211,7 @@ def run_control(
     retrain: bool = False,
     seeds: int = 1,
     cache: str | os.PathLike | None = None,
-    families: Sequence[str] = CONTROL_FAMILIES,
+    families: Sequence[str] = DEFAULT_FAMILIES,
     limit: int | None = None,
     threads: int = 1,
     plots: bool = True,
@@ -177,7 +225,7 @@ def run_control(
         retrain: train the carry family now (into the cache) instead of using the shipped checkpoints.
         seeds: seeds 0..seeds-1 of each family; unshipped seeds are trained into the cache (minutes each).
         cache: cache folder (default :func:`~lm_eval_mirage.demo.cache.cache_dir`, shared with the demo).
-        families: ``carry`` and/or ``recall``.
+        families: from :data:`CONTROL_FAMILIES` (default :data:`DEFAULT_FAMILIES`).
         limit: problems per task (default: all).
         threads: torch threads for training (recorded; same threads + seed = same weights).
         plots: draw figures (needs matplotlib).
@@ -207,6 +255,25 @@ def run_control(
     backend = _backend()
     start = time.perf_counter()
 
+    step_of: dict[str, int] = {}
+    if "carry-steps" in families:
+        from lm_eval_mirage.zoo import control
+
+        recipe = control.CONTROL_RECIPE
+        t = time.perf_counter()
+        members, source = prepare_steps(cache=cache_root, seeds=seed_list, retrain=retrain, threads=threads)
+        timings["prepare_carry_steps_s"] = round(time.perf_counter() - t, 2)
+        echo(f"carry-steps family: {len(members)} checkpoints from {source}")
+        for s in seed_list:
+            mine = [m for m in members if m.seed == s]
+            runs += steps_members(mine, task_metadata=recipe.task_metadata(), backend=backend, limit=limit)
+            size_of.update({m.name: f"step {m.metadata['step']}" for m in mine})
+            step_of.update({m.name: int(m.metadata["step"]) for m in mine})
+            notes[f"carry-steps-seed{s}"] = STEPS_NOTE.format(
+                steps=", ".join(str(m.metadata["step"]) for m in mine), depth=control.STEPS_DEPTH, width=recipe.width,
+                n_head=recipe.n_head, seed=s, digits=recipe.digits, backend=backend, min_chain=recipe.test_min_chain,
+                max_chain=recipe.test_max_chain, num_problems=recipe.num_problems,
+            )  # fmt: skip
     if "carry" in families:
         from lm_eval_mirage.zoo import control
 
@@ -241,7 +308,9 @@ def run_control(
     folders: list[Path] = []
     reused = 0
     bar = tqdm(runs, desc="evaluating members", unit="model", disable=not progress)
-    with faster_harness():
+    # private harness functions: the shortcut only where their source is the tested one (as in demo/run.py)
+    shortcut = all([harness_private.check("lm_eval.utils:apply_template"), harness_private.check("lm_eval.loggers.utils:add_env_info")])
+    with faster_harness() if shortcut else contextlib.nullcontext():
         for m in bar:
             bar.set_postfix_str(m.name)
             spec = run_spec(m.backend, m.model_args, m.tasks, limit=m.limit, metadata=m.metadata, identity=m.identity)
@@ -255,7 +324,7 @@ def run_control(
     t = time.perf_counter()
     from lm_eval_mirage.analysis import load, write_report
 
-    found = load(folders, params={m.name: m.params for m in runs}, families={m.name: m.series for m in runs}, progress=progress)
+    found = _load_runs(load, runs, folders, step_of, progress=progress)
     table = found.table
     if seeds > 1:
         import pandas as pd
@@ -271,6 +340,7 @@ def run_control(
     report = write_report(
         table, out, samples=found.samples, messages=found.messages, notes=notes,
         title="lm-eval-mirage control: a real transition beside a mirage", plots=plots, progress=progress,
+        x_label=_x_label(runs),
     )  # fmt: skip
     timings["analyze_s"] = round(time.perf_counter() - t, 2)
     timings["total_s"] = round(time.perf_counter() - start, 2)
@@ -295,3 +365,42 @@ def run_control(
     tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     os.replace(tmp, out / "control_summary.json")
     return ControlResult(out=out, members=runs, headline=headline, verdicts=verdicts, curves=curves, timings=timings, report=report, messages=list(found.messages))
+
+
+def _x_label(runs: Sequence[DemoMember]) -> str:
+    """The report's name for the x axis: parameters, training step, or both (one per family)."""
+    kinds = {m.family == "carry-steps" for m in runs}
+    if kinds == {True}:
+        return "training step"
+    return "parameters or training step" if True in kinds else "parameters"  # short: figures share the label
+
+
+def _load_runs(load: Callable[..., Any], runs: Sequence[DemoMember], folders: Sequence[Path], step_of: dict[str, int], *, progress: bool) -> Any:
+    """Collect the runs: the carry-steps checkpoints on the training-step axis (one curve per seed), the other
+    families on the parameter axis; one :class:`~lm_eval_mirage.analysis.collect.Collection` of both."""
+    import pandas as pd
+
+    def part(members: list[tuple[DemoMember, Path]], **kwargs: Any) -> Any:
+        ms = [m for m, _ in members]
+        return load([f for _, f in members], params={m.name: m.params for m in ms}, families={m.name: m.series for m in ms}, progress=progress, **kwargs)
+
+    by_steps = [(m, f) for m, f in zip(runs, folders) if m.name in step_of]
+    by_params = [(m, f) for m, f in zip(runs, folders) if m.name not in step_of]
+    parts = []
+    if by_steps:
+        found = part(by_steps, x="steps", steps={m.name: step_of[m.name] for m, _ in by_steps})
+        found.table["series"] = found.table["family"]  # x="steps" makes one curve per model; here: one per seed
+        parts.append(found)
+    if by_params:
+        parts.append(part(by_params))
+    if len(parts) == 1:
+        return parts[0]
+    first, second = parts
+    first.table = pd.concat([first.table, second.table], ignore_index=True)
+    samples = pd.concat([first.samples.astype({c: str for c in ("model", "task", "metric", "filter")}),
+                         second.samples.astype({c: str for c in ("model", "task", "metric", "filter")})], ignore_index=True)  # fmt: skip
+    for col in ("model", "task", "metric", "filter"):
+        samples[col] = samples[col].astype("category")
+    first.samples = samples
+    first.messages = [*first.messages, *second.messages]
+    return first

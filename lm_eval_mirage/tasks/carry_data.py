@@ -225,7 +225,6 @@ def load_carry_ll(**kwargs: Any) -> dict:
     """
     from lm_eval_mirage.tasks import likelihood
 
-    name = kwargs.get("tokenizer") or kwargs.get("pretrained")
-    likelihood._tokenizer_spec["name"] = str(name) if name else None
-    likelihood._tokenizer_spec["kwargs"] = {k: kwargs[k] for k in ("revision", "trust_remote_code") if k in kwargs}
+    likelihood._model_args.clear()
+    likelihood._model_args.update({k: kwargs[k] for k in ("tokenizer", "pretrained", "revision", "trust_remote_code") if k in kwargs})
     return load_carry(**kwargs)

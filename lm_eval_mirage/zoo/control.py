@@ -48,6 +48,12 @@ __all__ = [
     "build_control_family",
     "load_control_family",
     "shipped_control_checkpoints",
+    "STEPS_FAMILY_NAME",
+    "STEP_GRID",
+    "STEPS_DEPTH",
+    "steps_member_name",
+    "train_step_checkpoints",
+    "load_step_checkpoints",
 ]
 
 FAMILY_NAME = "carry"
@@ -372,3 +378,86 @@ def shipped_control_checkpoints() -> Path:
     from lm_eval_mirage.zoo.family import shipped_checkpoints
 
     return shipped_checkpoints()
+
+
+# --- the carry family over TRAINING STEPS: checkpoints of one run (depth STEPS_DEPTH) on a log-spaced grid ---
+
+STEPS_FAMILY_NAME = "carrysteps"
+#: training steps at which a checkpoint is saved (roughly log-spaced, denser where carrying is learned)
+STEP_GRID: tuple[int, ...] = (16, 32, 64, 128, 192, 256, 384, 512, 768, 1000)
+#: the depth whose run is checkpointed (the depth that learned to carry with seed 0, docs/control.md)
+STEPS_DEPTH = 2
+
+
+def steps_member_name(depth: int, seed: int, step: int) -> str:
+    """Folder and model name of one checkpoint along training.
+
+    Example:
+        >>> steps_member_name(2, 0, 16)
+        'carrysteps-d2-s0-t0016'
+    """
+    return f"{STEPS_FAMILY_NAME}-d{depth}-s{seed}-t{step:04d}"
+
+
+def train_step_checkpoints(
+    root: str | os.PathLike,
+    *,
+    recipe: ControlRecipe = CONTROL_RECIPE,
+    depth: int = STEPS_DEPTH,
+    seed: int = 0,
+    threads: int = 1,
+    grid: Sequence[int] = STEP_GRID,
+) -> list[ControlMember]:
+    """Train one member exactly as :func:`train_control_member` does and save a checkpoint at every step of
+    ``grid`` (``root/carrysteps-d{depth}-s{seed}-t{step}``). Saving reads the weights only, so the run (and its
+    last checkpoint at ``recipe.steps``) is bit-identical to the member of the depth family."""
+    from lm_eval_mirage.zoo.family import save_member, state_digest
+
+    grid = sorted(set(int(g) for g in grid))
+    if not grid or grid[0] < 1 or grid[-1] > recipe.steps:
+        raise ValueError(f"grid={grid!r}: steps must lie in 1..{recipe.steps}")
+    root = Path(root)
+    wanted = set(grid)
+    start = time.perf_counter()
+
+    def save(step: int, model: Any) -> None:
+        if step not in wanted:
+            return
+        meta = {
+            "family": STEPS_FAMILY_NAME, "name": steps_member_name(depth, seed, step), "depth": depth, "width": recipe.width,
+            "seed": seed, "threads": threads, "step": step, "params": sum(p.numel() for p in model.parameters()),
+            "state_sha256": state_digest(model), "seconds_so_far": round(time.perf_counter() - start, 2),
+            "recipe": recipe.to_dict(), "recipe_fingerprint": recipe.fingerprint, "task": "mirage_control_carry",
+            "task_metadata": recipe.task_metadata(),
+        }  # fmt: skip
+        save_member(model, root / meta["name"], meta)
+
+    train_control_member(recipe, depth, seed=seed, threads=threads, on_model=save)
+    return load_step_checkpoints(root, recipe=recipe, seeds=[seed])
+
+
+def load_step_checkpoints(root: str | os.PathLike, *, recipe: ControlRecipe | None = None, seeds: Iterable[int] | None = None) -> list[ControlMember]:
+    """Checkpoints along training saved under ``root`` (``carrysteps-*``), sorted by seed then step.
+
+    ``ControlMember.metadata["step"]`` holds the training step. Only ``recipe``'s (by fingerprint) and
+    ``seeds``' checkpoints are returned when given.
+    """
+    from lm_eval_mirage.zoo.family import METADATA_FILE
+
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    out = []
+    for f in sorted(root.iterdir()):
+        if not (f.name.startswith(f"{STEPS_FAMILY_NAME}-") and (f / METADATA_FILE).is_file()):
+            continue
+        meta = json.loads((f / METADATA_FILE).read_text())
+        if meta.get("family") != STEPS_FAMILY_NAME or not isinstance(meta.get("step"), int):
+            raise ValueError(f"{f / METADATA_FILE}: not a {STEPS_FAMILY_NAME} checkpoint (family/step missing)")
+        out.append(ControlMember(str(meta["name"]), f, int(meta["depth"]), int(meta["seed"]), int(meta["params"]), meta))
+    if recipe is not None:
+        out = [m for m in out if m.metadata.get("recipe_fingerprint") == recipe.fingerprint]
+    if seeds is not None:
+        wanted = set(seeds)
+        out = [m for m in out if m.seed in wanted]
+    return sorted(out, key=lambda m: (m.seed, m.metadata["step"]))

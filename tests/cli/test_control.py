@@ -38,7 +38,7 @@ def micro_control(tmp_path_factory, env):
     base = tmp_path_factory.mktemp("control")
     out, cache = base / "out", base / "cache"
     recorded = json.loads(RECORDED.read_text())
-    proc = _control(["--out", str(out), "--cache-dir", str(cache), "--limit", str(recorded["limit"]), "--families", "carry", "--quiet", "--no-plots"], env)
+    proc = _control(["--out", str(out), "--cache-dir", str(cache), "--limit", str(recorded["limit"]), "--families", "carry-steps,carry", "--quiet", "--no-plots"], env)
     assert proc.returncode == 0, f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-8000:]}"
     return {"proc": proc, "out": out, "cache": cache, "recorded": recorded}
 
@@ -58,7 +58,7 @@ def test_report_has_verdicts_curves_and_harness_files(micro_control):
     for name in ("report.md", "report.html", "control_summary.md", "control_summary.json"):
         assert (out / name).is_file(), name
     summary = json.loads((out / "control_summary.json").read_text())
-    assert {r["family"] for r in summary["verdicts"]} == {"carry"}
+    assert {r["family"] for r in summary["verdicts"]} == {"carry", "carry-steps"}
     assert {"exact_match", "token_edit_distance", "per_token_logprob"} <= {r["metric"] for r in summary["verdicts"]}
     # every member went through the harness: its results and samples files are in the cache
     for run in summary["runs"]:
@@ -71,4 +71,17 @@ def test_report_has_verdicts_curves_and_harness_files(micro_control):
 def test_bad_family_is_a_usage_error(env, tmp_path):
     proc = _control(["--families", "carry,nope", "--out", str(tmp_path / "o"), "--quiet"], env)
     assert proc.returncode == 2
-    assert "families=['carry', 'nope']: accepted values are carry, recall" in proc.stderr and "Traceback" not in proc.stderr
+    assert "families=['carry', 'nope']: accepted values are carry-steps, carry, recall" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_step_family_verdicts_are_the_measured_ones(micro_control):
+    """The verdicts the command gives the shipped run along training steps (seed 0, --limit 40) are the ones
+    recorded when it was trained; and, as measured (docs/control.md), they do NOT make it a real transition:
+    the per-token log-prob curve is smooth, so no "emergent under every metric"."""
+    summary = json.loads((micro_control["out"] / "control_summary.json").read_text())
+    got = {h["metric"]: h["verdict"] for h in summary["headline"] if h["series"] == "carry-steps-seed0" and h["task"] == "mirage_control_carry"}
+    assert got == micro_control["recorded"]["steps_verdicts"]
+    assert got["per_token_logprob"] == "smooth"
+    assert not all(got[m] == "emergent" for m in ("exact_match", "token_edit_distance", "per_token_logprob"))
+    steps = [r for r in summary["curves"] if r["family"] == "carry-steps"]
+    assert [r["size"] for r in steps] == [f"step {s}" for s in (16, 32, 64, 128, 192, 256, 384, 512, 768, 1000)]

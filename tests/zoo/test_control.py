@@ -105,3 +105,50 @@ def test_retraining_the_smallest_shipped_member_is_bit_identical():
 def test_module_exports():
     assert set(control.__all__) <= set(dir(control))
     assert set(carry_data.__all__) <= set(dir(carry_data))
+
+
+def test_step_checkpoints_are_snapshots_of_the_member_run(tmp_path):
+    """Checkpoints along training: one per grid step, the last one the depth family's member bit for bit."""
+    recipe = MICRO_CONTROL_RECIPE
+    found = control.train_step_checkpoints(tmp_path, recipe=recipe, depth=2, seed=0, grid=(2, 5, 20))
+    assert [m.metadata["step"] for m in found] == [2, 5, 20]
+    assert [m.name for m in found] == [control.steps_member_name(2, 0, s) for s in (2, 5, 20)]
+    digests = [m.metadata["state_sha256"] for m in found]
+    assert len(set(digests)) == 3
+    _, meta = train_control_member(recipe, 2, seed=0, threads=1)
+    assert digests[-1] == meta["state_sha256"]
+    again = control.train_step_checkpoints(tmp_path / "again", recipe=recipe, depth=2, seed=0, grid=(2, 5, 20))
+    assert [m.metadata["state_sha256"] for m in again] == digests
+    assert load_control_family(tmp_path, recipe=recipe) == []  # the depth family's loader does not pick them up
+    with pytest.raises(ValueError, match="grid=.*steps must lie in 1..20"):
+        control.train_step_checkpoints(tmp_path / "bad", recipe=recipe, grid=(0, 21))
+
+
+def test_shipped_step_checkpoints_match_their_weights_and_the_depth_member():
+    from transformers import AutoModelForCausalLM
+
+    found = control.load_step_checkpoints(shipped_control_checkpoints(), recipe=CONTROL_RECIPE, seeds=[0])
+    assert [m.metadata["step"] for m in found] == list(control.STEP_GRID)
+    for m in found:
+        assert m.depth == control.STEPS_DEPTH and m.metadata["threads"] == 1
+        assert state_digest(AutoModelForCausalLM.from_pretrained(m.folder)) == m.metadata["state_sha256"]
+    (member,) = [m for m in load_control_family(shipped_control_checkpoints(), recipe=CONTROL_RECIPE, seeds=[0]) if m.depth == control.STEPS_DEPTH]
+    assert found[-1].metadata["state_sha256"] == member.metadata["state_sha256"]  # the same run, at its end
+    total = sum(f.stat().st_size for m in found for f in m.folder.iterdir())
+    assert total < 1_600_000
+
+
+def test_prepare_steps_trains_reuses_and_retrains_the_same_checkpoints(tmp_path):
+    from lm_eval_mirage.demo.control import prepare_steps
+
+    kwargs = dict(cache=tmp_path, seeds=[0], threads=1, recipe=MICRO_CONTROL_RECIPE, grid=(2, 5, 20))
+    first, source = prepare_steps(retrain=False, **kwargs)
+    assert [m.metadata["step"] for m in first] == [2, 5, 20] and "trained" in source
+    weights = first[0].folder / "model.safetensors"
+    stamp = weights.stat().st_mtime_ns
+    again, _ = prepare_steps(retrain=False, **kwargs)
+    assert [m.metadata["state_sha256"] for m in again] == [m.metadata["state_sha256"] for m in first]
+    assert (again[0].folder / "model.safetensors").stat().st_mtime_ns == stamp  # reused, not retrained
+    redone, source = prepare_steps(retrain=True, **kwargs)
+    assert "--retrain" in source
+    assert [m.metadata["state_sha256"] for m in redone] == [m.metadata["state_sha256"] for m in first]
