@@ -138,7 +138,8 @@ def seed_mean_rows(table: Any, series_by_family: dict[str, list[str]]) -> Any:
     """Rows of one extra curve per family: the mean over its seeds at each size (families with 2+ seeds).
 
     A value is averaged only where every seed has it; ``stderr`` is the standard error over seeds and ``n``
-    the number of seeds. The new series is ``<family>-mean<K>``; per-problem samples are not averaged, so its
+    the problems of all seeds together (the mean of K seeds of n problems moves in steps of 1/(K n), which is
+    the resolution the verdict rule needs; NaN where a seed's count is unknown). The new series is ``<family>-mean<K>``; per-problem samples are not averaged, so its
     scores have no bootstrap interval.
     """
     import pandas as pd
@@ -150,8 +151,11 @@ def seed_mean_rows(table: Any, series_by_family: dict[str, list[str]]) -> Any:
             continue
         rows = table[table["series"].isin(series)].copy()
         rows["target_digits"] = rows["target_digits"].fillna(-1.0)  # groupby drops NaN keys
-        g = rows.groupby(keys, dropna=False)["value"]
-        stats = g.agg(["mean", "std", "count"]).reset_index()
+        grouped = rows.groupby(keys, dropna=False)
+        stats = grouped["value"].agg(["mean", "std", "count"])
+        n_col = rows["n"] if "n" in rows.columns else pd.Series(float("nan"), index=rows.index)
+        stats["n_total"] = n_col.groupby([rows[k] for k in keys], dropna=False).sum(min_count=len(series))
+        stats = stats.reset_index()
         stats = stats[stats["count"] == len(series)]
         name = f"{fam}-mean{len(series)}"
         parts.append(
@@ -161,7 +165,7 @@ def seed_mean_rows(table: Any, series_by_family: dict[str, list[str]]) -> Any:
                     "params": stats["x"], "params_source": "given", "task": stats["task"], "metric": stats["metric"],
                     "filter": stats["filter"], "split": stats["split"],
                     "target_digits": stats["target_digits"].where(stats["target_digits"] >= 0),
-                    "value": stats["mean"], "stderr": stats["std"] / len(series) ** 0.5, "n": float(len(series)),
+                    "value": stats["mean"], "stderr": stats["std"] / len(series) ** 0.5, "n": stats["n_total"].astype(float),
                     "higher_is_better": stats["higher_is_better"], "kind": stats["kind"],
                 }
             )  # fmt: skip
