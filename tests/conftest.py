@@ -21,6 +21,7 @@ os.environ.update(
         "TRANSFORMERS_OFFLINE": "1",
         "HF_HOME": _HF_HOME,
         "HF_DATASETS_CACHE": os.path.join(_HF_HOME, "datasets"),
+        "XDG_CACHE_HOME": os.path.join(_HF_HOME, "xdg-cache"),  # analyze's sample cache, the demo's runs
         "TOKENIZERS_PARALLELISM": "false",
         "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0"),
     }
