@@ -158,12 +158,10 @@ def summarize_task(scores: pd.DataFrame, task: str, *, split: str = "all") -> li
     """
     out = []
     sel = scores[(scores["task"] == task) & (scores["split"] == split)]
+    too_few: list[str] = []
     for series, g in sel.groupby("series", sort=True):
         if (g["verdict"] == "too few models").all():
-            n = int(g["n_models"].max()) if len(g) else 0
-            out.append(
-                f"{series}: {n} model(s) with a known scale; emergence needs at least three, so nothing is judged."
-            )
+            too_few.append(f"{series} ({int(g['n_models'].max()) if len(g) else 0})")
             continue
         emergent = g[g["verdict"] == "emergent"]
         sharp = emergent[emergent["kind"] != "continuous"]
@@ -192,6 +190,9 @@ def summarize_task(scores: pd.DataFrame, task: str, *, split: str = "all") -> li
         if len(uncertain):
             text += f" Uncertain (bootstrap interval reaches below the threshold): {names(uncertain)}."
         out.append(text)
+    if too_few:  # one line for all of them: 27 checkpoints of one model would otherwise be 27 lines
+        shown = ", ".join(too_few[:3]) + (f" and {len(too_few) - 3} more" if len(too_few) > 3 else "")
+        out.append(f"Not judged (fewer than three models with a known scale; models in brackets): {shown}.")
     return out
 
 
@@ -291,6 +292,8 @@ def verdict_grid(
                 "reason": f"{task} / {rec['metric']}: " + _reason(rec, threshold_factor), "task": task,
                 "metric": rec["metric"],
             }  # fmt: skip
+    # rows where nothing could be judged (a series of one checkpoint) are left out: the notes list them
+    rows = {k: r for k, r in rows.items() if any(c and c["verdict"] != "too few models" for c in r["cells"])}
     several = len({k[0] for k in rows}) > 1
     out = list(rows.values())
     for row in out:

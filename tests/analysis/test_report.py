@@ -151,11 +151,22 @@ def _scores(rows):
          "f: looks emergent under exact_match (ES 9.00) but changes smoothly under ted (ES 3.00): consistent with a "
          "metric-induced mirage. Uncertain (bootstrap interval reaches below the threshold): acc (ES 7.00)."),
         ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": float("nan"), "verdict": "too few models", "n_models": 2}],
-         "f: 2 model(s) with a known scale; emergence needs at least three, so nothing is judged."),
+         "Not judged (fewer than three models with a known scale; models in brackets): f (2)."),
     ],
 )  # fmt: skip
 def test_summary_sentences(rows, expected):
     assert summarize_task(_scores(rows), "t") == [expected]
+
+
+def test_series_of_one_model_are_one_line_and_no_grid_row():
+    judged = {"metric": "acc", "kind": "discontinuous", "emergence_score": 2.0, "verdict": "smooth"}
+    one = {"metric": "acc", "kind": "discontinuous", "emergence_score": float("nan"), "verdict": "too few models", "n_models": 1}
+    scores = pd.concat([_scores([judged])] + [_scores([one]).assign(series=f"ckpt{i}") for i in range(5)], ignore_index=True)
+    lines = summarize_task(scores, "t")
+    assert lines[0].startswith("f: no metric looks emergent") and len(lines) == 2
+    assert lines[1] == "Not judged (fewer than three models with a known scale; models in brackets): ckpt0 (1), ckpt1 (1), ckpt2 (1) and 2 more."
+    grid = verdict_grid(scores.assign(family="fam"), "fam")
+    assert [r["series"] for r in grid["rows"]] == ["f"]
 
 
 def test_markdown_table_escapes_and_formats():
