@@ -31,7 +31,7 @@ import pandas as pd
 
 from lm_eval_mirage.analysis.families import lookup_model, parse_size
 from lm_eval_mirage.analysis.model_folder import params_from_folder
-from lm_eval_mirage.analysis.sample_arrays import FileSamples
+from lm_eval_mirage.analysis.sample_arrays import FileSamples, _number
 from lm_eval_mirage.analysis.sample_cache import read_files
 from lm_eval_mirage.analysis.sample_store import SampleStore
 from lm_eval_mirage.analysis.table import metric_higher_is_better, tidy
@@ -90,16 +90,6 @@ class Collection:
         return self.store.frame()
 
 
-def _number(value) -> float:
-    if isinstance(value, (bool, int, float)):
-        try:
-            return float(value)
-        except OverflowError:  # an int beyond float range
-            return math.inf if value > 0 else -math.inf
-    try:
-        return float(value)
-    except (TypeError, ValueError, OverflowError):
-        return math.nan
 
 
 def _direction(run: ResultsFile, task: str, metric: str, notes: list[str]) -> bool | None:

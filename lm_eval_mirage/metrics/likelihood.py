@@ -22,7 +22,6 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
-from scipy.special import logsumexp as _scipy_logsumexp
 
 from lm_eval_mirage.metrics._checks import describe, real
 
@@ -185,7 +184,9 @@ def logsumexp(logprobs: Iterable[float]) -> float:
         -inf
     """
     xs = _logprobs(logprobs, "logprobs")
-    return min(float(_scipy_logsumexp(np.asarray(xs, dtype=np.float64))), math.log(len(xs)))
+    from scipy.special import logsumexp as scipy_logsumexp  # on use: scipy.special is slow to import
+
+    return min(float(scipy_logsumexp(np.asarray(xs, dtype=np.float64))), math.log(len(xs)))
 
 
 def logmeanexp(logprobs: Iterable[float]) -> float:

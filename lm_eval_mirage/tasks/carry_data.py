@@ -28,6 +28,8 @@ import random
 from functools import lru_cache
 from typing import Any
 
+from lm_eval_mirage.tasks.demo_data import _as_int
+
 __all__ = [
     "CARRY_DATA_VERSION",
     "DEFAULT_DIGITS",
@@ -55,12 +57,6 @@ DEFAULT_SEED = 2024
 _FEWSHOT_POOL = 50
 
 
-def _as_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
-    return value
 
 
 class CarrySpec:
