@@ -235,8 +235,11 @@ def _temporaries(folder: Path) -> list[Path]:
 
 
 def _start_and_kill(results: Path, out: Path, sig: int) -> tuple[subprocess.Popen, list[Path]]:
+    # The command gets SIGINT's default disposition, as from a terminal, whatever this test run inherited
+    # (a background job's SIGINT is ignored, and a process keeps an inherited ignore).
     proc = subprocess.Popen([str(BIN), "rescore", str(results.parent), "--write-samples", "--out", str(out), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         temps = [p for p in _temporaries(out) if "samples_t_gen" in p.name] if out.exists() else []
