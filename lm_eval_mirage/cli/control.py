@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from lm_eval_mirage.cli.demo import _positive
+from lm_eval_mirage.cli.demo import _positive, add_trained_family_arguments, offline_environment
 
 HELP = "the control: a trained long-carry addition family (candidate real transition) beside the demo's mirage"
 DESCRIPTION = """\
@@ -39,21 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--out", default="mirage-control", metavar="DIR", help="report folder (default: ./mirage-control)")
     parser.add_argument("--retrain", action="store_true", help="train the carry family now instead of using the shipped checkpoints")
-    parser.add_argument("--seeds", type=_positive, default=1, metavar="K", help="seeds 0..K-1 per family (default 1); unshipped seeds are trained")
-    parser.add_argument("--cache-dir", metavar="DIR", help="cache folder (default: $LM_EVAL_MIRAGE_CACHE or the user cache folder)")
     parser.add_argument("--families", default=",".join(DEFAULT_FAMILIES), metavar="LIST", help=f"comma-separated, from {', '.join(CONTROL_FAMILIES)} (default: {','.join(DEFAULT_FAMILIES)})")
     parser.add_argument("--limit", type=_positive, metavar="N", help="problems per task (default: all)")
-    parser.add_argument("--threads", type=_positive, default=1, metavar="T", help="torch threads for training (default 1; recorded in the checkpoints)")
-    parser.add_argument("--no-plots", action="store_true", help="tables only (no matplotlib needed)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_trained_family_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        os.environ.setdefault(var, "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    offline_environment()
     from lm_eval_mirage.demo.control import run_control
 
     families = [f.strip() for f in args.families.split(",") if f.strip()]

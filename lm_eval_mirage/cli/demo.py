@@ -38,28 +38,37 @@ def _positive(text: str) -> int:
     return value
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from lm_eval_mirage.demo.members import FAMILIES
-
-    parser.add_argument("--out", default="mirage-demo", metavar="DIR", help="report folder (default: ./mirage-demo)")
-    parser.add_argument("--retrain", action="store_true", help="train the real family now instead of using the shipped checkpoints")
+def add_trained_family_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every command that trains and evaluates shipped tiny families shares (demo, control)."""
     parser.add_argument("--seeds", type=_positive, default=1, metavar="K", help="seeds 0..K-1 per family (default 1); unshipped seeds are trained")
     parser.add_argument("--cache-dir", metavar="DIR", help="cache folder (default: $LM_EVAL_MIRAGE_CACHE or the user cache folder)")
-    parser.add_argument("--families", default=",".join(FAMILIES), metavar="LIST", help=f"comma-separated, from {', '.join(FAMILIES)} (default: both)")
-    parser.add_argument("--members", type=_positive, metavar="K", help="only K members per family and seed, evenly spread (default: all)")
-    parser.add_argument("--limit", type=_positive, metavar="N", help="problems per task (default: 500 simulated, the whole table for recall)")
     parser.add_argument("--threads", type=_positive, default=1, metavar="T", help="torch threads for training (default 1; recorded in the checkpoints)")
     parser.add_argument("--no-plots", action="store_true", help="tables only (no matplotlib needed)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def run(args: argparse.Namespace) -> int:
-    import sys
-
-    # Offline by construction: nothing here needs a hub, and a stray lookup must fail fast, not hang.
+def offline_environment() -> None:
+    """Offline by construction: nothing here needs a hub, and a stray lookup must fail fast, not hang."""
     for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
         os.environ.setdefault(var, "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from lm_eval_mirage.demo.members import FAMILIES
+
+    parser.add_argument("--out", default="mirage-demo", metavar="DIR", help="report folder (default: ./mirage-demo)")
+    parser.add_argument("--retrain", action="store_true", help="train the real family now instead of using the shipped checkpoints")
+    parser.add_argument("--families", default=",".join(FAMILIES), metavar="LIST", help=f"comma-separated, from {', '.join(FAMILIES)} (default: both)")
+    parser.add_argument("--members", type=_positive, metavar="K", help="only K members per family and seed, evenly spread (default: all)")
+    parser.add_argument("--limit", type=_positive, metavar="N", help="problems per task (default: 500 simulated, the whole table for recall)")
+    add_trained_family_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    offline_environment()
     from lm_eval_mirage.analysis.plots import PLOT_INSTALL_HINT
     from lm_eval_mirage.demo.run import headline_markdown, run_demo
 
