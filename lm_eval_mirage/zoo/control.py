@@ -218,54 +218,24 @@ def train_control_member(
     import torch
     import transformers
     from transformers import GPT2LMHeadModel
-    from transformers.utils import logging as hf_logging
-
     from lm_eval_mirage.zoo.family import _init_fan_in, state_digest
     from lm_eval_mirage.zoo.tiny import char_tokenizer, tiny_gpt2_config
 
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ValueError(f"depth={depth!r} must be an integer >= 1")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads={threads!r} must be an integer >= 1")
-    saved_threads, saved_verbosity = torch.get_num_threads(), hf_logging.get_verbosity()
-    torch.set_num_threads(threads)
-    hf_logging.set_verbosity_error()
+    from lm_eval_mirage.zoo.loop import run_training, training_threads
+
     start = time.perf_counter()
-    try:
+    with training_threads(threads):
         torch.manual_seed(seed)
         config = tiny_gpt2_config(len(char_tokenizer()), n_layer=depth, n_embd=recipe.width, n_head=recipe.n_head, n_positions=recipe.n_positions)
         model = GPT2LMHeadModel(config)
         _init_fan_in(model, recipe.width)
-        model.train()
-        opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=recipe.betas, weight_decay=0.0)
-
-        def schedule(step: int) -> float:
-            warm = min(1.0, (step + 1) / recipe.warmup_steps) if recipe.warmup_steps else 1.0
-            return warm * 0.5 * (1.0 + math.cos(math.pi * min(step, recipe.steps) / recipe.steps))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-        next_batch = carry_batch_source(recipe, seed)
-        probe = _probe(recipe) if recipe.probe_every else None
-        curve: list[dict] = []
-        loss_value = math.nan
-        for step in range(recipe.steps):
-            input_ids, labels = next_batch()
-            loss = model(input_ids=input_ids, labels=labels).loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_value = loss.item()
-            if on_step is not None:
-                on_step(step + 1, loss_value)
-            if probe is not None and (step + 1) % recipe.probe_every == 0:
-                curve.append({"step": step + 1, "loss": round(loss_value, 5), **probe(model)})
-            if on_model is not None:
-                on_model(step + 1, model)  # e.g. evaluate along training; must not change the model
-        model.eval()
-    finally:
-        torch.set_num_threads(saved_threads)
-        hf_logging.set_verbosity(saved_verbosity)
+        loss_value, curve = run_training(
+            model, carry_batch_source(recipe, seed), steps=recipe.steps, lr=recipe.lr, betas=recipe.betas,
+            warmup_steps=recipe.warmup_steps, on_step=on_step, on_model=on_model,
+            probe=_probe(recipe) if recipe.probe_every else None, probe_every=recipe.probe_every,
+        )  # fmt: skip
     metadata = {
         "family": FAMILY_NAME,
         "name": control_member_name(depth, seed),
@@ -288,12 +258,7 @@ def train_control_member(
     return model, metadata
 
 
-def _read_member(folder: Path) -> ControlMember:
-    from lm_eval_mirage.zoo.family import METADATA_FILE
-
-    meta = json.loads((folder / METADATA_FILE).read_text())
-    if meta.get("family") != FAMILY_NAME:
-        raise ValueError(f"{folder / METADATA_FILE}: family={meta.get('family')!r}, expected {FAMILY_NAME!r}")
+def _member(folder: Path, meta: dict) -> ControlMember:
     return ControlMember(str(meta["name"]), folder, int(meta["depth"]), int(meta["seed"]), int(meta["params"]), meta)
 
 
@@ -302,28 +267,9 @@ def load_control_family(root: str | os.PathLike, *, recipe: ControlRecipe | None
 
     Only members of ``recipe`` (matched by fingerprint) and of ``seeds`` are returned when given.
     """
-    from lm_eval_mirage.zoo.family import METADATA_FILE
+    from lm_eval_mirage.zoo.loop import load_saved_members
 
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    folders = [f for f in sorted(root.iterdir()) if f.name.startswith(f"{FAMILY_NAME}-") and (f / METADATA_FILE).is_file()]
-    members = [_read_member(f) for f in folders]
-    if recipe is not None:
-        members = [m for m in members if m.metadata.get("recipe_fingerprint") == recipe.fingerprint]
-    if seeds is not None:
-        wanted = set(seeds)
-        members = [m for m in members if m.seed in wanted]
-    return sorted(members, key=lambda m: (m.seed, m.depth))
-
-
-def _train_and_save(recipe: ControlRecipe, depth: int, seed: int, threads: int, folder: str) -> str:
-    """Worker of :func:`build_control_family` (a separate process when ``jobs > 1``)."""
-    from lm_eval_mirage.zoo.family import save_member
-
-    model, meta = train_control_member(recipe, depth, seed=seed, threads=threads)
-    save_member(model, folder, meta)
-    return meta["name"]
+    return load_saved_members(root, FAMILY_NAME, _member, recipe=recipe, seeds=seeds, order=lambda m: (m.seed, m.depth))
 
 
 def build_control_family(
@@ -342,35 +288,12 @@ def build_control_family(
     Members train in ``jobs`` processes (default: CPU cores // threads, deepest first); each uses
     ``threads`` torch threads, so the weights do not depend on ``jobs``.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from lm_eval_mirage.zoo.loop import build_members
 
-    from tqdm.auto import tqdm
-
-    root = Path(root)
-    existing = {(m.depth, m.seed): m for m in load_control_family(root, recipe=recipe)}
-    todo = sorted(
-        ((d, s) for s in seeds for d in recipe.depths
-         if retrain or (d, s) not in existing or existing[(d, s)].metadata.get("threads") != threads),
-        key=lambda ds: (-ds[0], ds[1]),
+    return build_members(
+        root, train=train_control_member, load=load_control_family, name=control_member_name, size_of=lambda m: m.depth, sizes=recipe.depths,
+        recipe=recipe, seeds=seeds, threads=threads, jobs=jobs, progress=progress, retrain=retrain, desc="training the carry family",
     )  # fmt: skip
-    jobs = max(1, min(len(todo), jobs if jobs is not None else (os.cpu_count() or 1) // threads)) if todo else 1
-    bar = tqdm(total=len(todo), desc=f"training the carry family ({jobs} process{'es' if jobs > 1 else ''})", unit="model", disable=not progress or not todo)
-    try:
-        if jobs == 1:
-            for depth, seed in todo:
-                bar.set_postfix_str(control_member_name(depth, seed))
-                _train_and_save(recipe, depth, seed, threads, str(root / control_member_name(depth, seed)))
-                bar.update(1)
-        else:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = [pool.submit(_train_and_save, recipe, d, s, threads, str(root / control_member_name(d, s))) for d, s in todo]
-                for done in as_completed(futures):
-                    bar.set_postfix_str(done.result())
-                    bar.update(1)
-    finally:
-        bar.close()
-    return [m for m in load_control_family(root, recipe=recipe, seeds=seeds) if m.depth in recipe.depths]
 
 
 def shipped_control_checkpoints() -> Path:
@@ -442,22 +365,11 @@ def load_step_checkpoints(root: str | os.PathLike, *, recipe: ControlRecipe | No
     ``ControlMember.metadata["step"]`` holds the training step. Only ``recipe``'s (by fingerprint) and
     ``seeds``' checkpoints are returned when given.
     """
-    from lm_eval_mirage.zoo.family import METADATA_FILE
+    from lm_eval_mirage.zoo.loop import load_saved_members
 
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    out = []
-    for f in sorted(root.iterdir()):
-        if not (f.name.startswith(f"{STEPS_FAMILY_NAME}-") and (f / METADATA_FILE).is_file()):
-            continue
-        meta = json.loads((f / METADATA_FILE).read_text())
-        if meta.get("family") != STEPS_FAMILY_NAME or not isinstance(meta.get("step"), int):
-            raise ValueError(f"{f / METADATA_FILE}: not a {STEPS_FAMILY_NAME} checkpoint (family/step missing)")
-        out.append(ControlMember(str(meta["name"]), f, int(meta["depth"]), int(meta["seed"]), int(meta["params"]), meta))
-    if recipe is not None:
-        out = [m for m in out if m.metadata.get("recipe_fingerprint") == recipe.fingerprint]
-    if seeds is not None:
-        wanted = set(seeds)
-        out = [m for m in out if m.seed in wanted]
-    return sorted(out, key=lambda m: (m.seed, m.metadata["step"]))
+    def make(folder: Path, meta: dict) -> ControlMember:
+        if not isinstance(meta.get("step"), int):
+            raise ValueError(f"{folder / 'mirage_family.json'}: not a {STEPS_FAMILY_NAME} checkpoint (step missing)")
+        return _member(folder, meta)
+
+    return load_saved_members(root, STEPS_FAMILY_NAME, make, recipe=recipe, seeds=seeds, order=lambda m: (m.seed, m.metadata["step"]))

@@ -215,43 +215,18 @@ def train_member(recipe: FamilyRecipe, width: int, *, seed: int = 0, threads: in
 
     if isinstance(width, bool) or not isinstance(width, int) or width < 1 or width % recipe.n_head:
         raise ValueError(f"width={width!r} must be a positive integer divisible by n_head={recipe.n_head}")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads={threads!r} must be an integer >= 1")
-    from transformers.utils import logging as hf_logging
+    from lm_eval_mirage.zoo.loop import run_training, training_threads
 
-    saved_threads, saved_verbosity = torch.get_num_threads(), hf_logging.get_verbosity()
-    torch.set_num_threads(threads)
-    hf_logging.set_verbosity_error()  # config notices per member would bury the progress bar
     start = time.perf_counter()
-    try:
+    with training_threads(threads):
         torch.manual_seed(seed)
         config = tiny_gpt2_config(len(char_tokenizer()), n_layer=recipe.n_layer, n_embd=width, n_head=recipe.n_head, n_positions=recipe.n_positions)
         model = GPT2LMHeadModel(config)
         _init_fan_in(model, width)
-        model.train()
-        opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=recipe.betas, weight_decay=0.0)
-
-        def schedule(step: int) -> float:
-            warm = min(1.0, (step + 1) / recipe.warmup_steps) if recipe.warmup_steps else 1.0
-            return warm * 0.5 * (1.0 + math.cos(math.pi * min(step, recipe.steps) / recipe.steps))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-        next_batch = training_batch_source(recipe, seed)
-        loss_value = math.nan
-        for step in range(recipe.steps):
-            input_ids, labels = next_batch()
-            loss = model(input_ids=input_ids, labels=labels).loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_value = loss.item()
-            if on_step is not None:
-                on_step(step + 1, loss_value)
-        model.eval()
-    finally:
-        torch.set_num_threads(saved_threads)
-        hf_logging.set_verbosity(saved_verbosity)
+        loss_value, _ = run_training(
+            model, training_batch_source(recipe, seed), steps=recipe.steps, lr=recipe.lr, betas=recipe.betas,
+            warmup_steps=recipe.warmup_steps, on_step=on_step,
+        )  # fmt: skip
     metadata = {
         "family": FAMILY_NAME,
         "name": member_name(width, seed),
@@ -293,26 +268,17 @@ def save_member(model: Any, folder: str | os.PathLike, metadata: dict) -> Path:
     return folder
 
 
-def _read_member(folder: Path) -> Member:
-    meta = json.loads((folder / METADATA_FILE).read_text())
-    return Member(meta["name"], folder, int(meta["width"]), int(meta["seed"]), int(meta["params"]), meta)
-
-
 def load_family(root: str | os.PathLike, *, recipe: FamilyRecipe | None = None, seeds: Iterable[int] | None = None) -> list[Member]:
-    """Members saved under ``root`` (one folder each), sorted by seed then width; optionally filtered.
+    """Members saved under ``root`` (one ``recall-*`` folder each), sorted by seed then width; optionally filtered.
 
     Only members of ``recipe`` (matched by fingerprint) and of ``seeds`` are returned when given.
     """
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    members = [_read_member(f) for f in sorted(root.iterdir()) if (f / METADATA_FILE).is_file()]
-    if recipe is not None:
-        members = [m for m in members if m.metadata.get("recipe_fingerprint") == recipe.fingerprint]
-    if seeds is not None:
-        wanted = set(seeds)
-        members = [m for m in members if m.seed in wanted]
-    return sorted(members, key=lambda m: (m.seed, m.width))
+    from lm_eval_mirage.zoo.loop import load_saved_members
+
+    def make(folder: Path, meta: dict) -> Member:
+        return Member(meta["name"], folder, int(meta["width"]), int(meta["seed"]), int(meta["params"]), meta)
+
+    return load_saved_members(root, FAMILY_NAME, make, recipe=recipe, seeds=seeds, order=lambda m: (m.seed, m.width))
 
 
 def _train_and_save(recipe: FamilyRecipe, width: int, seed: int, threads: int, folder: str) -> str:
