@@ -154,10 +154,12 @@ def summarize_task(scores: pd.DataFrame, task: str, *, split: str = "all") -> li
     """One sentence per series saying which metrics of ``task`` look emergent and what that suggests.
 
     Reads the verdicts of :func:`~lm_eval_mirage.analysis.table.emergence_table`; kinds as in
-    :func:`~lm_eval_mirage.analysis.table.metric_kind`.
+    :func:`~lm_eval_mirage.analysis.table.metric_kind`. The log-likelihood twin ``<task>_ll`` (the same
+    problems, scored by log-likelihood: per-token log-prob, target probability) is read with ``task``, as in
+    the verdict grid: a generation task's continuous metrics are often only in its twin.
     """
     out = []
-    sel = scores[(scores["task"] == task) & (scores["split"] == split)]
+    sel = scores[scores["task"].isin({task, f"{task}_ll"}) & (scores["split"] == split)]
     too_few: list[str] = []
     for series, g in sel.groupby("series", sort=True):
         if (g["verdict"] == "too few models").all():
@@ -174,6 +176,7 @@ def summarize_task(scores: pd.DataFrame, task: str, *, split: str = "all") -> li
         if len(cont_emergent):
             text = (f"{series}: looks emergent under continuous metric(s) {names(cont_emergent)}"
                     + (f" as well as {names(sharp)}" if len(sharp) else "")
+                    + (f", though smooth under {names(cont_smooth)}" if len(cont_smooth) else "")
                     + "; the jump is not explained by the choice of metric alone.")  # fmt: skip
         elif len(sharp) and len(cont_smooth):
             text = (f"{series}: looks emergent under {names(sharp)} but changes smoothly under {names(cont_smooth)}: "

@@ -158,6 +158,25 @@ def test_summary_sentences(rows, expected):
     assert summarize_task(_scores(rows), "t") == [expected]
 
 
+def test_summary_reads_the_log_likelihood_twin_with_its_task():
+    """A generation task's continuous log-likelihood metrics live in its ``_ll`` twin: a jump that the twin's
+    per-token log-prob shows too is not "consistent with a mirage" because the generation task's digit
+    accuracy is smooth (the modadd control's seed 0)."""
+    gen = _scores([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": 19.8, "verdict": "emergent"},
+                   {"metric": "digit_accuracy", "kind": "continuous", "emergence_score": 7.2, "verdict": "smooth"}])  # fmt: skip
+    twin = _scores([{"metric": "per_token_logprob", "kind": "continuous", "emergence_score": 19.4, "verdict": "emergent"}]).assign(task="t_ll")
+    other = _scores([{"metric": "per_token_logprob", "kind": "continuous", "emergence_score": 30.0, "verdict": "emergent"}]).assign(task="t_llx")
+    scores = pd.concat([gen, twin, other], ignore_index=True)
+    assert summarize_task(scores, "t") == [
+        "f: looks emergent under continuous metric(s) per_token_logprob (ES 19.40) as well as exact_match (ES 19.80), "
+        "though smooth under digit_accuracy (ES 7.20); the jump is not explained by the choice of metric alone."
+    ]
+    assert summarize_task(gen, "t") == [
+        "f: looks emergent under exact_match (ES 19.80) but changes smoothly under digit_accuracy (ES 7.20): "
+        "consistent with a metric-induced mirage."
+    ]
+
+
 def test_series_of_one_model_are_one_line_and_no_grid_row():
     judged = {"metric": "acc", "kind": "discontinuous", "emergence_score": 2.0, "verdict": "smooth"}
     one = {"metric": "acc", "kind": "discontinuous", "emergence_score": float("nan"), "verdict": "too few models", "n_models": 1}
