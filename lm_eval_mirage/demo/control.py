@@ -1,7 +1,8 @@
-"""``lm-eval-mirage control``: a REAL transition (the carry family) beside a mirage (the recall family).
+"""``lm-eval-mirage control``: a REAL transition (the modadd family) beside a mirage (the recall family).
 
-Steps: prepare the carry family of :mod:`lm_eval_mirage.zoo.control` (shipped checkpoints, or training into
-the cache) and the demo's recall family (:mod:`lm_eval_mirage.zoo.family`); evaluate every member through
+Steps: prepare the modadd family of :mod:`lm_eval_mirage.zoo.modadd` (and, when asked, the carry families of
+:mod:`lm_eval_mirage.zoo.control`; shipped checkpoints, or training into the cache) and the demo's recall
+family (:mod:`lm_eval_mirage.zoo.family`); evaluate every member through
 the real harness (:func:`lm_eval_mirage.demo.harness.evaluate_or_reuse`, cached) on its task and the task's
 ``_ll`` twin; score everything with :mod:`lm_eval_mirage.analysis`; write the report, the headline
 verdicts, how often each verdict holds over seeds, and the raw curves (exact match, token edit distance and
@@ -23,14 +24,17 @@ from typing import Any
 from lm_eval_mirage import harness_private
 from lm_eval_mirage.demo.cache import cache_dir
 from lm_eval_mirage.demo.members import DemoMember, trained_members
+from lm_eval_mirage.tasks.modadd_data import modadd_split
 
 __all__ = [
     "CONTROL_FAMILIES",
     "DEFAULT_FAMILIES",
     "CONTROL_TASKS",
+    "MODADD_TASKS",
     "CURVE_METRICS",
     "ControlResult",
     "prepare_control",
+    "prepare_modadd",
     "prepare_steps",
     "steps_members",
     "control_members",
@@ -39,11 +43,13 @@ __all__ = [
     "run_control",
 ]
 
-#: ``carry-steps``: checkpoints of one carry run along training steps (built as a real transition; measured: not one);
-#: ``carry``: the carry task over depth (no transition with this recipe); ``recall``: the demo's mirage.
-CONTROL_FAMILIES = ("carry-steps", "carry", "recall")
-DEFAULT_FAMILIES = ("carry-steps", "recall")
+#: ``modadd``: addition mod 31 over width (the real transition, measured over seeds); ``recall``: the demo's
+#: mirage; ``carry-steps``: checkpoints of one carry run along training steps and ``carry``: the carry task over
+#: depth (both built as real transitions; measured: neither is one, docs/control.md).
+CONTROL_FAMILIES = ("modadd", "recall", "carry-steps", "carry")
+DEFAULT_FAMILIES = ("modadd", "recall")
 CONTROL_TASKS = ("mirage_control_carry", "mirage_control_carry_ll")
+MODADD_TASKS = ("mirage_control_modadd", "mirage_control_modadd_ll")
 #: (metric, filter, column name) of the raw curves.
 CURVE_METRICS = (
     ("exact_match", "parsed", "exact_match"),
@@ -70,6 +76,14 @@ STEPS_NOTE = (
     "distance and per-token log-probability move together. Built as a candidate for a real transition; with "
     "this recipe it is not one along training steps either (docs/control.md)."
 )
+MODADD_NOTE = (
+    "Real networks, the real transition: one-layer GPT-2s of width {widths} (4 heads, seed {seed}) trained by "
+    "lm_eval_mirage.zoo.modadd with one recipe (AdamW, weight decay {weight_decay}, {steps} steps) on half of the "
+    "pairs a, b < {modulus} of addition modulo {modulus}; evaluated by the harness (backend {backend}) on "
+    "mirage_control_modadd ({num_problems} pairs never seen in training) and its _ll twin. A wrong answer is a "
+    "wrong number, not a nearly right one: a model that has not learned the algorithm only knows the answers' "
+    "format, so exact match, token edit distance and per-token log-probability jump at the same width."
+)
 RECALL_NOTE = (
     "Real networks, the mirage: the demo's recall family (2 layers, widths {widths}, seed {seed}) that memorised "
     "a table of random {digits}-digit codes (lm-eval-mirage demo); per-digit recall grows smoothly with width."
@@ -90,21 +104,46 @@ class ControlResult:
     messages: list[str] = field(default_factory=list)
 
 
+def _shipped_or_trained(
+    load: Callable[..., list[Any]], build: Callable[..., list[Any]], *, name: str, sizes: Sequence[int], size_of: Callable[[Any], int],
+    cache: Path, seeds: Sequence[int], retrain: bool, threads: int, progress: bool, recipe: Any,
+) -> tuple[list[Any], str]:  # fmt: skip
+    """A family's members: the shipped checkpoints where every size of a seed ships, the rest trained (or
+    reused) in ``cache/families/{name}-{fingerprint}``; sorted by seed then size."""
+    from lm_eval_mirage.zoo.family import shipped_checkpoints
+
+    shipped = [] if retrain else load(shipped_checkpoints(), recipe=recipe, seeds=seeds)
+    have = {(size_of(m), m.seed) for m in shipped}
+    missing = [s for s in seeds if any((z, s) not in have for z in sizes)]
+    trained = []
+    if missing:
+        root = cache / "families" / f"{name}-{recipe.fingerprint}"
+        trained = build(root, recipe=recipe, seeds=missing, threads=threads, progress=progress, retrain=retrain)
+    members = sorted([m for m in shipped if m.seed not in missing] + trained, key=lambda m: (m.seed, size_of(m)))
+    source = "shipped checkpoints" if not missing else f"seeds {missing} trained {'now (--retrain)' if retrain else 'or reused'} in {cache}"
+    return members, source
+
+
 def prepare_control(*, cache: Path, seeds: Sequence[int], retrain: bool, threads: int, progress: bool, recipe: Any = None) -> tuple[list[Any], str]:
     """The carry family's members: shipped checkpoints where they serve, else trained into ``cache``."""
     from lm_eval_mirage.zoo import control
 
     recipe = recipe or control.CONTROL_RECIPE
-    shipped = [] if retrain else control.load_control_family(control.shipped_control_checkpoints(), recipe=recipe, seeds=seeds)
-    have = {(m.depth, m.seed) for m in shipped}
-    missing = [s for s in seeds if any((d, s) not in have for d in recipe.depths)]
-    trained = []
-    if missing:
-        root = cache / "families" / f"carry-{recipe.fingerprint}"
-        trained = control.build_control_family(root, recipe=recipe, seeds=missing, threads=threads, progress=progress, retrain=retrain)
-    members = sorted([m for m in shipped if m.seed not in missing] + trained, key=lambda m: (m.seed, m.depth))
-    source = "shipped checkpoints" if not missing else f"seeds {missing} trained {'now (--retrain)' if retrain else 'or reused'} in {cache}"
-    return members, source
+    return _shipped_or_trained(
+        control.load_control_family, control.build_control_family, name="carry", sizes=recipe.depths, size_of=lambda m: m.depth,
+        cache=cache, seeds=seeds, retrain=retrain, threads=threads, progress=progress, recipe=recipe,
+    )  # fmt: skip
+
+
+def prepare_modadd(*, cache: Path, seeds: Sequence[int], retrain: bool, threads: int, progress: bool, recipe: Any = None) -> tuple[list[Any], str]:
+    """The modadd family's members: shipped checkpoints where they serve, else trained into ``cache``."""
+    from lm_eval_mirage.zoo import modadd
+
+    recipe = recipe or modadd.MODADD_RECIPE
+    return _shipped_or_trained(
+        modadd.load_modadd_family, modadd.build_modadd_family, name="modadd", sizes=recipe.widths, size_of=lambda m: m.width,
+        cache=cache, seeds=seeds, retrain=retrain, threads=threads, progress=progress, recipe=recipe,
+    )  # fmt: skip
 
 
 def prepare_steps(
@@ -139,12 +178,16 @@ def steps_members(members: Sequence[Any], *, task_metadata: dict[str, Any], back
     return [DemoMember(**{**r.__dict__, "family": "carry-steps"}) for r in control_members(members, task_metadata=task_metadata, backend=backend, limit=limit)]
 
 
-def control_members(members: Sequence[Any], *, task_metadata: dict[str, Any], backend: str = "hf-mirage", limit: int | None = None) -> list[DemoMember]:
-    """One harness run per carry checkpoint (:class:`lm_eval_mirage.zoo.control.ControlMember`)."""
+def control_members(
+    members: Sequence[Any], *, task_metadata: dict[str, Any], backend: str = "hf-mirage", limit: int | None = None,
+    family: str = "carry", tasks: Sequence[str] = CONTROL_TASKS,
+) -> list[DemoMember]:  # fmt: skip
+    """One harness run per checkpoint of a control family (carry: :class:`lm_eval_mirage.zoo.control.ControlMember`;
+    ``family="modadd", tasks=MODADD_TASKS``: :class:`lm_eval_mirage.zoo.modadd.ModaddMember`)."""
     return [
         DemoMember(
-            family="carry", seed=m.seed, name=m.name, backend=backend, model_args={"pretrained": str(m.folder), "dtype": "float32"},
-            params=float(m.params), tasks=CONTROL_TASKS, limit=limit, metadata=dict(task_metadata),
+            family=family, seed=m.seed, name=m.name, backend=backend, model_args={"pretrained": str(m.folder), "dtype": "float32"},
+            params=float(m.params), tasks=tuple(tasks), limit=limit, metadata=dict(task_metadata),
             identity={"state_sha256": m.metadata.get("state_sha256", "")},
         )  # fmt: skip
         for m in members
@@ -222,7 +265,7 @@ def run_control(
 
     Args:
         out: report folder.
-        retrain: train the carry family now (into the cache) instead of using the shipped checkpoints.
+        retrain: train the modadd and carry families now (into the cache) instead of using the shipped checkpoints.
         seeds: seeds 0..seeds-1 of each family; unshipped seeds are trained into the cache (minutes each).
         cache: cache folder (default :func:`~lm_eval_mirage.demo.cache.cache_dir`, shared with the demo).
         families: from :data:`CONTROL_FAMILIES` (default :data:`DEFAULT_FAMILIES`).
@@ -256,6 +299,23 @@ def run_control(
     start = time.perf_counter()
 
     step_of: dict[str, int] = {}
+    if "modadd" in families:
+        from lm_eval_mirage.zoo import modadd
+
+        recipe = modadd.MODADD_RECIPE
+        t = time.perf_counter()
+        members, source = prepare_modadd(cache=cache_root, seeds=seed_list, retrain=retrain, threads=threads, progress=progress)
+        timings["prepare_modadd_s"] = round(time.perf_counter() - t, 2)
+        echo(f"modadd family: {len(members)} checkpoints from {source}")
+        _, test_pairs = modadd_split(recipe.modulus, recipe.train_fraction, recipe.data_seed)
+        for s in seed_list:
+            mine = [m for m in members if m.seed == s]
+            runs += control_members(mine, task_metadata=recipe.task_metadata(), backend=backend, limit=limit, family="modadd", tasks=MODADD_TASKS)
+            size_of.update({m.name: f"width {m.width}" for m in mine})
+            notes[f"modadd-seed{s}"] = MODADD_NOTE.format(
+                widths=", ".join(str(m.width) for m in mine), seed=s, weight_decay=recipe.weight_decay, steps=recipe.steps,
+                modulus=recipe.modulus, backend=backend, num_problems=min(len(test_pairs), limit or len(test_pairs)),
+            )  # fmt: skip
     if "carry-steps" in families:
         from lm_eval_mirage.zoo import control
 
