@@ -14,7 +14,8 @@ evaluates trained families through lm-evaluation-harness and writes one report w
   modadd  one-layer GPT-2s of width 8 to 64 trained on addition modulo 31 (half of the pairs); task
           mirage_control_modadd(_ll) asks the other half. Narrow members know only the answers' format, wide
           ones the algorithm: exact match, token edit distance and per-token log-prob jump at the same width
-          (a real transition; measured over 3 seeds: docs/control.md). Default family.
+          (a real transition: emergent under exact match and per-token log-prob in 3 of 3 seeds, edit distance
+          "uncertain"; docs/control.md). Default family.
   recall  the demo's 9 tiny GPT-2s that memorised random codes; task mirage_demo_recall(_ll). Exact match
           jumps, the continuous metrics do not (a mirage). Default family.
   carry-steps  10 checkpoints (steps 16 to 1000) of one depth-2 GPT-2 learning additions whose answer hangs
@@ -24,7 +25,7 @@ evaluates trained families through lm-evaluation-harness and writes one report w
           there is no transition over depth (measured over 3 seeds: docs/control.md).
 
 Checkpoints of seed 0 ship with the package; other seeds and --retrain train into the cache (bit-identical
-for the same seed and --threads). Offline, CPU only.
+for the same seed, --threads and CPU kind). Offline, CPU only.
 
 Writes OUT/report.html, OUT/report.md, OUT/control_summary.md (verdicts over seeds, emergence scores, raw
 curves) and OUT/control_summary.json (with timings).

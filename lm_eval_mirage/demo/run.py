@@ -50,9 +50,9 @@ SIMULATION_NOTE = (
 TRAINED_NOTE = (
     "Real networks: tiny GPT-2s (2 layers, widths {widths}) trained by lm_eval_mirage.zoo.family with one recipe "
     "(seed {seeds}) to memorise a table of {num_keys} random {digits}-digit codes; evaluated by the harness "
-    "(backend {backend}) on the task mirage_demo_recall and its _ll twin. Why memorisation and not arithmetic: "
-    "tiny models learn carrying in a seed-dependent jump in which token edit distance jumps too, a real "
-    "transition rather than a mirage (see docs/demo.md)."
+    "(backend {backend}) on the task mirage_demo_recall and its _ll twin. Per-digit recall grows with width, so "
+    "exact match of a whole code jumps while the continuous metrics do not. For a family whose jump is real "
+    "(every metric jumps), run lm-eval-mirage control (docs/control.md)."
 )
 
 
