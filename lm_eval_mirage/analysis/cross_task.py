@@ -11,9 +11,10 @@ emergence table (:func:`~lm_eval_mirage.analysis.table.emergence_table`, whose v
 - :func:`metric_contrast`: every (task, discontinuous metric) pair called ``emergent``, with the verdicts of the
   continuous metrics on the same outputs (the same task under any filter, and its likelihood twin
   ``<task>_ll``, which scores the same problems) and what that says: ``metric property`` (some continuous
-  metric is smooth or flat), ``task-model property`` (every judged continuous metric is emergent too),
-  ``undecided`` (continuous metrics exist but none is smooth and not all are emergent), ``no continuous
-  metric`` (the task has none, e.g. plain accuracy runs); :func:`contrast_summary` counts them.
+  metric is smooth or flat, none is emergent), ``task-model property`` (some continuous metric is emergent
+  too, none is smooth or flat), ``mixed`` (the continuous metrics disagree: some emergent, some smooth or
+  flat), ``undecided`` (continuous metrics exist but none is emergent, smooth or flat: uncertain, not judged),
+  ``no continuous metric`` (the task has none, e.g. plain accuracy runs); :func:`contrast_summary` counts them.
 - :func:`plot_score_distribution`: the scores as a strip plot, one row per metric or kind, with the
   straight-line yardstick and the threshold drawn; scores beyond the axis (and infinite ones) sit at its edge
   as arrows with their count.
@@ -52,7 +53,7 @@ VERDICT_COUNTS = {
 }  # fmt: skip
 KIND_ORDER = ("discontinuous", "nonlinear", "continuous")
 #: The classes of :func:`metric_contrast`, in the order they are reported.
-PROPERTIES = ("metric property", "task-model property", "undecided", "no continuous metric")
+PROPERTIES = ("metric property", "task-model property", "mixed", "undecided", "no continuous metric")
 _SMOOTH = frozenset({"smooth", "flat (within noise)", "flat"})
 _NOT_JUDGED = frozenset({"too few models", "direction unknown"})
 _KEYS = ["family", "series"]
@@ -187,13 +188,22 @@ def _twins(task: str) -> set[str]:
 
 
 def _classify(companions: pd.DataFrame) -> str:
+    """The class of one emergent pair from its continuous companions' verdicts (see :func:`metric_contrast`).
+
+    Example:
+        >>> [_classify(pd.DataFrame({"verdict": v})) for v in (["smooth", "uncertain"], ["emergent", "uncertain"],
+        ...     ["emergent", "smooth"], ["uncertain", "too few models"], [])]
+        ['metric property', 'task-model property', 'mixed', 'undecided', 'no continuous metric']
+    """
     if companions.empty:
         return "no continuous metric"
     verdicts = set(companions["verdict"].astype(str))
-    if verdicts & _SMOOTH:
+    smooth, emergent = bool(verdicts & _SMOOTH), "emergent" in verdicts
+    if smooth and emergent:
+        return "mixed"
+    if smooth:
         return "metric property"
-    judged = verdicts - _NOT_JUDGED
-    if judged == {"emergent"}:
+    if emergent:
         return "task-model property"
     return "undecided"
 
@@ -204,7 +214,9 @@ def metric_contrast(scores: pd.DataFrame, *, series: Sequence[tuple[str, str]] |
     The continuous metrics on the same outputs are those of kind ``continuous`` on the same (family, series)
     and task under any filter (filters parse the same generations), or on its likelihood twin ``<task>_ll``
     (the same problems, teacher-forced). ``property``: ``metric property`` when one of them is smooth or flat
-    within noise, ``task-model property`` when every one that could be judged is emergent as well,
+    within noise and none is emergent, ``task-model property`` when one is emergent as well and none is smooth
+    or flat (``uncertain`` ones allowed: emergent by shape, interval reaching below the threshold), ``mixed``
+    when some are emergent and some smooth or flat (the continuous metrics disagree: say which, do not pick),
     ``undecided`` otherwise (uncertain, inverse emergent, not judged), ``no continuous metric`` when there is
     none. Columns: family, series, task, metric, filter, emergence_score, reason, n_continuous,
     n_continuous_smooth, n_continuous_emergent, continuous (``metric: verdict; ...``), property.
@@ -252,7 +264,7 @@ def contrast_summary(
 
     Columns: family, series, n_tasks, n_discontinuous_pairs (judged or not), n_pairs_with_continuous (of
     those, the pairs that have a continuous metric on the same outputs at all), n_emergent_pairs, then one
-    count per :data:`PROPERTIES` (``metric_property``, ``task_model_property``, ``undecided``,
+    count per :data:`PROPERTIES` (``metric_property``, ``task_model_property``, ``mixed``, ``undecided``,
     ``no_continuous_metric``). ``pairs``: a :func:`metric_contrast` result, to avoid computing it twice.
 
     Example:
@@ -289,9 +301,9 @@ def contrast_sentence(row) -> str:
 
     Example:
         >>> print(contrast_sentence({"series": "s", "n_tasks": 3, "n_discontinuous_pairs": 4, "n_emergent_pairs": 2,
-        ...     "n_pairs_with_continuous": 3, "metric_property": 1, "task_model_property": 0, "undecided": 0,
-        ...     "no_continuous_metric": 1}))
-        s: 2 of 4 (task, discontinuous metric) pairs over 3 tasks are called emergent; 1 has a smooth continuous metric on the same outputs (metric property), 0 stay emergent under every continuous metric (task-model property), 0 undecided, 1 has no continuous metric.
+        ...     "n_pairs_with_continuous": 3, "metric_property": 1, "task_model_property": 0, "mixed": 0,
+        ...     "undecided": 0, "no_continuous_metric": 1}))
+        s: 2 of 4 (task, discontinuous metric) pairs over 3 tasks are called emergent; 1 has a smooth continuous metric on the same outputs and none emergent (metric property), 0 stay emergent under a continuous metric and smooth under none (task-model property), 0 mixed (continuous metrics disagree), 0 undecided, 1 has no continuous metric.
         >>> print(contrast_sentence({"series": "s", "n_tasks": 2, "n_discontinuous_pairs": 2, "n_emergent_pairs": 0,
         ...     "n_pairs_with_continuous": 0}))
         s: 0 of 2 (task, discontinuous metric) pairs over 2 tasks are called emergent; 0 of the 2 have a continuous metric on the same outputs (multiple-choice tasks get two with run --add_metrics brier_score,correct_choice_prob).
@@ -306,10 +318,11 @@ def contrast_sentence(row) -> str:
         return (f"{head}; {with_cont} of the {n} {'has' if with_cont == 1 else 'have'} a continuous metric on the same "
                 "outputs (multiple-choice tasks get two with run --add_metrics brier_score,correct_choice_prob).")  # fmt: skip
     has = lambda n: "has" if n == 1 else "have"  # noqa: E731
-    mp, tm, und, no = (int(get(c)) for c in ("metric_property", "task_model_property", "undecided", "no_continuous_metric"))
-    return (f"{head}; {mp} {has(mp)} a smooth continuous metric on the same outputs (metric property), {tm} "
-            f"{'stays' if tm == 1 else 'stay'} emergent under every continuous metric (task-model property), {und} "
-            f"undecided, {no} {has(no)} no continuous metric.")  # fmt: skip
+    mp, tm, mx, und, no = (int(get(c)) for c in ("metric_property", "task_model_property", "mixed", "undecided", "no_continuous_metric"))
+    return (f"{head}; {mp} {has(mp)} a smooth continuous metric on the same outputs and none emergent (metric "
+            f"property), {tm} {'stays' if tm == 1 else 'stay'} emergent under a continuous metric and smooth under "
+            f"none (task-model property), {mx} mixed (continuous metrics disagree), {und} undecided, {no} {has(no)} "
+            "no continuous metric.")  # fmt: skip
 
 
 _VERDICT_COLORS = {
@@ -471,9 +484,9 @@ def cross_task_section(
     all_series = set(zip(_all_split(scores)["family"], _all_split(scores)["series"]))
     blocks: list[tuple] = [("h", 2, "Across tasks: task, model or metric?")]
     intro = ("For each series with several tasks: how many tasks each metric calls emergent (verdicts of the "
-             "emergence table), and, for the (task, discontinuous metric) pairs called emergent, whether a "
-             "continuous metric on the same outputs is smooth (a metric property) or every continuous metric "
-             "stays emergent (a task-model property).")  # fmt: skip
+             "emergence table), and, for the (task, discontinuous metric) pairs called emergent, whether the "
+             "continuous metrics on the same outputs are smooth (a metric property), emergent too (a task-model "
+             "property) or disagree (mixed).")  # fmt: skip
     blocks.append(("p", intro))
     if len(all_series) > len(chosen):
         blocks.append(("p", f"{len(all_series) - len(chosen)} other series are left out: fewer than two tasks with "

@@ -12,6 +12,7 @@ import pytest
 from lm_eval_mirage.analysis.cross_task import (
     PROPERTIES,
     VERDICT_COUNTS,
+    contrast_sentence,
     contrast_summary,
     cross_task_series,
     kind_counts,
@@ -80,14 +81,27 @@ def test_contrast_summary_counts_every_pair_once():
     (row,) = contrast_summary(HAND).to_dict(orient="records")
     assert row == {"family": "f", "series": "s", "n_tasks": 7, "n_discontinuous_pairs": 7,
                    "n_pairs_with_continuous": 4, "n_emergent_pairs": 5,
-                   "metric_property": 2, "task_model_property": 1, "undecided": 1, "no_continuous_metric": 1}  # fmt: skip
+                   "metric_property": 2, "task_model_property": 1, "mixed": 0, "undecided": 1, "no_continuous_metric": 1}  # fmt: skip
     assert sum(row[p.replace(" ", "_").replace("-", "_")] for p in PROPERTIES) == row["n_emergent_pairs"]
 
 
-def test_one_emergent_continuous_metric_and_one_smooth_is_a_metric_property():
+def test_continuous_metrics_that_disagree_are_mixed_not_a_metric_property():
+    """The control's real transition (modadd, seed 0): per-token log-prob emergent, digit accuracy smooth. One
+    smooth companion does not make the jump the metric's when another continuous metric jumps too."""
     s = _scores([("t", "exact_match", "emergent"), ("t", "token_edit_distance", "emergent"),
                  ("t", "per_token_logprob", "smooth"), ("u", "exact_match", "smooth")])  # fmt: skip
-    assert metric_contrast(s)["property"].tolist() == ["metric property"]
+    assert metric_contrast(s)["property"].tolist() == ["mixed"]
+    (row,) = contrast_summary(s).to_dict(orient="records")
+    assert row["mixed"] == 1 and row["metric_property"] == row["task_model_property"] == 0
+    assert "1 mixed (continuous metrics disagree)" in contrast_sentence(row)
+
+
+def test_uncertain_companions_beside_an_emergent_one_are_a_task_model_property():
+    """modadd seeds 1 and 2: edit distance 'uncertain' (emergent by shape), per-token log-prob emergent."""
+    s = _scores([("t", "exact_match", "emergent"), ("t", "token_edit_distance", "uncertain"),
+                 ("t_ll", "per_token_logprob", "emergent"), ("u", "exact_match", "emergent"),
+                 ("u", "token_edit_distance", "uncertain"), ("u", "digit_accuracy", "smooth")])  # fmt: skip
+    assert metric_contrast(s).set_index("task")["property"].to_dict() == {"t": "task-model property", "u": "metric property"}
 
 
 def test_counts_per_metric_and_kind():

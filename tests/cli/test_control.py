@@ -130,3 +130,11 @@ def test_a_real_transition_beside_a_mirage(default_control):
     assert "modadd-seed0: looks emergent under continuous metric(s)" in report
     assert "the jump is not explained by the choice of metric alone" in report
     assert "recall-seed0: looks emergent under" in report and "consistent with a metric-induced mirage" in report
+    # the cross-task contrast: modadd's continuous metrics disagree (log-prob emergent, digit accuracy smooth),
+    # recall's are all smooth
+    import csv
+
+    with open(default_control["out"] / "cross_task_pairs.csv", newline="") as f:
+        pairs = {(r["series"], r["task"], r["filter"]): r["property"] for r in csv.DictReader(f)}
+    assert {p for (series, _, _), p in pairs.items() if series == "modadd-seed0"} == {"mixed"}
+    assert {p for (series, _, _), p in pairs.items() if series == "recall-seed0"} == {"metric property"}

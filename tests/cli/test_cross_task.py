@@ -92,7 +92,7 @@ def test_add_metrics_run_of_three_models_then_analyze_has_the_cross_task_table(t
     pairs = pd.read_csv(out / "cross_task_pairs.csv")
     emergent = scores[(scores["kind"] == "discontinuous") & (scores["verdict"] == "emergent")]
     assert len(pairs) == len(emergent) == summary["n_emergent_pairs"]
-    assert set(pairs["property"]) <= {"metric property", "task-model property", "undecided"}  # both have Brier
+    assert set(pairs["property"]) <= {"metric property", "task-model property", "mixed", "undecided"}  # both have Brier
     md = (out / "report.md").read_text()
     section = md[md.index("## Across tasks"):md.index("## Files")]
     assert "| brier_score | none | continuous | 2 |" in section
@@ -118,4 +118,4 @@ def test_a_simulated_mirage_family_is_a_metric_property_in_the_cross_task_view(t
     assert summary["n_emergent_pairs"] == summary["metric_property"] == len(pairs)
     assert summary["task_model_property"] == summary["no_continuous_metric"] == 0
     md = (out / "report.md").read_text()
-    assert f"{len(pairs)} {'has' if len(pairs) == 1 else 'have'} a smooth continuous metric on the same outputs (metric property)" in md
+    assert f"{len(pairs)} {'has' if len(pairs) == 1 else 'have'} a smooth continuous metric on the same outputs and none emergent (metric property)" in md
