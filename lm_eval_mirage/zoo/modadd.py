@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from lm_eval_mirage.tasks import modadd_data
+from lm_eval_mirage.zoo.family import Member
 
 __all__ = [
     "FAMILY_NAME",
@@ -109,16 +110,9 @@ MODADD_RECIPE = ModaddRecipe()
 MICRO_MODADD_RECIPE = ModaddRecipe(widths=(4, 8), steps=20, batch_size=16, modulus=7, probe_every=10)
 
 
-@dataclass(frozen=True)
-class ModaddMember:
-    """One trained model of the family, as saved on disk."""
-
-    name: str
-    folder: Path
-    width: int
-    seed: int
-    params: int
-    metadata: dict[str, Any]
+#: One trained model of the family, as saved on disk: the recall family's record (name, folder, width, seed,
+#: params, metadata), whose fields are the same.
+ModaddMember = Member
 
 
 def modadd_member_name(width: int, seed: int) -> str:
