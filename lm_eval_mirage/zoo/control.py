@@ -23,9 +23,6 @@ during training, recorded with the weights' SHA-256, as in :mod:`lm_eval_mirage.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import math
 import os
 import random
@@ -36,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from lm_eval_mirage.tasks import carry_data
+from lm_eval_mirage.zoo.loop import RecipeRecord
 
 __all__ = [
     "ControlRecipe",
@@ -60,7 +58,7 @@ FAMILY_NAME = "carry"
 
 
 @dataclass(frozen=True)
-class ControlRecipe:
+class ControlRecipe(RecipeRecord):
     """Everything that determines the control family's weights, apart from the seed and the thread count."""
 
     depths: tuple[int, ...] = (1, 2, 3, 4)
@@ -96,14 +94,6 @@ class ControlRecipe:
             raise ValueError(f"ControlRecipe.lr={self.lr!r} must be a positive number")
         carry_data.CarrySpec(self.digits, self.train_min_chain, self.train_max_chain)
         carry_data.CarrySpec(self.digits, self.test_min_chain, self.test_max_chain)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
-    @property
-    def fingerprint(self) -> str:
-        """Short hash of the recipe: members trained by different recipes never share a cache folder."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
     def task_metadata(self) -> dict[str, int]:
         """The ``--metadata`` that makes ``mirage_control_carry`` ask this recipe's test problems."""

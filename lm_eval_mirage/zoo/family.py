@@ -26,7 +26,6 @@ set during training and recorded in each member's metadata with the weights' SHA
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import math
@@ -40,6 +39,7 @@ from typing import Any
 
 from lm_eval_mirage._io import atomic_dir
 from lm_eval_mirage.tasks import demo_data
+from lm_eval_mirage.zoo.loop import RecipeRecord
 
 __all__ = [
     "FamilyRecipe",
@@ -62,7 +62,7 @@ FAMILY_NAME = "recall"
 
 
 @dataclass(frozen=True)
-class FamilyRecipe:
+class FamilyRecipe(RecipeRecord):
     """Everything that determines the family's weights, apart from the seed and the thread count."""
 
     widths: tuple[int, ...] = (4, 5, 6, 8, 10, 12, 14, 16, 20)
@@ -92,14 +92,6 @@ class FamilyRecipe:
             raise ValueError(f"FamilyRecipe.lr={self.lr!r} must be a positive number")
         if not 0.0 <= self.input_noise < 1.0:
             raise ValueError(f"FamilyRecipe.input_noise={self.input_noise!r} must be in [0, 1)")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
-    @property
-    def fingerprint(self) -> str:
-        """Short hash of the recipe: members trained by different recipes never share a cache folder."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
     def task_metadata(self) -> dict[str, int]:
         """The ``--metadata`` that makes ``mirage_demo_recall`` ask about this recipe's table."""

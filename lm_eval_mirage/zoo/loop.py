@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 M = TypeVar("M")
 
-__all__ = ["training_threads", "warmup_schedule", "run_training", "train_in_pool", "load_saved_members", "still_to_train", "cpu_signature", "train_and_save", "build_members"]
+__all__ = ["training_threads", "warmup_schedule", "run_training", "train_in_pool", "load_saved_members", "still_to_train", "cpu_signature", "train_and_save", "build_members", "RecipeRecord"]
 
 
 @contextlib.contextmanager
@@ -252,3 +252,20 @@ def build_members(
     work = [(train_and_save, (train, recipe, z, s, threads, str(root / name(z, s)))) for z, s in todo]
     train_in_pool(work, jobs=jobs, threads=threads, desc=desc, progress=progress)
     return [m for m in load(root, recipe=recipe, seeds=seeds) if size_of(m) in sizes]
+
+
+class RecipeRecord:
+    """What every family's recipe dataclass shares: its fields as JSON (``to_dict``) and a short hash of
+    them (``fingerprint``): members trained by different recipes never share a cache folder."""
+
+    def to_dict(self) -> dict[str, Any]:
+        import dataclasses
+
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}  # type: ignore[call-overload]
+
+    @property
+    def fingerprint(self) -> str:
+        """Short hash of the recipe: members trained by different recipes never share a cache folder."""
+        import hashlib
+
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]

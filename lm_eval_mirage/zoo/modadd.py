@@ -22,9 +22,6 @@ metric jumps at the same width. Determinism: the same recipe, seed and thread co
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import math
 import os
 import random
@@ -36,6 +33,7 @@ from typing import Any
 
 from lm_eval_mirage.tasks import modadd_data
 from lm_eval_mirage.zoo.family import Member
+from lm_eval_mirage.zoo.loop import RecipeRecord
 
 __all__ = [
     "FAMILY_NAME",
@@ -55,7 +53,7 @@ TASK = "mirage_control_modadd"
 
 
 @dataclass(frozen=True)
-class ModaddRecipe:
+class ModaddRecipe(RecipeRecord):
     """Everything that determines the family's weights, apart from the seed and the thread count."""
 
     widths: tuple[int, ...] = (8, 12, 16, 24, 32, 48, 64)
@@ -90,14 +88,6 @@ class ModaddRecipe:
         longest = len(modadd_data.modadd_prompt(self.modulus - 1, self.modulus - 1, self.modulus)) + len(str(self.modulus)) + 2
         if longest > self.n_positions:
             raise ValueError(f"ModaddRecipe.n_positions={self.n_positions} is shorter than a training line ({longest} tokens)")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
-    @property
-    def fingerprint(self) -> str:
-        """Short hash of the recipe: members trained by different recipes never share a cache folder."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
     def task_metadata(self) -> dict[str, Any]:
         """The ``--metadata`` that makes ``mirage_control_modadd`` ask this recipe's held-out pairs."""
