@@ -12,8 +12,10 @@ line of the job's log. Job ids, states and log paths go to ``.sweep/state.json``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import shutil
 import subprocess
 import sys
@@ -49,7 +51,29 @@ class JobScript(submitit.helpers.Checkpointable):
         self.script = script
 
     def __call__(self) -> dict[str, Any]:
-        status = subprocess.call(["bash", self.script])
+        # scancel sends SIGTERM, which submitit's job process ignores ("Bypassing signal SIGTERM": it waits for
+        # SIGUSR2 to checkpoint). Without forwarding it, the script ran on into its next task until Slurm's
+        # KillWait SIGKILL, and could commit a task after the job was cancelled. Forward it to the script's
+        # process group: the running step finishes a commit it has begun (store._signals_held), then stops.
+        proc = subprocess.Popen(["bash", self.script], start_new_session=True)
+        stopped: list[int] = []
+
+        def forward(signum: int, frame: Any) -> None:
+            stopped.append(signum)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signum)
+
+        try:
+            previous = signal.signal(signal.SIGTERM, forward)
+        except ValueError:  # not the main thread: nothing to forward from
+            previous = None
+        try:
+            status = proc.wait()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        if stopped:
+            raise RuntimeError(f"job script {self.script} stopped by SIGTERM (cancelled); tasks not done are left for a rerun")
         if status != 0:
             raise RuntimeError(f"job script {self.script} exited {status}; the failing task(s) are marked FAILED in this job's log")
         return {"script": self.script, "status": status}

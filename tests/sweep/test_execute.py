@@ -221,3 +221,35 @@ def test_a_job_folder_that_climbs_out_gets_no_job_script(tmp_path):
     with pytest.raises(RuntimeError, match="not a plain folder inside"):
         r._script(dataclasses.replace(job, key="../../escaped"), job.units)
     assert not list(tmp_path.rglob("*.sh"))
+
+
+def test_job_script_stops_its_tasks_on_sigterm_even_under_submitit(tmp_path):
+    """scancel sends SIGTERM; submitit's job process bypasses it. JobScript must forward it to the script so
+    the next task never starts (before: it ran on until Slurm's KillWait and could commit after the cancel)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    started, second = tmp_path / "started", tmp_path / "second-task-ran"
+    script = tmp_path / "job.sh"
+    script.write_text(f"#!/bin/bash\nset -eu\ntouch {started}\nsleep 30 || true\ntouch {second}\n")
+    code = (
+        "import signal, sys\n"
+        "signal.signal(signal.SIGTERM, lambda *a: print('bypassing SIGTERM', flush=True))  # as submitit does\n"
+        "from lm_eval_mirage.sweep.execute import JobScript\n"
+        f"try:\n    JobScript({str(script)!r})()\nexcept RuntimeError as exc:\n    print(exc)\n    sys.exit(3)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.exists(), proc.communicate(timeout=30)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert time.monotonic() - t0 < 10, "the job did not stop promptly"
+    assert proc.returncode == 3, out + err
+    assert "stopped by SIGTERM (cancelled)" in out
+    time.sleep(0.5)
+    assert not second.exists()  # the script did not go on to its next step
