@@ -11,7 +11,6 @@ per-token log-probability per member), so that a reader can re-judge them.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -21,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lm_eval_mirage import harness_private
 from lm_eval_mirage.demo.cache import cache_dir
 from lm_eval_mirage.demo.members import DemoMember, trained_members
 from lm_eval_mirage.tasks.modadd_data import modadd_split
@@ -275,19 +273,12 @@ def run_control(
         progress: progress bars.
         echo: where status lines go.
     """
-    from tqdm.auto import tqdm
-
     import lm_eval_mirage
-    from lm_eval_mirage.demo.harness import evaluate_or_reuse, faster_harness, run_spec, spec_id
-    from lm_eval_mirage.demo.run import _backend, headline_markdown, headline_table, prepare_trained, seed_mean_rows
+    from lm_eval_mirage.demo.run import (
+        _backend, check_run_arguments, evaluate_members, headline_markdown, headline_table, prepare_trained, seed_mean_rows,
+    )  # fmt: skip
 
-    unknown = sorted(set(families) - set(CONTROL_FAMILIES))
-    if unknown or not families:
-        raise ValueError(f"families={list(families)!r}: accepted values are {', '.join(CONTROL_FAMILIES)}")
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"seeds={seeds!r} must be an integer >= 1")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit={limit!r} must be an integer >= 1")
+    check_run_arguments(families, CONTROL_FAMILIES, seeds, limit)
     out, cache_root = Path(out), cache_dir(cache)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -365,19 +356,7 @@ def run_control(
             notes[f"recall-seed{s}"] = RECALL_NOTE.format(widths=", ".join(str(m.width) for m in mine), seed=s, digits=family.RECIPE.digits)
 
     t = time.perf_counter()
-    folders: list[Path] = []
-    reused = 0
-    bar = tqdm(runs, desc="evaluating members", unit="model", disable=not progress)
-    # private harness functions: the shortcut only where their source is the tested one (as in demo/run.py)
-    shortcut = all([harness_private.check("lm_eval.utils:apply_template"), harness_private.check("lm_eval.loggers.utils:add_env_info")])
-    with faster_harness() if shortcut else contextlib.nullcontext():
-        for m in bar:
-            bar.set_postfix_str(m.name)
-            spec = run_spec(m.backend, m.model_args, m.tasks, limit=m.limit, metadata=m.metadata, identity=m.identity)
-            folder = cache_root / "runs" / m.family / m.name / spec_id(spec)
-            path, was_cached = evaluate_or_reuse(m.backend, m.model_args, m.tasks, folder, limit=m.limit, metadata=m.metadata, identity=m.identity)
-            folders.append(path)
-            reused += was_cached
+    folders, reused = evaluate_members(runs, cache_root, progress=progress)
     timings["evaluate_s"] = round(time.perf_counter() - t, 2)
     echo(f"evaluated {len(runs)} models ({reused} reused from the cache {cache_root / 'runs'})")
 

@@ -227,17 +227,8 @@ def run_demo(
         echo: where status lines go.
     """
     import lm_eval_mirage
-    from tqdm.auto import tqdm
 
-    from lm_eval_mirage.demo.harness import evaluate_or_reuse, faster_harness, run_spec, spec_id
-
-    unknown = sorted(set(families) - set(FAMILIES))
-    if unknown or not families:
-        raise ValueError(f"families={list(families)!r}: accepted values are {', '.join(FAMILIES)}")
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"seeds={seeds!r} must be an integer >= 1")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit={limit!r} must be an integer >= 1")
+    check_run_arguments(families, FAMILIES, seeds, limit)
     out, cache_root = Path(out), cache_dir(cache)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -270,21 +261,7 @@ def run_demo(
             )  # fmt: skip
 
     t = time.perf_counter()
-    folders: list[Path] = []
-    reused = 0
-    bar = tqdm(runs, desc="evaluating members", unit="model", disable=not progress)
-    # private harness functions: the shortcut only where their source is the tested one (else warned, skipped)
-    shortcut = all([harness_private.check("lm_eval.utils:apply_template"), harness_private.check("lm_eval.loggers.utils:add_env_info")])
-    with faster_harness() if shortcut else contextlib.nullcontext():
-        for m in bar:
-            bar.set_postfix_str(m.name)
-            spec = run_spec(m.backend, m.model_args, m.tasks, limit=m.limit, metadata=m.metadata, identity=m.identity)
-            folder = cache_root / "runs" / m.family / m.name / spec_id(spec)
-            path, was_cached = evaluate_or_reuse(
-                m.backend, m.model_args, m.tasks, folder, limit=m.limit, metadata=m.metadata, identity=m.identity
-            )
-            folders.append(path)
-            reused += was_cached
+    folders, reused = evaluate_members(runs, cache_root, progress=progress)
     timings["evaluate_s"] = round(time.perf_counter() - t, 2)
     echo(f"evaluated {len(runs)} models ({reused} reused from the cache {cache_root / 'runs'})")
 
@@ -332,3 +309,39 @@ def run_demo(
         },
     )  # fmt: skip
     return DemoResult(out=out, members=runs, headline=rows, timings=timings, report=report, messages=list(found.messages))
+
+
+def check_run_arguments(families: Sequence[str], allowed: Sequence[str], seeds: Any, limit: Any) -> None:
+    """The checks ``run_demo`` and ``run_control`` share: known families, ``seeds`` and ``limit`` >= 1."""
+    unknown = sorted(set(families) - set(allowed))
+    if unknown or not families:
+        raise ValueError(f"families={list(families)!r}: accepted values are {', '.join(allowed)}")
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds={seeds!r} must be an integer >= 1")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit={limit!r} must be an integer >= 1")
+
+
+def evaluate_members(runs: Sequence[DemoMember], cache_root: Path, *, progress: bool) -> tuple[list[Path], int]:
+    """Evaluate every member through the harness (cached under ``cache_root/runs``); ``(run folders, reused)``.
+
+    The harness shortcuts of :func:`~lm_eval_mirage.demo.harness.faster_harness` apply only where the private
+    functions they replace have the tested source (else warned, skipped).
+    """
+    from tqdm.auto import tqdm
+
+    from lm_eval_mirage.demo.harness import evaluate_or_reuse, faster_harness, run_spec, spec_id
+
+    folders: list[Path] = []
+    reused = 0
+    bar = tqdm(runs, desc="evaluating members", unit="model", disable=not progress)
+    shortcut = all([harness_private.check("lm_eval.utils:apply_template"), harness_private.check("lm_eval.loggers.utils:add_env_info")])
+    with faster_harness() if shortcut else contextlib.nullcontext():
+        for m in bar:
+            bar.set_postfix_str(m.name)
+            spec = run_spec(m.backend, m.model_args, m.tasks, limit=m.limit, metadata=m.metadata, identity=m.identity)
+            folder = cache_root / "runs" / m.family / m.name / spec_id(spec)
+            path, was_cached = evaluate_or_reuse(m.backend, m.model_args, m.tasks, folder, limit=m.limit, metadata=m.metadata, identity=m.identity)
+            folders.append(path)
+            reused += was_cached
+    return folders, reused
