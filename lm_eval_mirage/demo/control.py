@@ -22,7 +22,6 @@ from typing import Any
 
 from lm_eval_mirage.demo.cache import cache_dir
 from lm_eval_mirage.demo.members import DemoMember, trained_members
-from lm_eval_mirage.tasks.modadd_data import modadd_split
 
 __all__ = [
     "CONTROL_FAMILIES",
@@ -291,6 +290,7 @@ def run_control(
 
     step_of: dict[str, int] = {}
     if "modadd" in families:
+        from lm_eval_mirage.tasks.modadd_data import modadd_split
         from lm_eval_mirage.zoo import modadd
 
         recipe = modadd.MODADD_RECIPE

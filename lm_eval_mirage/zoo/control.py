@@ -355,11 +355,12 @@ def load_step_checkpoints(root: str | os.PathLike, *, recipe: ControlRecipe | No
     ``ControlMember.metadata["step"]`` holds the training step. Only ``recipe``'s (by fingerprint) and
     ``seeds``' checkpoints are returned when given.
     """
+    from lm_eval_mirage.zoo.family import METADATA_FILE
     from lm_eval_mirage.zoo.loop import load_saved_members
 
     def make(folder: Path, meta: dict) -> ControlMember:
         if not isinstance(meta.get("step"), int):
-            raise ValueError(f"{folder / 'mirage_family.json'}: not a {STEPS_FAMILY_NAME} checkpoint (step missing)")
+            raise ValueError(f"{folder / METADATA_FILE}: not a {STEPS_FAMILY_NAME} checkpoint (step missing)")
         return _member(folder, meta)
 
     return load_saved_members(root, STEPS_FAMILY_NAME, make, recipe=recipe, seeds=seeds, order=lambda m: (m.seed, m.metadata["step"]))
