@@ -61,18 +61,6 @@ def _sizes(values: list[str] | None, flag: str) -> dict[str, str]:
     return out
 
 
-def _check_out(out: Path, results: list[str]) -> None:
-    """``--out`` is replaced whole by the new report: it must be new, empty or an earlier report (it has a
-    report.md), and hold none of the results being read."""
-    if out.is_dir() and any(out.iterdir()) and not (out / "report.md").is_file():
-        raise ValueError(f"--out {out}: not an earlier report (no report.md) and it would be replaced whole; choose another folder")
-    target = out.resolve()
-    for item in results:
-        path = Path(item).resolve()
-        if path == target or target in path.parents:
-            raise ValueError(f"--out {out}: holds the results being read ({item}); choose another folder")
-
-
 def _out_error(exc: Exception, out: Path) -> int:
     reason = f"cannot write --out {out}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
     print(f"lm-eval-mirage analyze: error: {reason}", file=sys.stderr)
@@ -149,7 +137,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lm_eval_mirage._io import StagedDir
+    from lm_eval_mirage._outdir import check_replaceable, publish, stage
     from lm_eval_mirage.analysis.collect import load
     from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR
     from lm_eval_mirage.analysis.forecast import ForecastOptions
@@ -218,8 +206,8 @@ def run(args: argparse.Namespace) -> int:
     x_label = {"params": "parameters", "steps": "training step", "flops": "training FLOPs"}[args.x]
     out = Path(args.out)
     try:  # written into a staging folder swapped in at the end: --out holds exactly one run's files
-        _check_out(out, args.results)
-        staged = StagedDir(out)
+        check_replaceable(out, "analyze", inputs=args.results)
+        staged = stage(out)
     except (OSError, ValueError) as exc:
         return _out_error(exc, out)
     try:
@@ -241,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             forecast=forecast,
         )
-        staged.commit()
+        publish(staged, "analyze")
     except (OSError, ValueError) as exc:
         staged.abort()
         return _out_error(exc, out)

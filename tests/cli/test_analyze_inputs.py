@@ -6,12 +6,18 @@ sized, and a report folder written twice. Each damage is a note naming the file 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from lm_eval_mirage._outdir import MANIFEST, STAGING_MARKER
 
 REAL_GEN = Path(__file__).parents[1] / "analysis" / "data" / "harness_0.4.13"
 SIZES = {"org/m-a": 10**6, "org/m-b": 4 * 10**6, "org/m-c": 16 * 10**6}
@@ -180,20 +186,64 @@ def test_rerunning_into_an_existing_out_leaves_one_run(tmp_path, run_cli):
     report = tmp_path / "report"
     _analyze(run_cli, str(runs), "--out", str(report))
     first = sorted(p.relative_to(report) for p in report.rglob("*"))
-    (report / "fits.csv").write_text("stale\n")  # what an earlier, different analysis left
-    (report / "figures").mkdir(exist_ok=True)
-    (report / "figures" / "old.png").write_bytes(b"stale")
+    assert Path(MANIFEST) in first
+    (report / "emergence.csv").write_text("stale\n")  # a file the earlier analysis wrote, changed since
     _analyze(run_cli, str(runs), "--out", str(report))
     assert sorted(p.relative_to(report) for p in report.rglob("*")) == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "runs"]  # no staging folder left
+
+    (report / "figures").mkdir(exist_ok=True)
+    (report / "figures" / "mine.png").write_bytes(b"a user's own figure")  # not written by analyze
+    proc = _analyze(run_cli, str(runs), "--out", str(report), check=False)
+    assert proc.returncode == 2 and "did not write (figures, figures/mine.png)" in proc.stderr
+    assert (report / "figures" / "mine.png").read_bytes() == b"a user's own figure"
 
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "thesis.tex").write_text("keep me")
     proc = _analyze(run_cli, str(runs), "--out", str(mine), check=False)
-    assert proc.returncode == 2 and "not an earlier report (no report.md)" in proc.stderr
+    assert proc.returncode == 2 and f"did not write (no {MANIFEST})" in proc.stderr
     assert (mine / "thesis.tex").read_text() == "keep me"
     (runs / "report.md").write_text("")
     proc = _analyze(run_cli, str(runs), "--out", str(runs), check=False)
     assert proc.returncode == 2 and "holds the results being read" in proc.stderr
     assert len(list(runs.rglob("results_*.json"))) == 3
+
+
+def test_a_folder_with_a_report_md_of_its_own_is_never_replaced(tmp_path, run_cli):
+    """A user's folder with report.md, thesis.tex and figs/ (no manifest) is refused whole, nothing lost."""
+    runs = tmp_path / "runs"
+    _family(runs)
+    mine = tmp_path / "paper"
+    (mine / "figs").mkdir(parents=True)
+    (mine / "report.md").write_text("# my report")
+    (mine / "thesis.tex").write_text("\\documentclass{article}")
+    (mine / "figs" / "a.pdf").write_bytes(b"%PDF")
+    before = {p: p.read_bytes() for p in mine.rglob("*") if p.is_file()}
+    proc = _analyze(run_cli, str(runs), "--out", str(mine), check=False)
+    assert proc.returncode == 2 and f"--out {mine}: a non-empty folder that lm-eval-mirage analyze did not write" in proc.stderr
+    assert {p: p.read_bytes() for p in mine.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["paper", "runs"]  # nothing staged beside it
+    forged = mine / MANIFEST  # another command's manifest does not make it ours either
+    forged.write_text(json.dumps({"format": "lm-eval-mirage output folder 1", "command": "rescore", "files": []}))
+    proc = _analyze(run_cli, str(runs), "--out", str(mine), check=False)
+    assert proc.returncode == 2 and "written by lm-eval-mirage rescore, not analyze" in proc.stderr
+    assert (mine / "thesis.tex").exists()
+
+
+def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(tmp_path, run_cli):
+    runs = tmp_path / "runs"
+    _family(runs)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / ".report-killed"  # what `kill -9` of analyze leaves: a staging folder with its marker
+    stale.mkdir()
+    (stale / STAGING_MARKER).write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname()}))
+    (stale / "table.csv").write_text("half written")
+    alive = tmp_path / ".report-running"  # a live run's staging folder (this process) is left alone
+    alive.mkdir()
+    (alive / STAGING_MARKER).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    other = tmp_path / ".report-notours"  # no marker: not ours, never touched
+    other.mkdir()
+    _analyze(run_cli, str(runs), "--out", str(tmp_path / "report"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".report-notours", ".report-running", "report", "runs"]
+    assert not (tmp_path / "report" / STAGING_MARKER).exists()
