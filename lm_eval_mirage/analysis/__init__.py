@@ -56,7 +56,7 @@ __all__ = [
 
 _LAZY = {
     "Collection": "collect", "load": "collect", "collect": "collect", "lookup_model": "families",
-    "tidy": "table", "judge_curve": "verdict", "metric_direction": "metric_facts", "metric_kind": "table", "emergence_table": "table",
+    "tidy": "table", "judge_curve": "verdict", "metric_direction": "schema", "metric_kind": "schema", "emergence_table": "table",
     "PowerLawFit": "scaling", "Prediction": "scaling", "predict": "scaling", "fit_power_law": "scaling",
     "fit_table": "scaling", "prediction_table": "scaling",
     "Report": "report", "write_report": "report", "summarize_task": "report", "simulate_results": "simulated_results",

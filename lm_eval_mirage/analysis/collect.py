@@ -66,7 +66,7 @@ class Collection:
     """What :func:`load` found.
 
     Attributes:
-        table: the tidy table (:data:`~lm_eval_mirage.analysis.table.TABLE_COLUMNS`, plus ``num_fewshot``).
+        table: the tidy table (:data:`~lm_eval_mirage.analysis.schema.TABLE_COLUMNS`, plus ``num_fewshot``).
         store: per-problem values as compact arrays (:class:`~lm_eval_mirage.analysis.sample_store.SampleStore`),
             what :func:`~lm_eval_mirage.analysis.report.write_report` takes as ``samples``; empty without
             samples files.
@@ -85,7 +85,7 @@ class Collection:
 
     @cached_property
     def samples(self) -> pd.DataFrame:
-        """The per-problem values as a long table (:data:`~lm_eval_mirage.analysis.table.SAMPLE_COLUMNS`), built
+        """The per-problem values as a long table (:data:`~lm_eval_mirage.analysis.schema.SAMPLE_COLUMNS`), built
         on first use from :attr:`store` (some 100 bytes per row: prefer ``store`` for large sweeps)."""
         return self.store.frame()
 

@@ -465,7 +465,7 @@ def cross_task_section(
     (:func:`contrast_summary`), added to ``report.files``; figures ``figures/<series>__cross_task.*``. Returns
     the blocks of the report's section (empty when no (family, series) has two tasks to compare).
     """
-    from lm_eval_mirage.analysis.report import write_frame
+    from lm_eval_mirage.analysis.output import write_frame
 
     scores = report.scores
     if scores is None or scores.empty:

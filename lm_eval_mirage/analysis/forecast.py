@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from lm_eval_mirage.analysis.sample_store import sample_index
-from lm_eval_mirage.analysis.table import DISCONTINUOUS_METRICS, NOT_SCORED_METRICS, split_order, tidy
+from lm_eval_mirage.analysis.schema import DISCONTINUOUS_METRICS, NOT_SCORED_METRICS
+from lm_eval_mirage.analysis.table import split_order, tidy
 
 __all__ = [
     "FORECAST_COLUMNS",

@@ -131,7 +131,7 @@ def add_forecast(report, table: pd.DataFrame, samples: pd.DataFrame | None, opti
     """What :func:`~lm_eval_mirage.analysis.report.write_report` does with ``forecast=``: compute the forecast
     (``report.forecast``), write ``forecast.csv/json`` and ``forecast_emergence.csv/json``, add the summary
     lines to ``report.summary`` and return the report section's blocks."""
-    from lm_eval_mirage.analysis.report import write_frame
+    from lm_eval_mirage.analysis.output import write_frame
 
     result = forecast(table, samples, options)
     report.forecast = result

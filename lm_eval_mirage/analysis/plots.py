@@ -88,7 +88,7 @@ def shown_metrics(metrics) -> list[str]:
         >>> shown_metrics(["token_logprobs"])
         ['token_logprobs']
     """
-    from lm_eval_mirage.analysis.table import NOT_SCORED_METRICS
+    from lm_eval_mirage.analysis.schema import NOT_SCORED_METRICS
 
     names = list(dict.fromkeys(str(m) for m in metrics))
     return [m for m in names if m not in NOT_SCORED_METRICS and SAME_QUANTITY.get(m) not in names]

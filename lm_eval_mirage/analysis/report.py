@@ -22,7 +22,6 @@ JSON files are strict JSON: NaN becomes ``null`` and an infinite score the strin
 from __future__ import annotations
 
 import base64
-import json
 import math
 import os
 import re
@@ -30,11 +29,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from lm_eval_mirage._io import atomic_write_text
 from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR
+from lm_eval_mirage.analysis.output import format_value, markdown_table, write_frame
 from lm_eval_mirage.analysis.plots import choose_filter, fit_flag, headline_choice, shown_metrics  # no matplotlib yet
 from lm_eval_mirage.analysis.scaling import fit_table, prediction_table
 from lm_eval_mirage.analysis.table import emergence_table, tidy
@@ -43,9 +42,6 @@ __all__ = [
     "Report",
     "write_report",
     "summarize_task",
-    "write_frame",
-    "to_json_records",
-    "markdown_table",
     "model_label",
     "verdict_grid",
     "VERDICT_STYLES",
@@ -83,66 +79,6 @@ class Report:
     forecast: object = None  # analysis.forecast.Forecast when write_report(forecast=...) was asked
 
 
-def _atomic_write(path: Path, text: str) -> Path:
-    return atomic_write_text(path, text)
-
-
-def to_json_records(df: pd.DataFrame) -> list[dict]:
-    """Rows as strict-JSON records: NaN -> None, +-inf -> "inf"/"-inf", numpy scalars -> Python.
-
-    Example:
-        >>> to_json_records(pd.DataFrame({"a": [1.5, float("nan"), float("inf")], "b": ["x", "y", "z"]}))
-        [{'a': 1.5, 'b': 'x'}, {'a': None, 'b': 'y'}, {'a': 'inf', 'b': 'z'}]
-    """
-    out = []
-    for rec in df.to_dict(orient="records"):
-        clean = {}
-        for k, v in rec.items():
-            if isinstance(v, (np.generic,)):
-                v = v.item()
-            if isinstance(v, float):
-                v = None if math.isnan(v) else ("inf" if v == math.inf else "-inf" if v == -math.inf else v)
-            elif v is pd.NA or v is pd.NaT:
-                v = None
-            clean[str(k)] = v
-        out.append(clean)
-    return out
-
-
-def write_frame(df: pd.DataFrame, stem: Path) -> list[Path]:
-    """Write ``stem.csv`` and ``stem.json`` (records) atomically."""
-    return [
-        _atomic_write(stem.with_suffix(".csv"), df.to_csv(index=False)),
-        _atomic_write(stem.with_suffix(".json"), json.dumps(to_json_records(df), indent=1) + "\n"),
-    ]
-
-
-def _fmt(v) -> str:
-    if isinstance(v, (float, np.floating)):
-        if math.isnan(v):
-            return ""
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return f"{v:.4g}"
-    return str(v)
-
-
-def markdown_table(df: pd.DataFrame) -> str:
-    """A GitHub Markdown table (floats to 4 significant digits, NaN empty, ``|`` escaped).
-
-    Example:
-        >>> print(markdown_table(pd.DataFrame({"metric": ["em"], "score": [float("inf")]})))
-        | metric | score |
-        | --- | --- |
-        | em | inf |
-    """
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v).replace("|", "\\|").replace("\n", " ") for v in row) + " |")
-    return "\n".join(lines)
-
-
 def _metric_label(row, with_filter: bool = True) -> str:
     score = row.emergence_score
     shown = "inf" if score == math.inf else "-inf" if score == -math.inf else f"{score:.2f}"
@@ -154,7 +90,7 @@ def summarize_task(scores: pd.DataFrame, task: str, *, split: str = "all") -> li
     """One sentence per series saying which metrics of ``task`` look emergent and what that suggests.
 
     Reads the verdicts of :func:`~lm_eval_mirage.analysis.table.emergence_table`; kinds as in
-    :func:`~lm_eval_mirage.analysis.table.metric_kind`. The log-likelihood twin ``<task>_ll`` (the same
+    :func:`~lm_eval_mirage.analysis.schema.metric_kind`. The log-likelihood twin ``<task>_ll`` (the same
     problems, scored by log-likelihood: per-token log-prob, target probability) is read with ``task``, as in
     the verdict grid: a generation task's continuous metrics are often only in its twin.
     """
@@ -248,12 +184,12 @@ def _reason(row: Mapping, threshold_factor: float) -> str:
     if isinstance(reason, str) and reason.strip():
         return reason.strip()
     score, line = row.get("emergence_score", math.nan), row.get("straight_line", math.nan)
-    text = f"{row.get('verdict', '')}: emergence score {_fmt(score)}"
+    text = f"{row.get('verdict', '')}: emergence score {format_value(score)}"
     if isinstance(line, float) and not math.isnan(line):
-        text += f" vs threshold {_fmt(row.get('threshold', math.nan))} ({threshold_factor:g} x a straight line's {_fmt(line)})"
+        text += f" vs threshold {format_value(row.get('threshold', math.nan))} ({threshold_factor:g} x a straight line's {format_value(line)})"
     lo, hi = row.get("ci_low", math.nan), row.get("ci_high", math.nan)
     if isinstance(lo, float) and not (math.isnan(lo) and math.isnan(hi)):
-        text += f", bootstrap interval [{_fmt(lo)}, {_fmt(hi)}]"
+        text += f", bootstrap interval [{format_value(lo)}, {format_value(hi)}]"
     return text + f"; {int(row.get('n_models', 0))} models"
 
 
@@ -410,8 +346,8 @@ def write_report(
     cross_task = cross_task_section(report, out, plots=plots, formats=formats)
     blocks = _blocks(df, report, task_names, figures, title, general, family_notes, x_label, threshold_factor, level)
     blocks[-2:-2] = cross_task + forecast_section  # before the list of files
-    report.files["report.md"] = _atomic_write(out / "report.md", _render_markdown(blocks, out, title, glance))
-    report.files["report.html"] = _atomic_write(out / "report.html", _render_html(blocks, out, title, glance))
+    report.files["report.md"] = atomic_write_text(out / "report.md", _render_markdown(blocks, out, title, glance))
+    report.files["report.html"] = atomic_write_text(out / "report.html", _render_html(blocks, out, title, glance))
     return report
 
 
@@ -681,7 +617,7 @@ def _html_blocks(blocks: list[tuple], out: Path) -> list[dict]:
         elif kind == "table":
             frame = block[1]
             shown.append({"kind": "table", "columns": [str(c) for c in frame.columns],
-                          "rows": [[_fmt(v) for v in row] for row in frame.itertuples(index=False)]})  # fmt: skip
+                          "rows": [[format_value(v) for v in row] for row in frame.itertuples(index=False)]})  # fmt: skip
         elif kind == "figure":
             image = _embedded(out, block[1])
             if image is not None:

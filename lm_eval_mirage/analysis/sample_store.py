@@ -3,7 +3,7 @@
 :class:`SampleStore` is what :func:`lm_eval_mirage.analysis.collect.load` fills from the samples files and what
 :func:`lm_eval_mirage.analysis.table.emergence_table` reads for its bootstrap intervals: memory grows with the
 problems (some 30-60 bytes per samples line) but never holds a Python object per line. The long pandas table of
-earlier versions (:data:`~lm_eval_mirage.analysis.table.SAMPLE_COLUMNS`, one row per line and metric) is built
+earlier versions (:data:`~lm_eval_mirage.analysis.schema.SAMPLE_COLUMNS`, one row per line and metric) is built
 on demand only (:meth:`SampleStore.frame`, ``Collection.samples``).
 """
 
@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 
 from lm_eval_mirage.analysis.sample_arrays import FileSamples
+from lm_eval_mirage.analysis.schema import SAMPLE_COLUMNS
 
 __all__ = ["SampleStore", "CurveArrays", "sample_index"]
 
@@ -73,12 +74,10 @@ class SampleStore:
         return out
 
     def frame(self):
-        """The long table (:data:`~lm_eval_mirage.analysis.table.SAMPLE_COLUMNS`), one row per value: for API
+        """The long table (:data:`~lm_eval_mirage.analysis.schema.SAMPLE_COLUMNS`), one row per value: for API
         users and small collections (it costs some 100 bytes per row). Rows are grouped by (model, task,
         metric, filter), in line order within a group."""
         import pandas as pd
-
-        from lm_eval_mirage.analysis.table import SAMPLE_COLUMNS
 
         parts = []
         for (model, task), found in self._files.items():
@@ -98,7 +97,7 @@ class SampleStore:
 
     @classmethod
     def from_frame(cls, samples) -> SampleStore:
-        """A store from the long table (:data:`~lm_eval_mirage.analysis.table.SAMPLE_COLUMNS`), e.g. one
+        """A store from the long table (:data:`~lm_eval_mirage.analysis.schema.SAMPLE_COLUMNS`), e.g. one
         built by hand; its rows keep their order within each (model, task, metric, filter)."""
         store = cls()
         for (model, task), g in samples.groupby(["model", "task"], observed=True, sort=False):
@@ -162,6 +161,6 @@ class _Index(dict):
 
 def sample_index(samples) -> Mapping[tuple[str, str, str], Mapping[str, CurveArrays]]:
     """(task, metric, filter) -> model -> (doc_ids, target_digits, values) sorted by doc_id, from a
-    :class:`SampleStore` or the long table (:data:`~lm_eval_mirage.analysis.table.SAMPLE_COLUMNS`)."""
+    :class:`SampleStore` or the long table (:data:`~lm_eval_mirage.analysis.schema.SAMPLE_COLUMNS`)."""
     store = samples if isinstance(samples, SampleStore) else SampleStore.from_frame(samples)
     return _Index(store)

@@ -15,20 +15,19 @@ import pandas as pd
 
 from lm_eval_mirage.analysis.bootstrap_batch import bootstrap_emergence_cis
 from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR, straight_line_score
-from lm_eval_mirage.analysis.metric_facts import LOWER_IS_BETTER_METRICS, chance_level, metric_direction
+from lm_eval_mirage.analysis.schema import (
+    EMERGENCE_COLUMNS,
+    NOT_SCORED_METRICS,
+    REQUIRED_COLUMNS,
+    TABLE_COLUMNS,
+    chance_level,
+    metric_direction,
+    metric_kind,
+)
 from lm_eval_mirage.analysis.sample_store import sample_index
 from lm_eval_mirage.analysis.verdict import judge_curve, n_from_stderr
 
 __all__ = [
-    "REQUIRED_COLUMNS",
-    "TABLE_COLUMNS",
-    "SAMPLE_COLUMNS",
-    "EMERGENCE_COLUMNS",
-    "DISCONTINUOUS_METRICS",
-    "NONLINEAR_METRICS",
-    "LOWER_IS_BETTER_METRICS",
-    "NOT_SCORED_METRICS",
-    "metric_kind",
     "metric_higher_is_better",
     "log_axis",
     "step_zero_notes",
@@ -37,58 +36,9 @@ __all__ = [
     "split_order",
 ]
 
-#: Columns a hand-built table must have.
-REQUIRED_COLUMNS = ("model", "x", "task", "metric", "value")
-#: Columns of a tidy table, in order (a tidy table may carry more after these).
-TABLE_COLUMNS = (
-    "family", "series", "model", "x", "params", "params_source", "step", "tokens", "flops",
-    "task", "metric", "filter", "split", "target_digits", "value", "stderr", "n",
-    "higher_is_better", "kind", "lm_eval_version", "task_version", "source", "direction",
-)  # fmt: skip
-#: Per-problem values (from samples files), for bootstrap intervals.
-SAMPLE_COLUMNS = ("model", "task", "metric", "filter", "doc_id", "target_digits", "value")
-EMERGENCE_COLUMNS = (
-    "family", "series", "task", "metric", "filter", "split", "kind", "higher_is_better", "n_models", "models",
-    "x_min", "x_max", "first_value", "last_value", "emergence_score", "linearity", "straight_line",
-    "threshold", "ci_low", "ci_high", "ci_method", "p_change", "late_share", "chance", "n", "verdict", "reason",
-    "missing",
-)  # fmt: skip
-
-#: All-or-nothing metrics: the ones the mirage hypothesis says can manufacture a jump.
-DISCONTINUOUS_METRICS = frozenset(
-    {"exact_match", "greedy_exact_match", "acc", "acc_norm", "em", "accuracy", "multiple_choice_grade",
-     "exact_str_match", "pass@1", "reconstruction_accuracy"}
-)  # fmt: skip
-#: Continuous but sharply nonlinear in per-token probability: the whole-target probability is ``p**L``, the
-#: expected exact match under sampling at temperature 1 (the paper's example of a nonlinear metric).
-NONLINEAR_METRICS = frozenset({"target_prob"})
-
-#: Descriptive columns that are not a measure of ability (scored curves would be meaningless).
-NOT_SCORED_METRICS = frozenset({"target_tokens", "target_chars", "sample_len", "n_tokens"})
-
-
-def metric_kind(metric: str) -> str:
-    """How a metric responds to a smooth gain in per-token probability ``p``.
-
-    ``"discontinuous"``: all-or-nothing per problem (exact match, accuracy); ``"nonlinear"``: continuous but
-    ``p**L``-shaped (whole-target probability); ``"continuous"``: everything else (edit distances,
-    log-likelihoods, Brier score, digit accuracy), the metrics the mirage hypothesis expects to move smoothly.
-
-    Example:
-        >>> metric_kind("exact_match"), metric_kind("token_edit_distance"), metric_kind("acc_norm"), metric_kind("target_prob")
-        ('discontinuous', 'continuous', 'discontinuous', 'nonlinear')
-    """
-    name = metric.lower()
-    if name in DISCONTINUOUS_METRICS or name.endswith("exact_match") or name.startswith("acc"):
-        return "discontinuous"
-    if name in NONLINEAR_METRICS:
-        return "nonlinear"
-    return "continuous"
-
-
 def metric_higher_is_better(metric: str) -> bool | None:
     """Direction of a metric from its name: ``None`` when the name is not known (see
-    :func:`~lm_eval_mirage.analysis.metric_facts.metric_direction`; a results file's map wins over it).
+    :func:`~lm_eval_mirage.analysis.schema.metric_direction`; a results file's map wins over it).
 
     Example:
         >>> metric_higher_is_better("token_edit_distance"), metric_higher_is_better("ppl"), metric_higher_is_better("zeta")
@@ -169,7 +119,7 @@ def tidy(table: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
     Defaults: ``family`` ``"models"``; ``series`` = family (one curve per series); ``filter`` ``"none"``;
     ``split`` ``"all"``; ``kind`` from the metric name (see :func:`metric_kind`); ``direction`` ("higher",
     "lower" or "unknown") from ``higher_is_better`` where given (None/NaN: not given), else from the metric name
-    (:func:`~lm_eval_mirage.analysis.metric_facts.metric_direction`); ``higher_is_better`` is then
+    (:func:`~lm_eval_mirage.analysis.schema.metric_direction`); ``higher_is_better`` is then
     ``direction != "lower"`` (an unknown direction is scored as given and judged "direction unknown");
     ``params`` = ``x``; the other columns empty. Extra columns are kept after :data:`TABLE_COLUMNS`.
 

@@ -11,7 +11,7 @@ Example:
     'multiple_choice'
 """
 
-from lm_eval_mirage.rescore.catalog import METRICS, MetricSpec, metrics_for, parse_metric_names
+from lm_eval_mirage.metrics.catalog import METRICS, MetricSpec, metrics_for, parse_metric_names
 from lm_eval_mirage.rescore.runner import (
     RESCORED_SUFFIX,
     OutputError,

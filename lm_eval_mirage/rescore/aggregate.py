@@ -15,7 +15,7 @@ import numpy as np
 
 from lm_eval_mirage.metrics.choice import expected_calibration_error_equal_mass, expected_calibration_error_equal_width
 from lm_eval_mirage.metrics.likelihood import mean_logprob
-from lm_eval_mirage.rescore.catalog import MetricSpec
+from lm_eval_mirage.metrics.catalog import MetricSpec
 
 __all__ = ["Accumulator", "harness_mean", "harness_mean_stderr"]
 

@@ -28,7 +28,7 @@ from typing import Any
 from lm_eval_mirage import harness_outputs as layout
 from lm_eval_mirage.harness_outputs import RESCORED_SUFFIX, UnsafeTaskNameError, find_results_files, scan_results
 from lm_eval_mirage.rescore.aggregate import Accumulator
-from lm_eval_mirage.rescore.catalog import NOT_APPLICABLE, OUTPUT_TYPES, metrics_for
+from lm_eval_mirage.metrics.catalog import NOT_APPLICABLE, OUTPUT_TYPES, metrics_for
 from lm_eval_mirage.rescore.output import AtomicLines, OutputError, check_writable, remove_stale_temporaries, write_text
 from lm_eval_mirage.rescore.samples import SampleError, check_loglikelihoods, generation_fields, parse_sample
 from lm_eval_mirage.rescore.scorers import make_scorer
@@ -434,7 +434,7 @@ def rescore(
 
     Args:
         path: what ``lm_eval --output_path`` wrote (the folder, a model folder below it, or a results file).
-        metrics: names from :data:`~lm_eval_mirage.rescore.catalog.METRICS` (default: all that apply).
+        metrics: names from :data:`~lm_eval_mirage.metrics.catalog.METRICS` (default: all that apply).
         out: write under this folder (mirroring the tree) instead of next to the originals.
         write_samples: also write ``samples_<task>_<ts>.rescored.jsonl`` with the per-sample values.
         strict: parse every line fully as JSON (default: the fast path for generation samples).

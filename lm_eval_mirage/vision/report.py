@@ -152,7 +152,7 @@ def run_record(run: VisionRun, report: Report | None = None) -> dict:
         },  # fmt: skip
     }
     if report is not None and len(report.scores):
-        from lm_eval_mirage.analysis.report import to_json_records
+        from lm_eval_mirage.analysis.output import to_json_records
 
         record["emergence"] = to_json_records(
             report.scores[["metric", "kind", "emergence_score", "ci_low", "ci_high", "straight_line", "verdict"]]

@@ -28,7 +28,7 @@ SIZES = [1e7, 1e8, 1e9, 1e10, 1e11]
 
 
 def _row(task, metric, verdict, score=5.0, *, kind=None, filt="none", split="all", series="s", family="f"):
-    from lm_eval_mirage.analysis.table import metric_kind
+    from lm_eval_mirage.analysis.schema import metric_kind
 
     return {"family": family, "series": series, "task": task, "metric": metric, "filter": filt, "split": split,
             "kind": kind or metric_kind(metric), "verdict": verdict, "emergence_score": score, "reason": verdict,
@@ -251,7 +251,7 @@ def test_no_section_without_two_tasks(tmp_path):
 
 
 def test_an_empty_emergence_table_gives_empty_tables_with_their_columns():
-    from lm_eval_mirage.analysis.table import EMERGENCE_COLUMNS
+    from lm_eval_mirage.analysis.schema import EMERGENCE_COLUMNS
 
     empty = pd.DataFrame(columns=list(EMERGENCE_COLUMNS))
     assert metric_counts(empty).empty and "n_emergent" in metric_counts(empty).columns

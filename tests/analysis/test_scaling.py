@@ -20,7 +20,7 @@ from lm_eval_mirage.analysis.scaling import (
     predict,
     prediction_table,
 )
-from lm_eval_mirage.analysis.synthetic import simulate_results
+from lm_eval_mirage.analysis.simulated_results import simulate_results
 
 
 def test_predict_hand_values():

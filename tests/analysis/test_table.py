@@ -8,14 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lm_eval_mirage.analysis.table import (
-    EMERGENCE_COLUMNS,
-    TABLE_COLUMNS,
-    emergence_table,
-    metric_higher_is_better,
-    metric_kind,
-    tidy,
-)
+from lm_eval_mirage.analysis.schema import EMERGENCE_COLUMNS, TABLE_COLUMNS, metric_kind
+from lm_eval_mirage.analysis.table import emergence_table, metric_higher_is_better, tidy
 
 WIDTHS = [8, 16, 32, 64, 128]
 

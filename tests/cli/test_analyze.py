@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from lm_eval_mirage.analysis.scaling import PAPER_ALPHA, PAPER_C
-from lm_eval_mirage.analysis.synthetic import DEFAULT_MODELS, simulate_results
+from lm_eval_mirage.analysis.simulated_results import DEFAULT_MODELS, simulate_results
 
 REAL_GEN = Path(__file__).parents[1] / "analysis" / "data" / "harness_0.4.13"
 #: EleutherAI's published Pythia evaluations (EleutherAI/pythia, Apache-2.0, commit a19eecb), copied unchanged.

@@ -14,7 +14,7 @@ from lm_eval_mirage.metrics.choice import (
     expected_calibration_error_equal_width,
 )
 from lm_eval_mirage.rescore.aggregate import Accumulator
-from lm_eval_mirage.rescore.catalog import METRICS
+from lm_eval_mirage.metrics.catalog import METRICS
 
 
 def specs(*names):

@@ -8,7 +8,7 @@ import pytest
 
 from lm_eval_mirage.metrics import choice
 from lm_eval_mirage.metrics import harness as adapters
-from lm_eval_mirage.rescore.catalog import metrics_for
+from lm_eval_mirage.metrics.catalog import metrics_for
 from lm_eval_mirage.rescore.samples import SampleError
 from lm_eval_mirage.rescore.scorers import ChoiceScorer, GenerationScorer, LoglikelihoodScorer
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lm_eval_mirage.analysis import emergence_table, tidy
-from lm_eval_mirage.analysis.table import REQUIRED_COLUMNS, SAMPLE_COLUMNS
+from lm_eval_mirage.analysis.schema import REQUIRED_COLUMNS, SAMPLE_COLUMNS
 from lm_eval_mirage.metrics.reconstruction import mean_squared_error, pixel_accuracy, reconstruction_c
 from lm_eval_mirage.vision.experiment import TrainedAutoencoder, VisionConfig, VisionRun
 from lm_eval_mirage.vision.results import TASK, reconstruction_metric, results_table, samples_table

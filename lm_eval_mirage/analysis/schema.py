@@ -1,4 +1,5 @@
-"""What a metric name and a task name say on their own: the metric's direction and the task's chance level.
+"""The analysis's vocabulary: the columns of its tables, what a metric name says on its own (kind, direction),
+a task's chance level, and the verdict words.
 
 Results files of today's harness carry a ``higher_is_better`` map; those of 2023 (EleutherAI's published Pythia
 evaluations) do not. :func:`metric_direction` knows the harness's own metric names (its
@@ -13,7 +14,95 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["HIGHER_IS_BETTER_METRICS", "LOWER_IS_BETTER_METRICS", "CHANCE_METRICS", "metric_direction", "chance_level"]
+__all__ = [
+    "REQUIRED_COLUMNS",
+    "TABLE_COLUMNS",
+    "SAMPLE_COLUMNS",
+    "EMERGENCE_COLUMNS",
+    "DISCONTINUOUS_METRICS",
+    "NONLINEAR_METRICS",
+    "NOT_SCORED_METRICS",
+    "HIGHER_IS_BETTER_METRICS",
+    "LOWER_IS_BETTER_METRICS",
+    "CHANCE_METRICS",
+    "EMERGENT",
+    "SMOOTH",
+    "SATURATING",
+    "UNCERTAIN",
+    "FLAT",
+    "AT_CHANCE",
+    "AT_RESOLUTION_FLOOR",
+    "TOO_FEW_MODELS",
+    "DIRECTION_UNKNOWN",
+    "VERDICTS",
+    "metric_kind",
+    "metric_direction",
+    "chance_level",
+]
+
+#: The verdict words of :func:`lm_eval_mirage.analysis.verdict.decide`, in the order its steps try them.
+TOO_FEW_MODELS = "too few models"
+DIRECTION_UNKNOWN = "direction unknown"
+AT_RESOLUTION_FLOOR = "at resolution floor"
+AT_CHANCE = "at chance"
+FLAT = "flat (within noise)"
+EMERGENT = "emergent"
+UNCERTAIN = "uncertain"
+SMOOTH = "smooth"
+#: Not a verdict of its own: a ``smooth`` curve whose reason starts ``smooth: saturating``.
+SATURATING = "smooth: saturating"
+VERDICTS = (TOO_FEW_MODELS, DIRECTION_UNKNOWN, AT_RESOLUTION_FLOOR, AT_CHANCE, FLAT, EMERGENT, UNCERTAIN, SMOOTH)
+
+#: Columns a hand-built table must have.
+REQUIRED_COLUMNS = ("model", "x", "task", "metric", "value")
+#: Columns of a tidy table, in order (a tidy table may carry more after these).
+TABLE_COLUMNS = (
+    "family", "series", "model", "x", "params", "params_source", "step", "tokens", "flops",
+    "task", "metric", "filter", "split", "target_digits", "value", "stderr", "n",
+    "higher_is_better", "kind", "lm_eval_version", "task_version", "source", "direction",
+)  # fmt: skip
+#: Per-problem values (from samples files), for bootstrap intervals.
+SAMPLE_COLUMNS = ("model", "task", "metric", "filter", "doc_id", "target_digits", "value")
+EMERGENCE_COLUMNS = (
+    "family", "series", "task", "metric", "filter", "split", "kind", "higher_is_better", "n_models", "models",
+    "x_min", "x_max", "first_value", "last_value", "emergence_score", "linearity", "straight_line",
+    "threshold", "ci_low", "ci_high", "ci_method", "p_change", "late_share", "chance", "n", "verdict", "reason",
+    "missing",
+)  # fmt: skip
+
+#: All-or-nothing metrics: the ones the mirage hypothesis says can manufacture a jump.
+DISCONTINUOUS_METRICS = frozenset(
+    {"exact_match", "greedy_exact_match", "acc", "acc_norm", "em", "accuracy", "multiple_choice_grade",
+     "exact_str_match", "pass@1", "reconstruction_accuracy"}
+)  # fmt: skip
+#: Continuous but sharply nonlinear in per-token probability: the whole-target probability is ``p**L``, the
+#: expected exact match under sampling at temperature 1 (the paper's example of a nonlinear metric).
+NONLINEAR_METRICS = frozenset({"target_prob"})
+
+#: Descriptive columns that are not a measure of ability (scored curves would be meaningless).
+NOT_SCORED_METRICS = frozenset({"target_tokens", "target_chars", "sample_len", "n_tokens"})
+
+
+def metric_kind(metric: str) -> str:
+    """How a metric responds to a smooth gain in per-token probability ``p``.
+
+    ``"discontinuous"``: all-or-nothing per problem (exact match, accuracy); ``"nonlinear"``: continuous but
+    ``p**L``-shaped (whole-target probability); ``"continuous"``: everything else (edit distances,
+    log-likelihoods, Brier score, digit accuracy), the metrics the mirage hypothesis expects to move smoothly.
+
+    Example:
+        >>> metric_kind("exact_match"), metric_kind("token_edit_distance"), metric_kind("acc_norm"), metric_kind("target_prob")
+        ('discontinuous', 'continuous', 'discontinuous', 'nonlinear')
+    """
+    name = metric.lower()
+    if name in DISCONTINUOUS_METRICS or name.endswith("exact_match") or name.startswith("acc"):
+        return "discontinuous"
+    if name in NONLINEAR_METRICS:
+        return "nonlinear"
+    return "continuous"
+
+
+
 
 #: Metric names whose larger values are better: the harness's registry (lm_eval 0.4.13), task metrics of the
 #: 2023 harness, and this package's metrics.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lm_eval_mirage.analysis.metric_facts import chance_level, metric_direction
+from lm_eval_mirage.analysis.schema import chance_level, metric_direction
 
 PYTHIA = Path(__file__).parents[1] / "data" / "pythia-v1"
 
