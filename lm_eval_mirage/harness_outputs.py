@@ -212,7 +212,7 @@ def find_samples_file(run: ResultsFile, task: str, folders: Iterable[str | os.Pa
     for folder in dict.fromkeys([run.path.parent, *map(Path, folders)]):
         for rescored in (True, False):
             candidate = samples_path(folder, task, run.date_id, rescored=rescored, source=run.path)
-            if candidate.is_file():
+            if os.path.isfile(candidate):  # False, not OSError, for a name too long to exist (ENAMETOOLONG)
                 return candidate
     return None
 

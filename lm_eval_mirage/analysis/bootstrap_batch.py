@@ -20,7 +20,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lm_eval_mirage.analysis.emergence import _breakthroughness_rows, bootstrap_emergence_ci
+from lm_eval_mirage.analysis.emergence import (
+    _breakthroughness_rows,
+    bootstrap_emergence_ci,
+)
 
 __all__ = ["bootstrap_emergence_cis", "DEFAULT_MAX_BYTES"]
 

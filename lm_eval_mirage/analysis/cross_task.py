@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lm_eval_mirage.analysis.output import file_slug, write_frame
+
 __all__ = [
     "VERDICT_COUNTS",
     "KIND_ORDER",
@@ -449,12 +451,6 @@ def _figure(cols: int, rows: int):
     return fig, list(axes.flat)
 
 
-def _slug(text: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "series"
-
-
 def cross_task_section(
     report, out: Path, *, plots: bool = True, formats: Sequence[str] = ("png", "svg")
 ) -> list[tuple]:
@@ -465,7 +461,6 @@ def cross_task_section(
     (:func:`contrast_summary`), added to ``report.files``; figures ``figures/<series>__cross_task.*``. Returns
     the blocks of the report's section (empty when no (family, series) has two tasks to compare).
     """
-    from lm_eval_mirage.analysis.output import write_frame
 
     scores = report.scores
     if scores is None or scores.empty:
@@ -515,7 +510,7 @@ def cross_task_section(
             fig, axes = _figure(2, max(len(m), len(k)))
             plot_score_distribution(scores, family=fam, series=ser, by="metric", ax=axes[0])
             plot_score_distribution(scores, family=fam, series=ser, by="kind", ax=axes[1])
-            stem = f"figures/{_slug(ser)}__cross_task"
+            stem = f"figures/{file_slug(ser)}__cross_task"
             for path in save_figure(fig, out / stem, formats):  # closes the figure
                 report.files[f"figures/{path.name}"] = path
             blocks.append(("figure", stem, "Emergence scores over the tasks, per metric (left) and per metric kind "

@@ -7,14 +7,19 @@ region shaded, and for each method its predicted curve, its 95% band and its int
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from lm_eval_mirage.analysis.forecast import Forecast, ForecastOptions, forecast, summary_lines
+from lm_eval_mirage.analysis.forecast import (
+    Forecast,
+    ForecastOptions,
+    forecast,
+    summary_lines,
+)
+from lm_eval_mirage.analysis.output import file_slug, write_frame
 
 __all__ = ["MAX_FIGURES", "forecast_metrics", "plot_forecast", "forecast_blocks", "add_forecast"]
 
@@ -74,10 +79,6 @@ def plot_forecast(result: Forecast, table: pd.DataFrame, task: str, series: str,
     return axes
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
-
-
 def forecast_blocks(result: Forecast, table: pd.DataFrame, out: Path, *, holdout: int, plots: bool,
                     formats: Sequence[str], x_label: str, files: dict) -> list[tuple]:  # fmt: skip
     """Report blocks (the renderer's ``("h", ...)``, ``("table", ...)``, ``("figure", ...)`` tuples) of the forecast
@@ -117,7 +118,7 @@ def forecast_blocks(result: Forecast, table: pd.DataFrame, out: Path, *, holdout
                                 "(likelihood forecasts first); forecast.csv has every row."))  # fmt: skip
         for task, series in pairs.index[:MAX_FIGURES]:
             axes = plot_forecast(result, table, task, series, x_label=x_label)
-            stem = out / "figures" / f"{_slug(task)}__forecast_{_slug(series)}"
+            stem = out / "figures" / f"{file_slug(task)}__forecast_{file_slug(series)}"
             for path in save_figure(axes[0].figure, stem, formats):
                 files[f"figures/{path.name}"] = path
             blocks.append(("figure", f"figures/{stem.name}", f"Forecast of {task} ({series}): shaded, the held-out "
@@ -131,7 +132,6 @@ def add_forecast(report, table: pd.DataFrame, samples: pd.DataFrame | None, opti
     """What :func:`~lm_eval_mirage.analysis.report.write_report` does with ``forecast=``: compute the forecast
     (``report.forecast``), write ``forecast.csv/json`` and ``forecast_emergence.csv/json``, add the summary
     lines to ``report.summary`` and return the report section's blocks."""
-    from lm_eval_mirage.analysis.output import write_frame
 
     result = forecast(table, samples, options)
     report.forecast = result

@@ -6,8 +6,10 @@ formats are defined once and no stage imports another stage to write a file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ import pandas as pd
 
 from lm_eval_mirage._io import atomic_write_text
 
-__all__ = ["format_value", "markdown_table", "to_json_records", "write_frame"]
+__all__ = ["file_slug", "format_value", "markdown_table", "to_json_records", "write_frame"]
 
 
 def to_json_records(df: pd.DataFrame) -> list[dict]:
@@ -73,3 +75,29 @@ def markdown_table(df: pd.DataFrame) -> str:
     for row in df.itertuples(index=False):
         lines.append("| " + " | ".join(format_value(v).replace("|", "\\|").replace("\n", " ") for v in row) + " |")
     return "\n".join(lines)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_MAX_SLUG = 80
+
+
+def file_slug(text: str) -> str:
+    """A file-name and HTML-id safe name for ``text`` (a task, series or model name), one per distinct text.
+
+    A name made only of letters, digits, ``_``, ``.`` and ``-`` (and at most 80 characters) is kept as it is;
+    any other gets its unsafe runs replaced by ``_``, is cut to 60 characters and carries 8 hex digits of its
+    SHA-256, so two names that sanitise alike (``arith add``, ``arith+add``) never share a figure or an id, and
+    a very long name never exceeds the file system's limit.
+
+    Example:
+        >>> file_slug("mirage_arith_add_2d")
+        'mirage_arith_add_2d'
+        >>> file_slug("arith add") != file_slug("arith+add"), file_slug("arith add").startswith("arith_add-")
+        (True, True)
+        >>> len(file_slug("x" * 230))
+        69
+    """
+    safe = _UNSAFE.sub("_", text).strip("_.") or "unnamed"
+    if safe == text and len(text) <= _MAX_SLUG:
+        return text
+    return f"{safe[:60]}-{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"

@@ -33,8 +33,18 @@ import pandas as pd
 
 from lm_eval_mirage._io import atomic_write_text
 from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR
-from lm_eval_mirage.analysis.output import format_value, markdown_table, write_frame
-from lm_eval_mirage.analysis.plots import choose_filter, fit_flag, headline_choice, shown_metrics  # no matplotlib yet
+from lm_eval_mirage.analysis.output import (
+    file_slug,
+    format_value,
+    markdown_table,
+    write_frame,
+)
+from lm_eval_mirage.analysis.plots import (  # no matplotlib yet
+    choose_filter,
+    fit_flag,
+    headline_choice,
+    shown_metrics,
+)
 from lm_eval_mirage.analysis.scaling import fit_table, prediction_table
 from lm_eval_mirage.analysis.table import emergence_table, tidy
 
@@ -133,10 +143,6 @@ def summarize_task(scores: pd.DataFrame, task: str, *, split: str = "all") -> li
         shown = ", ".join(too_few[:3]) + (f" and {len(too_few) - 3} more" if len(too_few) > 3 else "")
         out.append(f"Not judged (fewer than three models with a known scale; models in brackets): {shown}.")
     return out
-
-
-def _slug(task: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", task)
 
 
 def _normalize_notes(notes: str | Mapping[str, str] | None) -> tuple[str, dict[str, str]]:
@@ -341,7 +347,9 @@ def write_report(
         }
         for fam in families
     ]
-    from lm_eval_mirage.analysis.cross_task import cross_task_section  # cross_task*.csv/json and a section
+    from lm_eval_mirage.analysis.cross_task import (
+        cross_task_section,  # cross_task*.csv/json and a section
+    )
 
     cross_task = cross_task_section(report, out, plots=plots, formats=formats)
     blocks = _blocks(df, report, task_names, figures, title, general, family_notes, x_label, threshold_factor, level)
@@ -375,7 +383,7 @@ def _draw(
     fig_dir = out / "figures"
 
     def save(fig, task: str, kind: str, caption: str) -> None:
-        stem = fig_dir / f"{_slug(task)}__{kind}"
+        stem = fig_dir / f"{file_slug(task)}__{kind}"
         for path in plots.save_figure(fig, stem, formats):
             report.files[f"figures/{path.name}"] = path
         figures.setdefault(task, []).append((f"figures/{stem.name}", caption))
@@ -418,7 +426,7 @@ def _draw(
         save(
             ax.figure,
             fit.task,
-            f"fit_{_slug(fit.series)}",
+            f"fit_{file_slug(fit.series)}",
             f"Power-law fit of the per-token cross-entropy of {fit.fit_task} ({fit.series}).",
         )
     if paper_figure:
@@ -503,7 +511,7 @@ def _blocks(
         "missing",
     ]
     for task in task_names:
-        b.append(("h", 2, f"Task {task}", f"task-{_slug(task)}"))
+        b.append(("h", 2, f"Task {task}", f"task-{file_slug(task)}"))
         fams = sorted(set(df.loc[df["task"] == task, "family"]))
         for fam in fams:
             if fam in family_notes:
@@ -639,6 +647,6 @@ def _render_html(blocks: list[tuple], out: Path, title: str, glance: list[dict])
     families = [{**fam, "image": _embedded(out, fam["figure"][0]), "caption": fam["figure"][1]} for fam in glance]
     legend = [(css, word, verdict) for verdict, (css, word) in VERDICT_STYLES.items() if verdict != "flat"]
     return env.get_template("report.html.j2").render(
-        title=title, families=families, blocks=_html_blocks(blocks, out), legend=legend, slug=_slug,
+        title=title, families=families, blocks=_html_blocks(blocks, out), legend=legend, slug=file_slug,
         max_rows=GRID_ROWS,
     )

@@ -27,7 +27,11 @@ import numpy as np
 
 from lm_eval_mirage._io import atomic_write_text
 from lm_eval_mirage.analysis.scaling import PAPER_ALPHA, PAPER_C
-from lm_eval_mirage.harness_outputs import model_folder_name, results_file_name, samples_file_name
+from lm_eval_mirage.harness_outputs import (
+    model_folder_name,
+    results_file_name,
+    samples_file_name,
+)
 
 __all__ = ["DEFAULT_MODELS", "DEFAULT_TASKS", "simulate_results"]
 

@@ -14,7 +14,11 @@ import numpy as np
 import pandas as pd
 
 from lm_eval_mirage.analysis.bootstrap_batch import bootstrap_emergence_cis
-from lm_eval_mirage.analysis.emergence import DEFAULT_THRESHOLD_FACTOR, straight_line_score
+from lm_eval_mirage.analysis.emergence import (
+    DEFAULT_THRESHOLD_FACTOR,
+    straight_line_score,
+)
+from lm_eval_mirage.analysis.sample_store import sample_index
 from lm_eval_mirage.analysis.schema import (
     EMERGENCE_COLUMNS,
     NOT_SCORED_METRICS,
@@ -24,7 +28,6 @@ from lm_eval_mirage.analysis.schema import (
     metric_direction,
     metric_kind,
 )
-from lm_eval_mirage.analysis.sample_store import sample_index
 from lm_eval_mirage.analysis.verdict import judge_curve, n_from_stderr
 
 __all__ = [

@@ -6,6 +6,7 @@ sized, and a report folder written twice. Each damage is a note naming the file 
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import socket
@@ -247,3 +248,21 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(tmp_path, run_c
     _analyze(run_cli, str(runs), "--out", str(tmp_path / "report"))
     assert sorted(p.name for p in tmp_path.iterdir()) == [".report-notours", ".report-running", "report", "runs"]
     assert not (tmp_path / "report" / STAGING_MARKER).exists()
+
+
+def test_task_names_that_sanitise_alike_or_are_very_long_get_their_own_figures_and_ids(tmp_path, run_cli):
+    from lm_eval_mirage.analysis.simulated_results import simulate_results
+
+    simulate_results(tmp_path / "runs", tasks={"arith add": (2,), "arith+add": (3,)}, n_problems=30, likelihood=False)
+    long_name = "x" * 230  # its samples file name would exceed the file system's 255 bytes: results only
+    simulate_results(tmp_path / "runs2", tasks={long_name: (2,)}, n_problems=30, likelihood=False, samples=False)
+    report = tmp_path / "report"
+    cmd = ["lm-eval-mirage", "analyze", str(tmp_path / "runs"), str(tmp_path / "runs2"), "--out", str(report)]
+    proc = run_cli([*cmd, "--quiet", "--n-boot", "50"])
+    assert f"{long_name}: models: " in proc.stdout
+    figures = sorted(p.name for p in (report / "figures").iterdir())
+    side = [f for f in figures if f.endswith("__side_by_side.png")]
+    assert len(side) == 3 and all(len(f) < 120 for f in side)  # one per task, none shared
+    html = (report / "report.html").read_text(encoding="utf-8")
+    ids = re.findall(r'id="(task-[^"]*)"', html)
+    assert len(ids) == len(set(ids)) == 3
