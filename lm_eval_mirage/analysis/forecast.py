@@ -37,7 +37,11 @@ import numpy as np
 import pandas as pd
 
 from lm_eval_mirage.analysis.sample_store import sample_index
-from lm_eval_mirage.analysis.schema import DISCONTINUOUS_METRICS, NOT_SCORED_METRICS
+from lm_eval_mirage.analysis.schema import (
+    DISCONTINUOUS_METRICS,
+    FILTER_PREFERENCE,
+    NOT_SCORED_METRICS,
+)
 from lm_eval_mirage.analysis.table import split_order, tidy
 
 __all__ = [
@@ -71,7 +75,6 @@ BOUNDED_METRICS = frozenset(DISCONTINUOUS_METRICS | {
 POSITIVE_LOSS_METRICS = frozenset({"ppl", "perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte", "mse"})
 _LIKELIHOOD_METRICS = {"per_token_logprob": "target_tokens", "per_char_logprob": "target_chars"}
 _LIKELIHOOD_TARGETS = ("exact_match", "token_edit_distance")
-_FILTERS = ("parsed", "none", "raw")
 _GRID = 30
 _BAND_REPS = 300  # replicates per grid point of a figure's band (the rows use all)
 
@@ -305,7 +308,7 @@ def _likelihood_source(df: pd.DataFrame, task: str) -> tuple[str, str, str] | No
             sel = df[(df["task"] == source) & (df["metric"] == metric)]
             if len(sel):
                 filters = set(sel["filter"])
-                return source, metric, next((f for f in _FILTERS if f in filters), sorted(filters)[0])
+                return source, metric, next((f for f in FILTER_PREFERENCE if f in filters), sorted(filters)[0])
     return None
 
 
@@ -370,7 +373,7 @@ def _likelihood(data: _Data, family: str, series: str, fit: list[str], held: lis
         if source is None:
             continue
         gen_filters = set(sdf.loc[(sdf["task"] == task) & (sdf["metric"] == "exact_match"), "filter"])
-        gen_filt = next((f for f in _FILTERS if f in gen_filters), sorted(gen_filters)[0])
+        gen_filt = next((f for f in FILTER_PREFERENCE if f in gen_filters), sorted(gen_filters)[0])
         src = sdf[(sdf["task"] == source[0]) & (sdf["metric"] == source[1]) & (sdf["filter"] == source[2])]
         for split in sorted(set(src["split"]), key=lambda s: split_order(pd.Series([s])).iloc[0]):
             fitted = [m for m in fit if data.row(m, source[0], source[1], source[2], split) is not None]

@@ -39,13 +39,13 @@ from lm_eval_mirage.analysis.output import (
     markdown_table,
     write_frame,
 )
-from lm_eval_mirage.analysis.plots import (  # no matplotlib yet
+from lm_eval_mirage.analysis.scaling import fit_table, prediction_table
+from lm_eval_mirage.analysis.selection import (
     choose_filter,
     fit_flag,
     headline_choice,
     shown_metrics,
 )
-from lm_eval_mirage.analysis.scaling import fit_table, prediction_table
 from lm_eval_mirage.analysis.table import emergence_table, tidy
 
 __all__ = [
@@ -448,7 +448,7 @@ def _models_table(df: pd.DataFrame, x_label: str) -> pd.DataFrame:
 
 
 def _fits_shown(fits: pd.DataFrame) -> pd.DataFrame:
-    """The fits table as shown: with a ``quality`` column (:func:`~lm_eval_mirage.analysis.plots.fit_flag`)."""
+    """The fits table as shown: with a ``quality`` column (:func:`~lm_eval_mirage.analysis.selection.fit_flag`)."""
     cols = ["series", "fit_task", "metric", "split", "c", "alpha", "r2", "n_models", "L", "L_source"]
     cols += [c for c in ("L_unit", "error", "warning") if c in fits.columns]
     quality = [fit_flag(r) or "ok" for r in fits.to_dict(orient="records")]

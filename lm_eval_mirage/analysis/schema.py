@@ -35,6 +35,7 @@ __all__ = [
     "TOO_FEW_MODELS",
     "DIRECTION_UNKNOWN",
     "VERDICTS",
+    "FILTER_PREFERENCE",
     "metric_kind",
     "metric_direction",
     "chance_level",
@@ -51,6 +52,9 @@ UNCERTAIN = "uncertain"
 SMOOTH = "smooth"
 #: Not a verdict of its own: a ``smooth`` curve whose reason starts ``smooth: saturating``.
 SATURATING = "smooth: saturating"
+#: The filter a task is shown and forecast under when it has several: the first of these it has.
+FILTER_PREFERENCE = ("parsed", "none", "raw")
+
 VERDICTS = (TOO_FEW_MODELS, DIRECTION_UNKNOWN, AT_RESOLUTION_FLOOR, AT_CHANCE, FLAT, EMERGENT, UNCERTAIN, SMOOTH)
 
 #: Columns a hand-built table must have.

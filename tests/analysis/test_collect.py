@@ -10,7 +10,13 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from lm_eval_mirage.analysis.collect import collect, find_results_files, load, params_from_folder, parse_model_args
+from lm_eval_mirage.analysis.collect import (
+    collect,
+    find_results_files,
+    load,
+    params_from_folder,
+    parse_model_args,
+)
 from lm_eval_mirage.analysis.families import PYTHIA_TOKENS_PER_STEP
 
 from .conftest import REAL_GEN, REAL_LL

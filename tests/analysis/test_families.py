@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from lm_eval_mirage.analysis.families import KNOWN_FAMILIES, PYTHIA_TOKENS_PER_STEP, lookup_model, parse_size
+from lm_eval_mirage.analysis.families import (
+    KNOWN_FAMILIES,
+    PYTHIA_TOKENS_PER_STEP,
+    lookup_model,
+    parse_size,
+)
 
 # Total parameters quoted in SCIENCE.md (from the Pythia paper).
 PYTHIA = {

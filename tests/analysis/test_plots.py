@@ -6,16 +6,15 @@ import builtins
 import math
 import sys
 
+import matplotlib  # noqa: E402 - in the test extra: a missing one must fail, not skip
 import numpy as np
 import pandas as pd
 import pytest
 
-import matplotlib  # noqa: E402 - in the test extra: a missing one must fail, not skip
-
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from lm_eval_mirage.analysis import plots  # noqa: E402
+from lm_eval_mirage.analysis import plots, selection  # noqa: E402
 from lm_eval_mirage.analysis.scaling import fit_table  # noqa: E402
 from lm_eval_mirage.analysis.table import emergence_table  # noqa: E402
 
@@ -117,7 +116,7 @@ def test_bookkeeping_and_repeated_quantities_are_not_plotted():
     df = pd.concat([df, extra], ignore_index=True)
     axes = plots.plot_side_by_side(df, "t_ll")
     assert [ax.get_title() for ax in axes.flat if ax.get_visible()] == ["per_token_logprob [none]"]
-    assert plots.shown_metrics(["token_logprobs", "target_tokens"]) == ["token_logprobs"]
+    assert selection.shown_metrics(["token_logprobs", "target_tokens"]) == ["token_logprobs"]
 
 
 def test_a_poor_fit_is_grey_and_says_so():
@@ -134,13 +133,13 @@ def test_a_poor_fit_is_grey_and_says_so():
 def test_headline_picks_the_most_emergent_curve_and_its_continuous_companions():
     df = table()
     scores = emergence_table(df).assign(family="models")
-    choice = plots.headline_choice(scores, "models")
+    choice = selection.headline_choice(scores, "models")
     assert choice == ("t", "exact_match", [("t", "token_edit_distance"), ("t_ll", "per_token_logprob")])
     axes = plots.plot_headline(df, choice, fits=fit_table(df))
     assert axes.size == 4 and axes.flat[1].get_yscale() == "log"
     floor = [line for line in axes.flat[0].get_lines() if line.get_label().startswith("resolution 1/n")]
     assert len(floor) == 1  # the floor is drawn on the linear panel too
-    assert plots.headline_choice(scores[scores["kind"] == "continuous"], "models") is None
+    assert selection.headline_choice(scores[scores["kind"] == "continuous"], "models") is None
     both = pd.concat([df, df.assign(family="other", value=df["value"] * 0.9)], ignore_index=True)
     axes = plots.plot_headline(both, choice, family="other")
     assert set(axes.flat[2].get_legend_handles_labels()[1]) == {"other"}  # that family only

@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 
 from lm_eval_mirage.analysis.output import markdown_table
-from lm_eval_mirage.analysis.report import model_label, summarize_task, verdict_grid, write_report
+from lm_eval_mirage.analysis.report import (
+    model_label,
+    summarize_task,
+    verdict_grid,
+    write_report,
+)
 
 from .test_table import vision_table
 

@@ -9,7 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lm_eval_mirage.analysis.emergence import emergence_score, parametric_emergence_ci, straight_line_score
+from lm_eval_mirage.analysis.emergence import (
+    emergence_score,
+    parametric_emergence_ci,
+    straight_line_score,
+)
 from lm_eval_mirage.analysis.table import emergence_table
 from lm_eval_mirage.analysis.verdict import (
     RESOLUTION_PROBLEMS,
