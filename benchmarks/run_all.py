@@ -8,7 +8,8 @@ A record that lacks the machine it ran on (a script not using ``_common``) gets 
 
     python benchmarks/run_all.py --quick                      # every script, quick mode
     python benchmarks/run_all.py --only overhead,startup      # full mode, two scripts
-    python benchmarks/run_all.py --quick --readme README.md   # then refresh the README's table
+    python benchmarks/run_all.py --quick --readme             # then refresh the table of docs/performance.md
+    python benchmarks/run_all.py --quick --readme OTHER.md    # ... or of another page with the markers
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BENCH_DIR, RESULTS_DIR, machine_info, read_record, write_record  # noqa: E402
+from update_readme import PERF_PAGE  # noqa: E402
+from update_readme import main as update_page  # noqa: E402
 
 #: benchmark name -> script, in the order of the issue's figures
 SCRIPTS = {
@@ -84,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", type=lambda s: [x for x in s.split(",") if x], help=f"comma-separated subset of: {', '.join(SCRIPTS)}")
     parser.add_argument("--skip", type=lambda s: [x for x in s.split(",") if x], default=[], help="comma-separated benchmarks to leave out")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds allowed per script (default: %(default)s)")
-    parser.add_argument("--readme", type=Path, help="afterwards, refresh the performance block of this Markdown file")
+    parser.add_argument("--readme", "--page", dest="page", type=Path, nargs="?", const=PERF_PAGE, metavar="PATH",
+                        help=f"afterwards, refresh the performance block of this Markdown file (no PATH: {PERF_PAGE})")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     args.results.mkdir(parents=True, exist_ok=True)
@@ -109,10 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, status, wall in summary:
         print(f"  {name:<14} {'ok' if status == 0 else f'FAILED ({status})':<24} {wall:7.1f} s")
     failed = [name for name, status, _ in summary if status != 0]
-    if args.readme is not None and not failed:
-        from update_readme import main as update
-
-        update(["--results", str(args.results), "--readme", str(args.readme)])
+    if args.page is not None and not failed:
+        update_page(["--results", str(args.results), "--readme", str(args.page)])
     print(json.dumps({"results": str(args.results), "mode": mode, "failed": failed}))
     return 1 if failed else 0
 

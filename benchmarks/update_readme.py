@@ -1,14 +1,16 @@
-"""Render the README's "Performance" table from the benchmark records; no number is typed by hand.
+"""Render the performance table (docs/performance.md) from the benchmark records; no number is typed by hand.
 
 Reads every ``*.json`` record in a results folder (``run_all.py`` writes them to ``benchmarks/results/``),
 groups them by the machine they ran on, and replaces the text between ``<!-- perf:start -->`` and
-``<!-- perf:end -->`` in the given README (written atomically). Records of other scripts are accepted as
-long as they hold ``benchmark`` and ``figures`` (``name``, ``value``, ``unit``, optional ``ratio_vs_baseline``,
-``baseline``, ``target``, ``meets_target``, ``noise``, ``headline``); known older layouts are adapted.
+``<!-- perf:end -->`` in a Markdown page (default ``docs/performance.md``; ``--readme PATH`` names any other
+file holding the markers), written atomically. Records of other scripts are accepted as long as they hold
+``benchmark`` and ``figures`` (``name``, ``value``, ``unit``, optional ``ratio_vs_baseline``, ``baseline``,
+``target``, ``meets_target``, ``noise``, ``headline``); known older layouts are adapted.
 
-    python benchmarks/update_readme.py --readme README.md          # replace the block
+    python benchmarks/update_readme.py                             # replace the block of docs/performance.md
+    python benchmarks/update_readme.py --readme OTHER.md           # ... of another page with the markers
     python benchmarks/update_readme.py --print                     # show the block only
-    python benchmarks/update_readme.py --readme README.md --check  # exit 1 if the README is not up to date
+    python benchmarks/update_readme.py --check                     # exit 1 if the page is not up to date
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import RESULTS_DIR, format_value, read_record  # noqa: E402
 
-__all__ = ["START", "END", "load_records", "normalize", "machine_summary", "render", "replace_block"]
+__all__ = ["START", "END", "PERF_PAGE", "load_records", "normalize", "machine_summary", "render", "replace_block"]
 
+#: the page that holds the table; the README links to it
+PERF_PAGE = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 START = "<!-- perf:start -->"
 END = "<!-- perf:end -->"
 
@@ -195,7 +199,7 @@ def render(records: Sequence[dict[str, Any]], *, include_all: bool = False) -> s
     return "\n".join(parts).rstrip("\n")
 
 
-def replace_block(text: str, block: str, *, where: str = "README") -> str:
+def replace_block(text: str, block: str, *, where: str = "the page") -> str:
     """``text`` with everything between the markers replaced by ``block`` (markers kept).
 
     Example:
@@ -226,31 +230,33 @@ def _write_atomic(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="folder of JSON records (default: %(default)s)")
-    parser.add_argument("--readme", type=Path, help="the Markdown file holding the markers")
+    parser.add_argument("--readme", "--page", dest="page", type=Path, default=PERF_PAGE, metavar="PATH",
+                        help="the Markdown file holding the markers (default: %(default)s)")
     parser.add_argument("--all", action="store_true", help="every figure, not only the headline ones")
     parser.add_argument("--print", action="store_true", help="print the block instead of writing it")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the README's block differs from the records")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the page's block differs from the records")
     args = parser.parse_args(argv)
     block = render(load_records(args.results), include_all=args.all)
-    if args.print or args.readme is None:
+    if args.print:
         print(block)
         return 0
+    page = args.page
     try:
-        old = args.readme.read_text(encoding="utf-8")
+        old = page.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SystemExit(f"--readme: cannot read {args.readme} ({exc})") from exc
+        raise SystemExit(f"--readme: cannot read {page} ({exc})") from exc
     try:
-        new = replace_block(old, block, where=str(args.readme))
+        new = replace_block(old, block, where=str(page))
     except ValueError as exc:
         raise SystemExit(str(exc)) from exc
     if args.check:
         if new != old:
-            print(f"{args.readme}: the performance block is out of date; run benchmarks/update_readme.py --readme {args.readme}", file=sys.stderr)
+            print(f"{page}: the performance block is out of date; run benchmarks/update_readme.py --readme {page}", file=sys.stderr)
             return 1
         return 0
     if new != old:
-        _write_atomic(args.readme, new)
-    print(f"{args.readme}: performance block {'updated' if new != old else 'already up to date'} from {args.results}")
+        _write_atomic(page, new)
+    print(f"{page}: performance block {'updated' if new != old else 'already up to date'} from {args.results}")
     return 0
 
 

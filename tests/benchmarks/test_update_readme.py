@@ -1,4 +1,5 @@
-"""benchmarks/update_readme.py: normalizing records, the rendered table, the marker replacement, the CLI."""
+"""benchmarks/update_readme.py: normalizing records, the rendered table, the marker replacement, the CLI,
+and the page it targets (docs/performance.md), also through run_all.py --readme."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "update_readme.py"
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "update_readme.py"
+PERF_PAGE = ROOT / "docs" / "performance.md"
 CPU = {"cpu_model": "Test CPU", "cpu_cores": 2, "cpu_cores_usable": 2, "load_average": [3.5, 3, 3], "gpu": None, "python": "3.11.7",
        "versions": {"lm_eval": "0.4.13", "torch": "2.13.0"}}
 GPU = {**CPU, "cpu_model": "Big CPU", "cpu_cores": 16, "cpu_cores_usable": 16, "gpu": {"name": "NVIDIA H100", "memory_gib": 79.2}}
@@ -153,3 +156,54 @@ def test_cli_errors_name_the_file(tmp_path):
     proc = run("--results", good, "--readme", readme)
     assert proc.returncode != 0 and f"{readme}: expected exactly one <!-- perf:start -->" in proc.stderr
     assert readme.read_text(encoding="utf-8") == "nothing here\n"
+
+
+def test_the_table_lives_in_docs_performance_md_only(ur):
+    assert ur.PERF_PAGE == PERF_PAGE
+    assert PERF_PAGE.read_text(encoding="utf-8").count(ur.START) == 1
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert ur.START not in readme and ur.END not in readme  # one copy of the table, linked from the README
+    assert "docs/performance.md" in readme
+
+
+def test_default_page_is_up_to_date_with_the_records():
+    """Committed records and committed page agree: ``--check`` with no ``--readme`` checks docs/performance.md."""
+    before = PERF_PAGE.read_bytes()
+    proc = run("--check")
+    assert proc.returncode == 0, proc.stderr
+    assert PERF_PAGE.read_bytes() == before
+
+
+def test_readme_and_page_options_name_any_file_with_the_markers(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "overhead.json").write_text(json.dumps(overhead_record()), encoding="utf-8")
+    pages = [tmp_path / "a.md", tmp_path / "b.md"]
+    for page in pages:
+        page.write_text("intro\n<!-- perf:start -->\n<!-- perf:end -->\n", encoding="utf-8")
+    assert run("--results", results, "--readme", pages[0]).returncode == 0
+    assert run("--results", results, "--page", pages[1]).returncode == 0
+    assert pages[0].read_text(encoding="utf-8") == pages[1].read_text(encoding="utf-8")
+    assert "1.500 s" in pages[0].read_text(encoding="utf-8")
+    proc = run("--results", results, "--readme", tmp_path / "missing.md")
+    assert proc.returncode != 0 and "--readme: cannot read" in proc.stderr and "missing.md" in proc.stderr
+
+
+def test_run_all_readme_option_refreshes_a_page(bench, tmp_path, capsys, monkeypatch):
+    run_all = bench("run_all")
+    assert run_all.PERF_PAGE == PERF_PAGE  # what --readme without a path refreshes
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "rescore.json").write_text(json.dumps(rescore_record()), encoding="utf-8")
+    named, default = tmp_path / "named.md", tmp_path / "default.md"
+    for page in (named, default):
+        page.write_text("# P\n<!-- perf:start -->\n<!-- perf:end -->\n", encoding="utf-8")
+    nothing = ["--results", str(results), "--only", "startup", "--skip", "startup"]  # no script is measured
+    assert run_all.main([*nothing, "--readme", str(named)]) == 0
+    assert "45,000 samples/s" in named.read_text(encoding="utf-8")
+    assert f"{named}: performance block updated" in capsys.readouterr().out
+    monkeypatch.setattr(run_all, "PERF_PAGE", default)  # stands in for docs/performance.md
+    assert run_all.main([*nothing, "--readme"]) == 0
+    assert default.read_text(encoding="utf-8") == named.read_text(encoding="utf-8")
+    assert f"{default}: performance block updated" in capsys.readouterr().out
+    assert run_all.main(nothing) == 0 and f"{default}: performance block" not in capsys.readouterr().out
