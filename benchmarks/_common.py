@@ -4,7 +4,7 @@ Every script prints one line per figure::
 
     name  value  unit  ratio_vs_baseline=R  [target ..., met|MISSED]  (noise ...)
 
-and writes one JSON record (schema below) that ``update_readme.py`` renders into the README's table, so no
+and writes one JSON record (schema below) that ``update_readme.py`` renders into the table of docs/performance.md, so no
 number is ever typed by hand. Records written by other scripts (``rescore.py``, ``likelihood.py``) follow
 the same core: ``{"benchmark": str, "figures": [{"name", "value", "unit", "ratio_vs_baseline"}, ...]}``;
 the other keys are optional.

@@ -147,19 +147,7 @@ def _private_hits(page: Path) -> list[str]:
 
 # docs/analysis.md is edited elsewhere and still names a path under ../shared/; strict: this fails once it is fixed,
 # so the marker goes with the fix.
-_KNOWN_PRIVATE = {"docs/analysis.md"}
-
-
-@pytest.mark.parametrize(
-    "page",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="names ../shared/ (edited elsewhere)"))
-        if str(p.relative_to(ROOT)) in _KNOWN_PRIVATE
-        else p
-        for p in PAGES
-    ],
-    ids=lambda p: str(p.relative_to(ROOT)),
-)
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_reference_to_files_a_user_does_not_have(page):
     hits = _private_hits(page)
     assert not hits, "\n".join(hits)
