@@ -34,7 +34,7 @@ from lm_eval_mirage.analysis.model_folder import params_from_folder
 from lm_eval_mirage.analysis.sample_arrays import FileSamples, _number
 from lm_eval_mirage.analysis.sample_cache import read_files
 from lm_eval_mirage.analysis.sample_store import SampleStore
-from lm_eval_mirage.analysis.table import metric_higher_is_better, tidy
+from lm_eval_mirage.analysis.table import metric_higher_is_better, step_zero_notes, tidy
 from lm_eval_mirage.harness_outputs import (
     ResultsFile,
     UnsafeTaskNameError,
@@ -446,6 +446,7 @@ def load(
             )
     if len(model_rows) == 1:
         messages.append(f"only one model ({next(iter(model_rows))}): emergence needs at least three models on a curve")
+    messages.extend(step_zero_notes(table))  # step 0 shifted onto the log axis changes the straight-line yardstick
     models_df = pd.DataFrame(list(model_rows.values())).sort_values(
         ["family", "x", "step", "model"], na_position="last"
     )

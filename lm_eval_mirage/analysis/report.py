@@ -46,7 +46,7 @@ from lm_eval_mirage.analysis.selection import (
     headline_choice,
     shown_metrics,
 )
-from lm_eval_mirage.analysis.table import emergence_table, tidy
+from lm_eval_mirage.analysis.table import emergence_table, step_zero_notes, tidy
 
 __all__ = [
     "Report",
@@ -296,6 +296,7 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     msgs = list(messages if messages is not None else table.attrs.get("messages", []))
     df = tidy(table)
+    msgs += [note for note in step_zero_notes(df) if note not in msgs]  # for every caller, said once
     if tasks is not None:
         unknown = sorted(set(tasks) - set(df["task"]))
         if unknown:

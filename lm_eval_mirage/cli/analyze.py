@@ -180,10 +180,6 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"lm-eval-mirage analyze: error: {exc}", file=sys.stderr)
         return 2
-    from lm_eval_mirage.analysis.table import step_zero_notes
-
-    # Step 0 is shifted onto the log axis; that changes the straight-line yardstick: say so (report and stderr).
-    found.messages.extend(step_zero_notes(found.table))
     table_families = set(found.table["family"])
     notes: dict[str, str] = {}
     for item in args.note or []:

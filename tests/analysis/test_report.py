@@ -16,6 +16,7 @@ from lm_eval_mirage.analysis.report import (
     verdict_grid,
     write_report,
 )
+from lm_eval_mirage.analysis.table import step_zero_notes, tidy
 
 from .test_table import vision_table
 
@@ -255,3 +256,17 @@ def test_verdict_grid_rows_columns_and_reasons():
     assert grid["rows"][1]["cells"][0]["css"] == "v-chance" and grid["rows"][1]["cells"][1] is None
     with_reason = verdict_grid(_grid_scores(reason="emergent: flat within noise up to 1.4b"), "f")
     assert with_reason["rows"][0]["cells"][1]["reason"] == "t / exact_match: emergent: flat within noise up to 1.4b"
+
+
+def test_a_hand_built_table_with_step_zero_gets_the_shift_note_once(tmp_path):
+    """write_report says it for every caller (demo, control, Python), not only the command line."""
+    rows = [
+        {"model": f"m@{s}", "x": s, "series": "m", "task": "t", "metric": "acc", "value": v}
+        for s, v in ((0, 0.1), (1, 0.2), (10, 0.3), (100, 0.4))
+    ]
+    table = tidy(rows)
+    note = step_zero_notes(table)[0]
+    report = write_report(table, tmp_path / "r", plots=False, messages=[note])  # a caller that already has it
+    assert report.messages.count(note) == 1
+    report = write_report(table, tmp_path / "r2", plots=False)
+    assert note in report.messages and note in (tmp_path / "r2" / "report.md").read_text(encoding="utf-8")
