@@ -366,9 +366,35 @@ def read_results_file(path: str | os.PathLike) -> ResultsFile:
 _NOT_RESULTS = "not an lm-eval results file (no 'results' object of tasks beside 'versions'/'config')"
 
 
-def _hidden(path: Path, root: Path) -> bool:
-    # Dot-folders hold tools' bookkeeping (a sweep's .sweep/ staging area, temporary files), never results.
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
+def _json_files(root: Path, notes: list[NotResultsFileError]) -> list[Path]:
+    """Every ``*.json`` file below ``root`` outside dot-folders, sorted; folders that are symbolic links are
+    followed (a family assembled from links is the user's own layout), each real folder once (no loop), with
+    an explicit stack (no recursion limit, however deep). A folder that cannot be listed is a note."""
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = folder.stat()
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            notes.append(NotResultsFileError(folder, f"folder cannot be read ({exc.strerror or exc})"))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):  # tools' bookkeeping (a sweep's .sweep/, temporary files), never results
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=True):
+                    stack.append(Path(entry.path))
+                elif entry.name.endswith(".json") and entry.is_file(follow_symlinks=True):
+                    found.append(Path(entry.path))
+            except OSError:  # a dangling link or a name too long: nothing to read
+                continue
+    return sorted(found)
 
 
 def scan_results(
@@ -393,8 +419,8 @@ def scan_results(
     notes: list[NotResultsFileError] = []
     for p in map(Path, paths):
         if p.is_dir():
-            for f in sorted(p.rglob("*.json")):
-                if _hidden(f, p) or not f.is_file() or f in found:
+            for f in _json_files(p, notes):
+                if f in found:
                     continue
                 try:
                     run = read_results_file(f)

@@ -266,3 +266,30 @@ def test_task_names_that_sanitise_alike_or_are_very_long_get_their_own_figures_a
     html = (report / "report.html").read_text(encoding="utf-8")
     ids = re.findall(r'id="(task-[^"]*)"', html)
     assert len(ids) == len(set(ids)) == 3
+
+
+def test_model_folders_that_are_links_are_read_once_and_deep_trees_are_no_traceback(tmp_path, run_cli):
+    """A family assembled from symbolic links is analysed and re-scored whole; a link loop and about 1000
+    nested folders are walked without recursion."""
+    from lm_eval_mirage.analysis.simulated_results import simulate_results
+
+    store, runs = tmp_path / "store", tmp_path / "runs"
+    simulate_results(store, n_problems=20, likelihood=False)
+    runs.mkdir()
+    for folder in sorted(store.iterdir()):
+        (runs / folder.name).symlink_to(folder, target_is_directory=True)
+    (runs / "loop").symlink_to(runs, target_is_directory=True)  # a cycle: read once, no endless walk
+    chain = [runs / "deep"]
+    for _ in range(1000):  # mkdir one by one: os.makedirs and shutil.rmtree recurse per level
+        chain.append(chain[-1] / "a")
+    for folder in chain:
+        folder.mkdir()
+    proc = _analyze(run_cli, str(runs), "--out", str(tmp_path / "report"))
+    assert proc.stdout.startswith("5 model(s), 2 task(s)")
+    table = pd.read_csv(tmp_path / "report" / "table.csv")
+    assert table["model"].nunique() == 5
+    proc = run_cli(["lm-eval-mirage", "rescore", str(runs), "--out", str(tmp_path / "rescored")], check=False)
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr
+    assert len(list((tmp_path / "rescored").rglob("*.rescored.json"))) == 5
+    for folder in reversed(chain):  # leave nothing that pytest's own clean-up could not remove
+        folder.rmdir()
