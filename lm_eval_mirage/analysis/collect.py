@@ -153,6 +153,11 @@ def _split_rows(found: FileSamples, template: dict[tuple[str, str], dict]) -> li
     return rows
 
 
+def _is_count(value: object) -> bool:
+    """A parameter count: a positive, finite JSON number (``true`` is no count of 1)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf
+
+
 def sweep_params(paths: Iterable[str | os.PathLike]) -> dict[str, float]:
     """Parameter counts recorded by ``lm-eval-mirage sweep`` in ``params.json`` at the top of its output folder.
 
@@ -168,7 +173,7 @@ def sweep_params(paths: Iterable[str | os.PathLike]) -> dict[str, float]:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"{f}: not valid JSON ({exc})") from None
         for key, entry in (data.items() if isinstance(data, dict) else ()):
-            if isinstance(entry, dict) and isinstance(entry.get("params"), (int, float)) and entry["params"] > 0:
+            if isinstance(entry, dict) and _is_count(entry.get("params")):
                 out[str(key)] = float(entry["params"])
     return out
 
@@ -334,8 +339,7 @@ def load(
         elif known is not None:
             n_params, source = float(known.params), f"table ({'exact' if known.exact else 'nominal'})"
         elif (
-            isinstance((run.data.get("config") or {}).get("model_num_parameters"), (int, float))
-            and run.data["config"]["model_num_parameters"] > 0
+            _is_count((run.data.get("config") or {}).get("model_num_parameters"))
         ):
             n_params, source = float(run.data["config"]["model_num_parameters"]), "results file"
         elif (counted := _count_local(run, messages)) is not None:

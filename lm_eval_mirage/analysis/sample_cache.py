@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -64,6 +65,8 @@ class SampleCache:
         entry = self._entry(path, metrics)
         try:
             st = path.stat()
+            if not stat.S_ISREG(os.stat(entry, follow_symlinks=False).st_mode):  # a FIFO would block np.load
+                return None
             with np.load(entry, allow_pickle=False) as npz:
                 header = json.loads(bytes(npz["header"]).decode("utf-8"))
                 if (
@@ -161,9 +164,9 @@ def read_files(
     The result does not depend on ``jobs``: each file is read whole by one process. ``progress`` wraps the
     iterator of results (e.g. a tqdm factory taking ``total``).
     """
-    jobs = default_jobs() if jobs is None else jobs
-    if jobs < 1:
+    if jobs is not None and jobs < 1:
         raise ValueError(f"jobs={jobs}: must be at least 1")
+    jobs = default_jobs() if jobs is None else min(jobs, default_jobs())  # more processes than cores only cost
     work = [(str(p), tuple(sorted(set(m))), None if cache is None else str(cache)) for p, m in files]
     wrap = progress or (lambda it, total: it)
     if jobs == 1 or len(work) < 2:

@@ -126,7 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--jobs", type=int, default=None, metavar="N",
-        help="processes reading samples files in parallel (default: one per core); results do not depend on it",
+        help="processes reading samples files in parallel (default and at most: one per core); results do not depend on it",
     )  # fmt: skip
     parser.add_argument(
         "--cache", metavar="DIR", default=None,

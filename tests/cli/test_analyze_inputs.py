@@ -6,8 +6,9 @@ sized, and a report folder written twice. Each damage is a note naming the file 
 from __future__ import annotations
 
 import json
-import re
+import math
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -293,3 +294,63 @@ def test_model_folders_that_are_links_are_read_once_and_deep_trees_are_no_traceb
     assert len(list((tmp_path / "rescored").rglob("*.rescored.json"))) == 5
     for folder in reversed(chain):  # leave nothing that pytest's own clean-up could not remove
         folder.rmdir()
+
+
+def test_a_json_true_is_no_parameter_count(tmp_path, run_cli):
+    from lm_eval_mirage.analysis.simulated_results import simulate_results
+
+    runs = tmp_path / "runs"
+    simulate_results(runs, n_problems=20, likelihood=False)
+    results = next((runs / "sim__model-100m").glob("results_*.json"))
+    data = json.loads(results.read_text())
+    data["config"]["model_num_parameters"] = True  # what a careless writer may leave
+    results.write_text(json.dumps(data))
+    (runs / "params.json").write_text(json.dumps({"sim__model-400m": {"params": True}}))
+    proc = _analyze(run_cli, str(runs), "--out", str(tmp_path / "report"), check=False)
+    sizes = pd.read_csv(tmp_path / "report" / "table.csv").groupby("model")["params"].first()
+    assert sizes["sim/model-400m"] == 4e8  # params.json's true ignored: the results file's count is used
+    assert "sim/model-100m" not in sizes.index or math.isnan(sizes["sim/model-100m"])  # never a size of 1
+    assert (sizes.dropna() > 1).all() and proc.returncode in (0, 1)
+
+
+def test_jobs_beyond_the_cores_start_no_more_processes_than_cores(tmp_path):
+    from lm_eval_mirage.analysis.sample_cache import default_jobs, read_files
+    from lm_eval_mirage.analysis.simulated_results import simulate_results
+
+    simulate_results(tmp_path / "runs", n_problems=20, likelihood=False)
+    work = [(str(p), ("exact_match",)) for p in sorted((tmp_path / "runs").rglob("samples_*.jsonl"))]
+    started: list[int] = []
+    import concurrent.futures
+
+    real = concurrent.futures.ProcessPoolExecutor
+
+    class Counting(real):
+        def __init__(self, max_workers=None, **kw):
+            started.append(max_workers)
+            super().__init__(max_workers=max_workers, **kw)
+
+    import lm_eval_mirage.analysis.sample_cache as sc
+
+    sc.ProcessPoolExecutor, before = Counting, sc.ProcessPoolExecutor
+    try:
+        many = read_files(work, jobs=120, cache=None)
+    finally:
+        sc.ProcessPoolExecutor = before
+    assert started in ([], [min(default_jobs(), len(work))]) and all(n <= default_jobs() for n in started)
+    assert [f.values.tolist() for f in many] == [f.values.tolist() for f in read_files(work, jobs=1, cache=None)]
+
+
+def test_a_fifo_in_the_cache_folder_is_a_miss_not_a_hang(tmp_path, run_cli):
+    from lm_eval_mirage.analysis.simulated_results import simulate_results
+
+    runs, cache = tmp_path / "runs", tmp_path / "cache"
+    simulate_results(runs, n_problems=20, likelihood=False)
+    _analyze(run_cli, str(runs), "--out", str(tmp_path / "r1"), "--cache", str(cache))
+    entries = sorted(cache.glob("*.npz"))
+    assert entries
+    for entry in entries:  # each entry becomes a FIFO that np.load would wait on forever
+        entry.unlink()
+        os.mkfifo(entry)
+    proc = _analyze(run_cli, str(runs), "--out", str(tmp_path / "r2"), "--cache", str(cache))
+    assert proc.returncode == 0
+    assert pd.read_csv(tmp_path / "r1" / "emergence.csv").equals(pd.read_csv(tmp_path / "r2" / "emergence.csv"))
