@@ -273,7 +273,8 @@ def _series_split(df: pd.DataFrame, holdout: int) -> dict[tuple[str, str], tuple
     known = df[df["x"].notna()].drop_duplicates(["family", "series", "model"])
     for (family, series), g in known.groupby(["family", "series"], sort=True):
         xs = np.sort(g["x"].unique())
-        cut = xs[-holdout] if 0 < holdout <= xs.size else math.inf
+        # K beyond the series holds out all of it (and is said so), never none of it
+        cut = xs[-min(holdout, xs.size)] if holdout > 0 else math.inf
         g = g.sort_values("x", kind="stable")
         out[(family, series)] = (g.loc[g["x"] < cut, "model"].tolist(), g.loc[g["x"] >= cut, "model"].tolist())
     return out
@@ -526,7 +527,8 @@ def forecast(
     out: dict = {"rows": [], "emergence": [], "bands": [], "messages": []}
     for (family, series), (fit, held) in _series_split(df, options.holdout).items():
         if options.holdout and len(fit) < 2:
-            out["messages"].append(f"{series}: {len(fit)} model(s) left after holding out {len(held)}; no forecast")
+            asked = f"--holdout {options.holdout} of {len(fit) + len(held)} model(s)"
+            out["messages"].append(f"{series}: {asked} leaves {len(fit)} to fit (a forecast needs 2); no forecast")
             continue
         _likelihood(data, family, series, fit, held, out)
         _trend(data, family, series, fit, held, out)

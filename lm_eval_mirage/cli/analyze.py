@@ -253,6 +253,8 @@ def run(args: argparse.Namespace) -> int:
     for fit in report.fits[report.fits["c"].isna()].itertuples(index=False):  # failed or flagged: said, not used
         print(f"note: fit {fit.fit_task} ({fit.series}, {fit.split}): {fit.error or fit.warning}", file=sys.stderr)
     if report.forecast is not None:
+        for message in report.forecast.messages:
+            print(f"note: forecast: {message}", file=sys.stderr)
         rows = report.forecast.table[report.forecast.table["split"] == "all"]
         for method, g in rows.groupby("method", sort=True):
             covered = g["covered"].dropna().astype(bool)

@@ -154,7 +154,7 @@ def test_without_samples_the_interval_is_parametric(noisy):
 
 def test_too_few_models_left_is_a_note(exact):
     result = forecast(exact.table, exact.samples, holdout=4, n_boot=50)
-    assert result.table.empty and any("1 model(s) left after holding out 4" in m for m in result.messages)
+    assert result.table.empty and any("--holdout 4 of 5 model(s) leaves 1 to fit" in m for m in result.messages)
 
 
 def test_holdout_zero_gives_emergence_sizes_only(exact):

@@ -354,3 +354,16 @@ def test_a_fifo_in_the_cache_folder_is_a_miss_not_a_hang(tmp_path, run_cli):
     proc = _analyze(run_cli, str(runs), "--out", str(tmp_path / "r2"), "--cache", str(cache))
     assert proc.returncode == 0
     assert pd.read_csv(tmp_path / "r1" / "emergence.csv").equals(pd.read_csv(tmp_path / "r2" / "emergence.csv"))
+
+
+@pytest.mark.parametrize("k", [5, 6])
+def test_holdout_of_the_whole_family_or_more_is_said_on_the_terminal(tmp_path, run_cli, k):
+    """--holdout K >= the family's size holds out everything (never nothing) and says so on stderr."""
+    from lm_eval_mirage.analysis.simulated_results import simulate_results
+
+    runs = tmp_path / "runs"
+    simulate_results(runs, n_problems=20)
+    proc = _analyze(run_cli, str(runs), "--out", str(tmp_path / "report"), "--holdout", str(k), check=False)
+    assert f"note: forecast: models: --holdout {k} of 5 model(s) leaves 0 to fit (a forecast needs 2); no forecast" in proc.stderr
+    forecast = pd.read_csv(tmp_path / "report" / "forecast.csv")
+    assert forecast.empty  # nothing fitted on all five and then called a forecast
