@@ -184,16 +184,18 @@ def read_state_file(path: Path) -> Any:
         raise StateFileError(str(exc)) from None
 
 
-def listed_file(paths: SweepPaths, value: Any, *, folder: str, source: Path, key: str) -> Path:
+def listed_file(paths: SweepPaths, value: Any, *, folder: str | None, source: Path, key: str) -> Path:
     """The file ``FOLDER/NAME`` that a record lists, as a path under the output folder, checked.
+
+    ``folder``: the record's model folder (``None``: any plain model folder).
 
     Raises:
         StateFileError: not text, absolute, with ``..``, in another folder than ``folder``, hidden, or
             reached through a symbolic link.
     """
     parts = value.split("/") if isinstance(value, str) else []
-    if len(parts) != 2 or parts[0] != folder or not all(is_plain_folder(p) for p in parts):
-        raise _refuse(source, key, f"a file in the unit's model folder ({folder}/NAME)", value)
+    if len(parts) != 2 or parts[0] != (folder or parts[0]) or not all(is_plain_folder(p) for p in parts):
+        raise _refuse(source, key, f"a file in the unit's model folder ({folder or 'FOLDER'}/NAME)", value)
     path = paths.root / parts[0] / parts[1]
     try:
         return paths.checked(path)
@@ -201,24 +203,21 @@ def listed_file(paths: SweepPaths, value: Any, *, folder: str, source: Path, key
         raise _refuse(source, key, "a file inside the output folder, not behind a symbolic link", value) from None
 
 
-def _listed_files(paths: SweepPaths, data: dict, *, folder: str, source: Path) -> list[Path]:
+def _listed_files(paths: SweepPaths, data: dict, *, folder: str | None, source: Path) -> list[Path]:
     files = data.get("files")
     if not isinstance(files, list):
         raise _refuse(source, "files", "a list of files", files)
     return [listed_file(paths, f, folder=folder, source=source, key=f"files[{i}]") for i, f in enumerate(files)]
 
 
-def _record(source: Path, data: Any, hash_: str) -> tuple[dict, str]:
-    """A manifest's or journal's JSON object and its folder, with the hash its file name gives."""
+def _record(source: Path, data: Any, hash_: str, *, folder_required: bool) -> tuple[dict, str | None]:
+    """A manifest's or journal's JSON object and its model folder, with the hash its file name gives."""
     if not isinstance(data, dict):
         raise _refuse(source, "the file", "a JSON object", got=_a(data))
     if data.get("hash") != hash_:
         raise _refuse(source, "hash", f"{hash_!r} (the file's name)", data.get("hash"))
     folder = data.get("folder")
-    if folder is None:  # journals list their files only; the folder is the files' own
-        files = data.get("files")
-        folder = files[0].split("/")[0] if isinstance(files, list) and files and isinstance(files[0], str) else ""
-    if not is_plain_folder(folder):
+    if (folder is not None or folder_required) and not is_plain_folder(folder):
         raise _refuse(source, "folder", "a plain model folder name", folder)
     return data, folder
 
@@ -242,7 +241,7 @@ def read_manifest_file(paths: SweepPaths, file: Path) -> dict:
         StateFileError: anything else than what :func:`lm_eval_mirage.sweep.store.commit_unit` writes.
     """
     hash_ = _file_hash(file)
-    data, folder = _record(file, read_state_file(file), hash_)
+    data, folder = _record(file, read_state_file(file), hash_, folder_required=True)
     if not isinstance(data.get("task"), str) or not data["task"]:
         raise _refuse(file, "task", "a task name", data.get("task"))
     _listed_files(paths, data, folder=folder, source=file)
@@ -259,7 +258,7 @@ def read_journal(paths: SweepPaths, hash_: str) -> list[Path]:
         StateFileError: a journal the sweep did not write: nothing in it may be removed.
     """
     file = paths.journal(hash_)
-    data, folder = _record(file, read_state_file(file), hash_)
+    data, folder = _record(file, read_state_file(file), hash_, folder_required=False)  # older journals: no folder
     return _listed_files(paths, data, folder=folder, source=file)
 
 
