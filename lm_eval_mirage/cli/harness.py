@@ -42,19 +42,25 @@ def include_paths(user_path: str | Sequence[str] | None) -> list[str]:
     return paths
 
 
-def _config_value(config: str | None, key: str) -> object:
-    """``key`` of a ``--config`` YAML file (read safely), ``None`` when absent; the harness reports a
-    missing or malformed config file itself."""
+def _config_value(config: str | None, key: str) -> str | list[str] | None:
+    """``key`` of a ``--config`` YAML file when it is a text or a list of texts, else ``None`` (also when
+    absent); the harness reports a missing or malformed config file itself.
+
+    Read as the harness reads it (``yaml.safe_load``, through the package's one YAML reader: regular
+    files only), and only texts are taken: aliases may make a small file a huge value, never walked here.
+    """
     if not config or not Path(config).is_file():
         return None
-    import yaml
+    from lm_eval_mirage._io import InputFileError, read_yaml_file
 
     try:
-        with open(config, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = read_yaml_file(config, strict=False)
+    except (OSError, InputFileError):
         return None
-    return data.get(key) if isinstance(data, dict) else None
+    value = data.get(key) if isinstance(data, dict) else None
+    if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        return value
+    return None
 
 
 def split_add_metrics(argv: Sequence[str]) -> tuple[list[str], list[str]]:

@@ -6,7 +6,8 @@ import argparse
 import signal
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+
+from lm_eval_mirage._io import Terminated, raise_on_signals
 
 HELP = "re-score saved lm_eval runs (results + --log_samples files) with continuous metrics, no model needed"
 DESCRIPTION = """\
@@ -62,38 +63,12 @@ def _table(path) -> str:
         return make_table(json.load(fh))
 
 
-class _Terminated(BaseException):
-    """Raised in the main thread by SIGTERM/SIGHUP, so that temporary files are removed on the way out."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-@contextmanager
-def _signals_raise() -> Iterator[None]:
-    def handler(signum, frame):  # noqa: ARG001
-        raise _Terminated(signum)
-
-    previous = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            previous[sig] = signal.signal(sig, handler)
-        except (ValueError, OSError):  # not the main thread: leave the defaults
-            pass
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def run(args: argparse.Namespace) -> int:
     from lm_eval_mirage.rescore import OutputError, parse_metric_names, rescore
 
     try:
         metrics = parse_metric_names(args.metrics)
-        with _signals_raise():
+        with raise_on_signals():  # SIGTERM/SIGHUP: finally blocks remove temporary files
             report = rescore(
                 args.output_path,
                 metrics=metrics,
@@ -109,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"lm-eval-mirage rescore: error: {exc}", file=sys.stderr)
         return 2
-    except (KeyboardInterrupt, _Terminated) as exc:
-        signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
+    except (KeyboardInterrupt, Terminated) as exc:
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
         print(f"lm-eval-mirage rescore: stopped by {signal.Signals(signum).name}; files being written were removed, finished ones kept", file=sys.stderr)
         return 128 + signum
 

@@ -44,6 +44,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between job state checks (default 10 for Slurm, 1 locally)")
 
 
+def _noter():
+    """``note(message)``: a ``note: ...`` line on stderr, once per message (a refused state file, for instance)."""
+    seen: set[str] = set()
+
+    def note(message: str) -> None:
+        if message not in seen:
+            seen.add(message)
+            print(f"note: {message}", file=sys.stderr, flush=True)
+
+    return note
+
+
 def _load(path: str):
     from lm_eval_mirage.sweep import expand_tasks, load_sweep, plan_sweep
 
@@ -53,6 +65,7 @@ def _load(path: str):
 
 def run(args: argparse.Namespace) -> int:
     from lm_eval_mirage.sweep import SweepConfigError
+    from lm_eval_mirage.sweep.state import StateFileError
 
     words = list(args.args)
     status = args.status
@@ -64,15 +77,16 @@ def run(args: argparse.Namespace) -> int:
     executor = args.executor
     if executor == "auto":
         executor = "slurm" if shutil.which("sbatch") else "local"
+    note = _noter()
     try:
         config, jobs = _load(words[0])
         if status:
             from lm_eval_mirage.sweep.status import sweep_status
 
-            print(sweep_status(config, jobs).format())
+            print(sweep_status(config, jobs, note).format())
             return 0
         if args.dry_run:
-            print(_dry_run(config, jobs, executor))
+            print(_dry_run(config, jobs, executor, note))
             return 0
         try:
             from lm_eval_mirage.sweep.execute import run_sweep
@@ -85,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
         n_units = sum(len(j.units) for j in jobs)
         print(f"sweep {config.name!r}: {len(jobs)} job(s), {n_units} task run(s), executor {executor}, output {config.output}", flush=True)
         summary = run_sweep(config, jobs, executor=executor, wait=not args.no_wait, poll_s=args.poll,
-                            echo=lambda line: print(line, flush=True))
-    except (SweepConfigError, RuntimeError) as exc:
+                            echo=lambda line: print(line, flush=True), note=note)
+    except (SweepConfigError, StateFileError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -100,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
-def _dry_run(config, jobs, executor: str) -> str:
+def _dry_run(config, jobs, executor: str, note) -> str:
     from lm_eval_mirage.sweep.script import render_job_script
     from lm_eval_mirage.sweep.store import SweepPaths
     from lm_eval_mirage.sweep.summary import pending_units
@@ -111,7 +125,7 @@ def _dry_run(config, jobs, executor: str) -> str:
     width = max(len(j.key) for j in jobs)
     out.append(f"  {'job':<{width}}  to run  done  resources")
     for job in jobs:
-        pending = pending_units(config.output, job)
+        pending = pending_units(config.output, job, note)
         r = job.model.resources
         res = f"gpus={r.gpus} cpus={r.cpus or '-'} mem_gb={r.mem_gb or '-'} time_min={r.time_min or '-'}"
         out.append(f"  {job.key:<{width}}  {len(pending):>6}  {len(job.units) - len(pending):>4}  {res}")

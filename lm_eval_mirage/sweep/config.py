@@ -20,8 +20,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from lm_eval_mirage._io import InputFileError, read_yaml_file
+from lm_eval_mirage.harness_outputs import model_folder_name as sanitize_model_name  # the harness's own rule
 from lm_eval_mirage.sweep.schema import BACKENDS, RESERVED_MODEL_ARGS, ModelFile, SweepFile, describe, show_value
-from lm_eval_mirage.sweep.store import is_plain_folder
+from lm_eval_mirage.sweep.state import is_plain_folder
 
 __all__ = [
     "BACKENDS",
@@ -33,6 +35,7 @@ __all__ = [
     "SweepConfig",
     "SweepConfigError",
     "load_sweep",
+    "model_folder",
     "parse_sweep",
 ]
 
@@ -121,17 +124,39 @@ class SweepConfig:
     source: Path | None = None
 
 
-def load_sweep(path: str | Path) -> SweepConfig:
-    """Read and validate a sweep file; relative paths in it are relative to its folder."""
-    import yaml
+def model_folder(model: ModelSpec, revision: str | None) -> str:
+    """Folder of a (model, revision) under the output folder: the harness's own name, plus ``@revision``.
 
+    The harness names the folder after ``pretrained=`` alone, so revisions of one model would share it;
+    the sweep keeps them apart (a path with ``{revision}`` is already distinct).
+
+    Example:
+        >>> model_folder(ModelSpec("pythia-70m", "EleutherAI/pythia-70m"), "step1000")
+        'EleutherAI__pythia-70m@step1000'
+    """
+    if model.folder is not None:
+        base = model.folder
+    else:
+        base = sanitize_model_name(model.path.replace("{revision}", revision or ""))
+    if revision is None or "{revision}" in model.path:
+        return base
+    return f"{base}@{sanitize_model_name(revision)}"
+
+
+def load_sweep(path: str | Path) -> SweepConfig:
+    """Read and validate a sweep file; relative paths in it are relative to its folder.
+
+    The file is read strictly (:func:`lm_eval_mirage._io.read_yaml_file`): a duplicate key is an error (the
+    last one would win silently), and so are YAML anchors and aliases (a few hundred bytes of them expand
+    to gigabytes; models override ``harness``, ``parallel`` and ``resources`` key by key instead).
+    """
     path = Path(path)
     if not path.is_file():
         raise SweepConfigError(f"sweep file {str(path)!r} does not exist")
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loader (libyaml's when present)
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise SweepConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
+        data = read_yaml_file(path, strict=True)
+    except InputFileError as exc:
+        raise SweepConfigError(str(exc)) from None
     return parse_sweep(data, base_dir=path.resolve().parent, source=path.resolve())
 
 
@@ -181,15 +206,13 @@ class _Resolver:
 
     def folders_inside(self, config: SweepConfig) -> None:
         """Every job's folder is one plain folder inside the output folder (a path ``..`` would give ``..``)."""
-        from lm_eval_mirage.sweep.plan import model_folder  # plan imports this module
-
         for i, m in enumerate(config.models):
             # without {revision} in the path only the base can fail ("@<sanitised revision>" is plain): one check
             for revision in m.revisions if "{revision}" in m.path else m.revisions[:1] or (None,):
                 folder = model_folder(m, revision)
                 if not is_plain_folder(folder):
                     key = f"models[{i}].folder" if m.folder is not None else f"models[{i}].path"
-                    self.fail(key, m.folder or m.path, f"a model whose folder is a plain folder inside the output folder (it would be {folder!r}; "
+                    self.fail(key, m.folder or m.path, f"a model whose folder is a plain folder inside the output folder (it would be {show_value(folder)}; "
                               "give the model a `folder:`)")
 
     def model(self, raw: ModelFile, key: str, top: SweepFile) -> ModelSpec:

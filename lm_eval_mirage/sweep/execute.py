@@ -8,6 +8,8 @@ submitted again, with only its missing tasks, up to ``retries`` times, except wh
 transient in the log: the rule is in :mod:`lm_eval_mirage.sweep.failure`); the summary shows the last error
 line of the job's log. Job ids, states and log paths go to ``.sweep/state.json`` after every change, so
 ``sweep status`` and a later run (which does not submit a job still queued or running) can find them.
+What is read back from there is checked first (:func:`lm_eval_mirage.sweep.state.read_job_states`): a job
+id names log folders and a log path is read, so an entry of the wrong form is dropped with a note.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ from lm_eval_mirage.sweep.failure import failure_cause, is_deterministic, read_l
 from lm_eval_mirage.sweep.plan import Job, Unit
 from lm_eval_mirage.sweep.scheduler import ACTIVE_STATES, local_job_alive, slurm_states
 from lm_eval_mirage.sweep.script import render_job_script
+from lm_eval_mirage._io import atomic_path
+from lm_eval_mirage.sweep.state import EXECUTORS, StateFileError, read_job_states
 from lm_eval_mirage.sweep.store import SweepPaths, atomic_write_json, atomic_write_text, is_plain_folder, update_params
 from lm_eval_mirage.sweep.summary import JobRecord, SweepSummary, analyze_command, pending_units
 
 __all__ = ["EXECUTORS", "JobScript", "executor_parameters", "run_sweep", "submitit_python", "write_params"]
 
-EXECUTORS = ("slurm", "local")
 #: without a time limit in the sweep file, jobs get a day (submitit's own defaults are 2 to 5 minutes)
 DEFAULT_TIME_MIN = 24 * 60
 
@@ -54,7 +57,7 @@ class JobScript(submitit.helpers.Checkpointable):
         # scancel sends SIGTERM, which submitit's job process ignores ("Bypassing signal SIGTERM": it waits for
         # SIGUSR2 to checkpoint). Without forwarding it, the script ran on into its next task until Slurm's
         # KillWait SIGKILL, and could commit a task after the job was cancelled. Forward it to the script's
-        # process group: the running step finishes a commit it has begun (store._signals_held), then stops.
+        # process group: the running step finishes a commit it has begun (_io.defer_signals), then stops.
         proc = subprocess.Popen(["bash", self.script], start_new_session=True)
         stopped: list[int] = []
 
@@ -128,15 +131,19 @@ def write_params(config: SweepConfig, jobs: Sequence[Job]) -> None:
 class _Tracked:
     """A submitted (or found running) job being followed."""
 
-    def __init__(self, job: Job, handle: Any, attempt: int, cluster: str) -> None:
+    def __init__(self, job: Job, handle: Any, attempt: int, cluster: str, *, submitted_here: bool = True) -> None:
         self.job, self.handle, self.attempt, self.cluster = job, handle, attempt, cluster
+        # a job of an earlier run: its result pickle is not read (its path comes from state.json; a pickle runs code)
+        self.submitted_here = submitted_here
         self.state = "PENDING"
         self.gone_since: float | None = None
 
 
 class _Runner:
-    def __init__(self, config: SweepConfig, jobs: Sequence[Job], *, cluster: str, wait: bool, poll_s: float, echo: Callable[[str], None]) -> None:
+    def __init__(self, config: SweepConfig, jobs: Sequence[Job], *, cluster: str, wait: bool, poll_s: float, echo: Callable[[str], None],
+                 note: Callable[[str], None] | None = None) -> None:
         self.config, self.jobs, self.cluster, self.wait, self.poll_s, self.echo = config, list(jobs), cluster, wait, poll_s, echo
+        self._note, self._noted = note or (lambda message: echo(f"note: {message}")), set()
         self.paths = SweepPaths(config.output)
         self.records = {j.key: JobRecord(j.key, j.label, len(j.units)) for j in jobs}
         self.state_file: dict[str, Any] = {}
@@ -145,15 +152,22 @@ class _Runner:
         self.queue: list[tuple[Job, int]] = []  # local executor: waiting for a free slot
 
     # --- bookkeeping ---------------------------------------------------------------------------------------
-    def _load_state(self) -> None:
-        import json
+    def note(self, message: str) -> None:
+        """Say ``message`` once (the poll loop reads the same state files again and again)."""
+        if message not in self._noted:
+            self._noted.add(message)
+            self._note(message)
 
+    def _load_state(self) -> None:
+        """The job records of earlier runs, checked; a damaged state.json is noted and replaced on the next save."""
+        if self.paths.state.is_dir():  # os.replace cannot put the new state file there
+            raise StateFileError(f"{self.paths.state}: is a folder; expected the sweep's state file (move the folder away)")
         try:
-            data = json.loads(self.paths.state.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            data = {}
-        self.state_file = data if isinstance(data, dict) else {}
-        self.state_file.setdefault("jobs", {})
+            jobs = read_job_states(self.paths, self.note)
+        except StateFileError as exc:
+            self.note(f"{exc} (ignored: replaced by this run's job records)")
+            jobs = {}
+        self.state_file = {"jobs": jobs}
 
     def _save_state(self) -> None:
         self.state_file.update({"sweep": self.config.name, "executor": self.cluster, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
@@ -163,7 +177,7 @@ class _Runner:
         atomic_write_json(self.paths.state, self.state_file)
 
     def _count(self, job: Job) -> list[Unit]:
-        pending = pending_units(self.config.output, job)
+        pending = pending_units(self.config.output, job, self.note)
         self.records[job.key].done = len(job.units) - len(pending)
         return pending
 
@@ -224,7 +238,7 @@ class _Runner:
         rec = self.records[job.key]
         rec.job_id, rec.attempts, rec.result, rec.state = job_id, int(old.get("attempts") or 1), "running", state
         rec.stdout, rec.stderr = str(handle.paths.stdout), str(handle.paths.stderr)
-        self.tracked[job.key] = _Tracked(job, handle, rec.attempts, "slurm")
+        self.tracked[job.key] = _Tracked(job, handle, rec.attempts, "slurm", submitted_here=False)
         self.echo(f"{job.key}: job {job_id} of an earlier run is {state}: following it instead of submitting again")
         return True
 
@@ -256,7 +270,7 @@ class _Runner:
         return over
 
     def _error_of(self, t: _Tracked) -> str | None:
-        if not t.handle.paths.result_pickle.exists():
+        if not t.submitted_here or not t.handle.paths.result_pickle.exists():
             return None
         try:
             exc = t.handle.exception()
@@ -276,7 +290,7 @@ class _Runner:
             rec.result, rec.error = "done", None
             self.echo(f"{t.job.key}: done ({rec.done}/{rec.total} tasks, job {rec.job_id})")
             return None
-        log = read_log_tail(rec.stderr)
+        log = read_log_tail(rec.stderr, inside=self.paths.logs)
         rec.error = failure_cause(log) or self._error_of(t)
         cancelled = t.state.startswith("CANCELLED")
         rec.result = "cancelled" if cancelled else "failed"
@@ -294,7 +308,8 @@ class _Runner:
         self.paths.book.mkdir(parents=True, exist_ok=True)
         write_params(self.config, self.jobs)
         if self.config.source is not None and self.config.source.is_file():
-            shutil.copyfile(self.config.source, self.paths.book / "sweep.yaml")
+            with atomic_path(self.paths.book / "sweep.yaml") as tmp:  # replaces, never writes through, a link there
+                shutil.copyfile(self.config.source, tmp)
         self._load_state()
         todo: list[tuple[Job, int]] = []
         for job in self.jobs:
@@ -344,8 +359,11 @@ class _Runner:
 
 
 def run_sweep(config: SweepConfig, jobs: Sequence[Job], *, executor: str = "slurm", wait: bool = True,
-              poll_s: float | None = None, echo: Callable[[str], None] = print) -> SweepSummary:
+              poll_s: float | None = None, echo: Callable[[str], None] = print, note: Callable[[str], None] | None = None) -> SweepSummary:
     """Submit the jobs with missing tasks, follow them (unless ``wait=False``), retry failures, summarise.
+
+    ``echo`` gets the progress lines; ``note`` (default: ``echo("note: ...")``) one line per state file or
+    entry refused (see :mod:`lm_eval_mirage.sweep.state`), each once.
 
     Returns:
         The summary; ``summary.ok`` is True when every task of every job is done.
@@ -357,4 +375,4 @@ def run_sweep(config: SweepConfig, jobs: Sequence[Job], *, executor: str = "slur
     if executor == "slurm" and shutil.which("sbatch") is None:
         raise RuntimeError("executor 'slurm': no sbatch on PATH (use --executor local to run on this machine)")
     poll = poll_s if poll_s is not None else float(os.environ.get("MIRAGE_SWEEP_POLL_S", 10 if executor == "slurm" else 1))
-    return _Runner(config, jobs, cluster=executor, wait=wait, poll_s=poll, echo=echo).run()
+    return _Runner(config, jobs, cluster=executor, wait=wait, poll_s=poll, echo=echo, note=note).run()

@@ -19,9 +19,13 @@ retried up to ``retries`` times.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Sequence
 from pathlib import Path
+
+from lm_eval_mirage.sweep.text import printable
 
 __all__ = ["JOB_SCRIPT_EXITED", "failure_cause", "is_deterministic", "read_log_tail"]
 
@@ -38,19 +42,24 @@ _SUBMITIT_REPORT = re.compile(r"^submitit ERROR .*$", re.MULTILINE)
 
 
 def read_log_tail(path: str | Path | None, max_bytes: int = 1 << 20, *, inside: str | Path | None = None) -> str:
-    """The last ``max_bytes`` of a log as text ('' when it is missing, unreadable, or not under ``inside``:
-    a path read from ``state.json`` is data, and must not make us read files elsewhere)."""
+    """The last ``max_bytes`` of a log as text ('' when it is missing, unreadable, not a regular file (a FIFO
+    would block), or not under ``inside``: a path read from ``state.json`` is data, and must not make us
+    read files elsewhere)."""
     if not path:
         return ""
     try:
         if inside is not None and not Path(path).resolve().is_relative_to(Path(inside).resolve()):
             return ""
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return ""
+        with os.fdopen(fd, "rb") as fh:
             fh.seek(0, 2)
             size = fh.tell()
             fh.seek(max(0, size - max_bytes))
             return fh.read().decode("utf-8", errors="replace")
-    except OSError:
+    except (OSError, RuntimeError, ValueError):  # RuntimeError: a loop of links; ValueError: a NUL in the path
         return ""
 
 
@@ -73,9 +82,7 @@ def failure_cause(log: str, limit: int = 300) -> str | None:
     found = next((line for line in reversed(lines) if _EXCEPTION.match(line)), None)
     if found is None:
         found = next((line for line in reversed(lines) if ": FAILED" in line), None)
-    if found is None:
-        return None
-    return found if len(found) <= limit else found[: limit - 3] + "..."
+    return None if found is None else printable(found, limit)  # a log line may carry terminal escapes
 
 
 def is_deterministic(log: str, folder: str, missing_tasks: Sequence[str]) -> bool:

@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lm_eval_mirage.harness_outputs import model_folder_name as sanitize_model_name  # the harness's own rule
-from lm_eval_mirage.sweep.config import HF_BACKENDS, ModelSpec, SweepConfig, SweepConfigError
+from lm_eval_mirage.sweep.config import HF_BACKENDS, ModelSpec, SweepConfig, SweepConfigError, model_folder, sanitize_model_name
+from lm_eval_mirage.sweep.state import HASH_LENGTH
+from lm_eval_mirage.sweep.text import show_value
 
 __all__ = ["HASH_VERSION", "Job", "Unit", "config_hash", "expand_tasks", "harness_command", "model_folder", "plan_sweep", "sanitize_model_name"]
 
@@ -47,26 +48,6 @@ class Job:
         return self.model.name if self.revision is None else f"{self.model.name}@{self.revision}"
 
 
-def model_folder(model: ModelSpec, revision: str | None) -> str:
-    """Folder of a (model, revision) under the output folder: the harness's own name, plus ``@revision``.
-
-    The harness names the folder after ``pretrained=`` alone, so revisions of one model would share it;
-    the sweep keeps them apart (a path with ``{revision}`` is already distinct).
-
-    Example:
-        >>> from lm_eval_mirage.sweep.config import ModelSpec
-        >>> model_folder(ModelSpec("pythia-70m", "EleutherAI/pythia-70m"), "step1000")
-        'EleutherAI__pythia-70m@step1000'
-    """
-    if model.folder is not None:
-        base = model.folder
-    else:
-        base = sanitize_model_name(model.path.replace("{revision}", revision or ""))
-    if revision is None or "{revision}" in model.path:
-        return base
-    return f"{base}@{sanitize_model_name(revision)}"
-
-
 def config_hash(config: SweepConfig, model: ModelSpec, revision: str | None, task: str) -> str:
     """16 hex digits of SHA-256 over the settings that change a unit's results (see the module docstring)."""
     h = model.harness
@@ -86,7 +67,7 @@ def config_hash(config: SweepConfig, model: ModelSpec, revision: str | None, tas
         "include_path": None if config.include_path is None else str(config.include_path),
     }
     text = json.dumps(record, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_LENGTH]
 
 
 def plan_sweep(config: SweepConfig, tasks: Sequence[str]) -> list[Job]:
@@ -99,8 +80,8 @@ def plan_sweep(config: SweepConfig, tasks: Sequence[str]) -> list[Job]:
             label = model.name if revision is None else f"{model.name}@{revision}"
             if key in seen:
                 raise SweepConfigError(
-                    f"{config.source or 'sweep'}: models: {seen[key]!r} and {label!r} would write to the same folder "
-                    f"{key!r}; give one of them a `folder:`"
+                    f"{config.source or 'sweep'}: models: {show_value(seen[key])} and {show_value(label)} would write to the same "
+                    f"folder {show_value(key)}; give one of them a `folder:`"
                 )
             seen[key] = label
             path = model.path.replace("{revision}", revision) if revision is not None else model.path
@@ -167,7 +148,7 @@ def expand_tasks(config: SweepConfig, *, index: Callable[[bool], dict[str, tuple
         found = _match(config.tasks, index(True))
     if isinstance(found, str):
         raise SweepConfigError(
-            f"{config.source or 'sweep'}: tasks: {found!r} matches no task, group or tag of the plugin, "
+            f"{config.source or 'sweep'}: tasks: {show_value(found)} matches no task, group or tag of the plugin, "
             "the harness" + (f" or {config.include_path}" if config.include_path else "") + " (see `lm-eval-mirage ls tasks`)"
         )
     return found
@@ -217,8 +198,14 @@ def _light_index(folders: Sequence[Path]) -> dict[str, tuple[str, set[str]]]:
     checks that it gives what ``lm_eval.tasks.TaskManager(include_path=..., include_defaults=False)`` gives,
     on the plugin's task folder and on a folder of edge cases (a group, string and list tags, nested includes,
     templates, ``!function``). Only a pattern that matches nothing here is looked up in the harness's own index.
+
+    The files are read as the harness reads them (aliases and repeated keys as YAML's safe loader takes
+    them: the index must agree with the harness), through the package's one YAML reader (regular files
+    only, one-line errors); only names and lists of names are taken from them, so no value is ever walked.
     """
     import yaml
+
+    from lm_eval_mirage._io import InputFileError, read_yaml_file
 
     class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # libyaml when present: 10x faster
         pass
@@ -231,14 +218,16 @@ def _light_index(folders: Sequence[Path]) -> dict[str, tuple[str, set[str]]]:
         if path in cache:
             return dict(cache[path])
         try:
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506 - SafeLoader subclass
-        except (OSError, yaml.YAMLError):
+            data = read_yaml_file(path, strict=False, loader=Loader)
+        except (OSError, InputFileError):
             return {}
         if not isinstance(data, dict):
             return {}
         includes = data.pop("include", None)
         merged: dict = {}
         for inc in includes if isinstance(includes, list) else [includes] if includes else []:
+            if not isinstance(inc, str):
+                continue
             inc_path = (path.parent / inc).resolve()
             if inc_path not in seen:
                 merged.update(load(inc_path, seen | {path}))
@@ -250,7 +239,7 @@ def _light_index(folders: Sequence[Path]) -> dict[str, tuple[str, set[str]]]:
         for path in sorted(Path(folder).rglob("*.yaml")):
             cfg = load(path)
             tags = cfg.get("tag") or []
-            tags = {tags} if isinstance(tags, str) else {str(t) for t in tags if isinstance(t, str)}
+            tags = {tags} if isinstance(tags, str) else {t for t in tags if isinstance(t, str)} if isinstance(tags, list) else set()
             if isinstance(cfg.get("group"), str):
                 out[cfg["group"]] = ("group", set())
             elif isinstance(cfg.get("task"), str):

@@ -22,6 +22,8 @@ from typing import Annotated, Any, Union
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Tag, ValidationError
 
+from lm_eval_mirage.sweep.text import CONTROL_CHARACTERS, show_value  # one bounded repr for every message
+
 __all__ = ["CONTROL_CHARACTERS", "HarnessFile", "ModelFile", "ParallelFile", "ResourcesFile", "RevisionRange", "SweepFile", "check_text", "describe", "show_value"]
 
 #: harness model backends a sweep can use (``--model``)
@@ -33,8 +35,6 @@ RESERVED_MODEL_ARGS = {
 }
 #: harness options the sweep sets itself; a second value in extra_args would split results from their bookkeeping
 RESERVED_OPTIONS = ("--model", "--model_args", "--tasks", "--output_path", "--include_path", "--limit", "--num_fewshot")
-#: C0 controls, DEL, C1 controls (U+0085 NEL among them), and the Unicode line and paragraph separators
-CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def check_text(value: str) -> str:
@@ -280,12 +280,6 @@ _ACCEPTED = {
     "int_type": "a whole number",
     "float_type": "a number",
 }
-
-
-def show_value(value: Any, limit: int = 80) -> str:
-    """``repr(value)``, cut to ``limit`` characters (an error message stays one short line)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _keys_only(loc: tuple) -> tuple:

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from lm_eval_mirage.sweep.config import SweepConfig
 from lm_eval_mirage.sweep.plan import Job, Unit, harness_command
-from lm_eval_mirage.sweep.schema import CONTROL_CHARACTERS
 from lm_eval_mirage.sweep.store import SweepPaths, staged_output_path
+from lm_eval_mirage.sweep.text import escape_controls
 
 __all__ = ["comment_word", "format_command", "render_job_script", "step_command"]
 
@@ -32,8 +32,7 @@ def comment_word(value: object) -> str:
         >>> comment_word("EleutherAI/pythia-70m")
         'EleutherAI/pythia-70m'
     """
-    text = CONTROL_CHARACTERS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(value))
-    return shlex.quote(text)
+    return shlex.quote(escape_controls(str(value)))
 
 
 def step_command(config: SweepConfig, job: Job, unit: Unit) -> list[str]:

@@ -15,6 +15,10 @@ A unit is done when its manifest exists and every file it lists is still there. 
 into the staging folder; only after it exited 0 and its files check out are they moved next to the others
 (``os.replace``, same file system) and the manifest written, with SIGTERM/SIGINT held back meanwhile, so a
 cancelled job leaves either a whole unit or none in the analysed folder.
+
+Everything read back from the state folder (manifests, journals, ``params.json``) is checked first by
+:mod:`lm_eval_mirage.sweep.state`: a file the sweep did not write as it is raises
+:class:`~lm_eval_mirage.sweep.state.StateFileError` and nothing listed in it is removed or moved.
 """
 
 from __future__ import annotations
@@ -23,17 +27,26 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lm_eval_mirage import harness_outputs as layout
-from lm_eval_mirage._io import atomic_write_text
+from lm_eval_mirage._io import atomic_write_text, defer_signals
+from lm_eval_mirage.sweep.state import (
+    BOOK,
+    StateFileError,
+    SweepPaths,
+    is_plain_folder,
+    read_journal,
+    read_manifest_file,
+    read_state_file,
+)
 
 __all__ = [
+    "BOOK",
+    "StateFileError",
     "UnitOutputError",
     "SweepPaths",
     "atomic_write_json",
@@ -49,7 +62,6 @@ __all__ = [
     "update_params",
 ]
 
-BOOK = ".sweep"
 #: the name the harness gets for its results file while staged (not results*.json, see staged_output_path)
 STAGED_STEM = "run"
 
@@ -58,70 +70,32 @@ class UnitOutputError(RuntimeError):
     """The harness exited 0 but did not leave the files a finished unit must have."""
 
 
-@dataclass(frozen=True)
-class SweepPaths:
-    """Where everything lives under a sweep's output folder."""
-
-    root: Path
-
-    @property
-    def book(self) -> Path:
-        return self.root / BOOK
-
-    def manifest(self, hash_: str) -> Path:
-        return self.book / "done" / f"{hash_}.json"
-
-    def journal(self, hash_: str) -> Path:
-        return self.book / "pending" / f"{hash_}.json"
-
-    def staging(self, hash_: str) -> Path:
-        return self.book / "staging" / hash_
-
-    def superseded(self, hash_: str) -> Path:
-        return self.book / "superseded" / hash_
-
-    def script(self, key: str) -> Path:
-        return self.book / "jobs" / f"{key}.sh"
-
-    @property
-    def logs(self) -> Path:
-        return self.book / "logs"
-
-    @property
-    def state(self) -> Path:
-        return self.book / "state.json"
-
-    @property
-    def summary(self) -> Path:
-        return self.book / "summary.json"
-
-    @property
-    def params(self) -> Path:
-        return self.root / "params.json"
-
-
 def atomic_write_json(path: Path, data: Any) -> None:
     """Write ``data`` as sorted, indented JSON atomically (see :mod:`lm_eval_mirage._io`)."""
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def _read_json(path: Path) -> Any:
+def read_manifest(root: Path, hash_: str) -> dict | None:
+    """The manifest of a finished unit, or None when there is none.
+
+    Raises:
+        StateFileError: a manifest the sweep did not write as it is (see :mod:`lm_eval_mirage.sweep.state`).
+    """
+    paths = SweepPaths(root)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        return read_manifest_file(paths, paths.manifest(hash_))
+    except FileNotFoundError:
         return None
 
 
-def read_manifest(root: Path, hash_: str) -> dict | None:
-    """The manifest of a finished unit, or None."""
-    data = _read_json(SweepPaths(root).manifest(hash_))
-    return data if isinstance(data, dict) and data.get("hash") == hash_ else None
-
-
 def is_done(root: Path, hash_: str) -> bool:
-    """True when the unit's manifest exists and every file it lists is still in place (deleting one reruns it)."""
+    """True when the unit's manifest exists and every file it lists is still in place (deleting one reruns it).
+
+    Raises:
+        StateFileError: the manifest is damaged or foreign (refused, neither done nor to be overwritten).
+    """
     manifest = read_manifest(root, hash_)
-    return manifest is not None and all((root / f).is_file() for f in manifest.get("files", []))
+    return manifest is not None and all((root / f).is_file() for f in manifest["files"])
 
 
 def staged_output_path(staging: Path) -> Path:
@@ -138,18 +112,25 @@ def find_outputs(staging: Path, task: str, *, log_samples: bool) -> tuple[Path, 
     """The results file and samples files the harness left in ``staging``, checked for ``task``.
 
     Raises:
-        UnitOutputError: no or several results files, unreadable JSON, the task missing from it, or missing
-            samples (the harness only warns, and exits 0, when it cannot save its files).
+        UnitOutputError: no or several results files, unreadable JSON, the task missing from it, missing
+            samples (the harness only warns, and exits 0, when it cannot save its files), or a staged file
+            that is not a regular file (a link would be moved into the model folder as a link).
     """
     results = sorted(staging.glob(f"{STAGED_STEM}_*.json"))
     if len(results) != 1:
         raise UnitOutputError(f"expected one results file ({STAGED_STEM}_<date>.json) in {staging}, found {len(results)}")
-    data = _read_json(results[0])
+    try:
+        data = read_state_file(results[0])
+    except StateFileError as exc:
+        raise UnitOutputError(str(exc)) from None
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise UnitOutputError(f"{results[0]} is not a harness results file")
     if task not in data["results"] and task not in (data.get("group_subtasks") or {}):
         raise UnitOutputError(f"{results[0]} has no results for task {task!r} (has {sorted(data['results'])})")
     samples = sorted(staging.glob("samples_*.jsonl"))
+    odd = [f for f in samples if f.is_symlink() or not f.is_file()]
+    if odd:
+        raise UnitOutputError(f"{odd[0]} is not a regular file; expected the harness's samples file")
     if log_samples:
         is_group = task in (data.get("group_subtasks") or {})  # a group's samples are its subtasks'
         wanted = samples if is_group else [s for s in samples if layout.samples_file_task(s) == task]
@@ -158,51 +139,47 @@ def find_outputs(staging: Path, task: str, *, log_samples: bool) -> tuple[Path, 
     return results[0], samples
 
 
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Defer SIGTERM/SIGINT until the block is over (then they act as before), so a cancel cannot cut a
-    commit in half. Python-level handlers, not a thread signal mask: any thread may receive a signal."""
-    received: list[int] = []
-    try:
-        old = {sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in (signal.SIGTERM, signal.SIGINT)}
-    except ValueError:  # not the main thread: signal handlers cannot be set
-        yield
-        return
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-        for sig in received:
-            signal.raise_signal(sig)
-
-
 def rollback_unit(root: Path, hash_: str) -> list[str]:
-    """Undo a commit that was cut before its manifest was written; returns the files removed."""
+    """Undo a commit that was cut before its manifest was written; returns the files removed.
+
+    Raises:
+        StateFileError: a journal or manifest the sweep did not write as it is: nothing is removed.
+    """
     paths = SweepPaths(root)
-    journal = _read_json(paths.journal(hash_))
+    try:
+        files = read_journal(paths, hash_)  # every path checked before any file is touched
+    except FileNotFoundError:
+        return []
     removed: list[str] = []
-    if isinstance(journal, dict) and read_manifest(root, hash_) is None:
-        for rel in journal.get("files", []):
+    if read_manifest(root, hash_) is None:
+        for path in files:
             with contextlib.suppress(FileNotFoundError):
-                (root / rel).unlink()
-                removed.append(rel)
-    with contextlib.suppress(FileNotFoundError):
-        paths.journal(hash_).unlink()
+                path.unlink()
+                removed.append(str(path.relative_to(root)))
+    paths.journal(hash_).unlink(missing_ok=True)
     return removed
 
 
-def _supersede(root: Path, folder: str, task: str, hash_: str) -> list[str]:
-    """Move the files of older units of the same (folder, task) out of the analysed folder."""
+def _supersede(root: Path, folder: str, task: str, hash_: str, note: Callable[[str], None]) -> list[str]:
+    """Move the files of older units of the same (folder, task) out of the analysed folder.
+
+    A manifest that fails its checks is left where it is, with a ``note``: nothing it lists is moved.
+    """
     paths = SweepPaths(root)
     moved: list[str] = []
-    for manifest_file in sorted((paths.book / "done").glob("*.json")):
-        old = _read_json(manifest_file)
-        if not isinstance(old, dict) or old.get("folder") != folder or old.get("task") != task or old.get("hash") == hash_:
+    for manifest_file in sorted(paths.done.glob("*.json")):
+        try:
+            old = read_manifest_file(paths, manifest_file)
+        except FileNotFoundError:
             continue
-        target = paths.superseded(str(old["hash"]))
+        except StateFileError as exc:
+            note(f"{exc} (left alone: nothing it lists is moved)")
+            continue
+        if old["folder"] != folder or old["task"] != task or old["hash"] == hash_:
+            continue
+        target = paths.superseded(old["hash"])
         target.mkdir(parents=True, exist_ok=True)
-        for rel in old.get("files", []):
+        for rel in old["files"]:
             with contextlib.suppress(FileNotFoundError):
                 # ".superseded": no longer named *.json / *.jsonl for readers that search the whole folder
                 os.replace(root / rel, target / f"{Path(rel).name}.superseded")
@@ -211,31 +188,28 @@ def _supersede(root: Path, folder: str, task: str, hash_: str) -> list[str]:
     return moved
 
 
-def is_plain_folder(name: str) -> bool:
-    """Whether ``name`` is one folder name that stays inside its parent and is not hidden (``.sweep``).
-
-    Example:
-        >>> [is_plain_folder(n) for n in ("EleutherAI__pythia-70m@step1", "..", ".", ".sweep", "a/b", "")]
-        [True, False, False, False, False, False]
-    """
-    return bool(name) and not name.startswith(".") and "/" not in name and "\\" not in name and "\0" not in name
-
-
 def inside_folder(root: Path, folder: str) -> Path:
     """``root/folder`` when ``folder`` is one plain, visible folder name inside ``root``.
 
     Raises:
-        UnitOutputError: ``..``, ``.``, ``.sweep``, a path with ``/``: results would land outside the
-            analysed folders (the sweep file is checked for this; this is the last line of defence).
+        UnitOutputError: ``..``, ``.``, ``.sweep``, a path with ``/``, a folder that is a symbolic link:
+            results would land outside the analysed folders (the sweep file is checked for this; this is
+            the last line of defence).
     """
     target = root / folder
-    if not is_plain_folder(folder) or target.resolve().parent != root.resolve():
-        raise UnitOutputError(f"model folder {folder!r} is not a plain folder inside {root}: refused")
-    return target
+    try:
+        if not is_plain_folder(folder):
+            raise StateFileError(folder)
+        return SweepPaths(root).checked(target)
+    except StateFileError:
+        raise UnitOutputError(f"model folder {folder!r} is not a plain folder inside {root}: refused") from None
 
 
-def commit_unit(root: Path, *, hash_: str, folder: str, task: str, staging: Path, log_samples: bool, extra: dict | None = None) -> dict:
+def commit_unit(root: Path, *, hash_: str, folder: str, task: str, staging: Path, log_samples: bool, extra: dict | None = None,
+                note: Callable[[str], None] | None = None) -> dict:
     """Move a finished unit's files from ``staging`` into ``root/folder`` and write its manifest.
+
+    ``note`` gets one line for each manifest of another unit that is refused while superseding.
 
     Returns:
         The manifest (also written to ``.sweep/done/<hash>.json``).
@@ -256,9 +230,9 @@ def commit_unit(root: Path, *, hash_: str, folder: str, task: str, staging: Path
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **(extra or {}),
     }
-    with _signals_held():
-        atomic_write_json(paths.journal(hash_), {"hash": hash_, "files": files})
-        superseded = _supersede(root, folder, task, hash_)
+    with defer_signals():  # SIGTERM/SIGINT wait until the commit is whole
+        atomic_write_json(paths.journal(hash_), {"hash": hash_, "folder": folder, "files": files})
+        superseded = _supersede(root, folder, task, hash_, note or (lambda message: None))
         if superseded:
             manifest["superseded"] = superseded
         dest_dir.mkdir(parents=True, exist_ok=True)
@@ -271,11 +245,18 @@ def commit_unit(root: Path, *, hash_: str, folder: str, task: str, staging: Path
 
 
 def update_params(root: Path, entries: dict[str, dict]) -> None:
-    """Merge ``{model folder: record}`` into ``root/params.json`` (entries of models no longer swept stay)."""
+    """Merge ``{model folder: record}`` into ``root/params.json`` (entries of models no longer swept stay).
+
+    Raises:
+        StateFileError: a ``params.json`` that is not a JSON object (not replaced: it may be a hand edit).
+    """
     path = SweepPaths(root).params
-    current = _read_json(path)
-    merged = dict(current) if isinstance(current, dict) else {}
-    merged.update(entries)
+    try:
+        current = read_state_file(path)
+    except FileNotFoundError:
+        current = None
+    if current is not None and not isinstance(current, dict):
+        raise StateFileError(f"{path}: the file: expected a JSON object (model folder -> record), got a {type(current).__name__}")
+    merged = {**(current or {}), **entries}
     if merged != current:
         atomic_write_json(path, merged)
-

@@ -3,18 +3,36 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lm_eval_mirage.sweep.plan import Job, Unit
+from lm_eval_mirage.sweep.state import StateFileError
 from lm_eval_mirage.sweep.store import is_done
 
 __all__ = ["JobRecord", "SweepSummary", "analyze_command", "pending_units"]
 
-def pending_units(root: Path, job: Job) -> list[Unit]:
-    """The job's units without a valid manifest."""
-    return [u for u in job.units if not is_done(root, u.hash)]
+
+def pending_units(root: Path, job: Job, note: Callable[[str], None] | None = None) -> list[Unit]:
+    """The job's units without a valid manifest.
+
+    A manifest that is refused (damaged or foreign, see :mod:`lm_eval_mirage.sweep.state`) leaves its unit
+    pending, with one ``note``; without ``note`` the :class:`StateFileError` is raised.
+    """
+    pending = []
+    for unit in job.units:
+        try:
+            done = is_done(root, unit.hash)
+        except StateFileError as exc:
+            if note is None:
+                raise
+            note(f"{exc} (refused: the task counts as not done)")
+            done = False
+        if not done:
+            pending.append(unit)
+    return pending
 
 
 @dataclass
@@ -25,7 +43,7 @@ class JobRecord:
     label: str
     total: int
     done: int = 0
-    result: str = "waiting"  # done | already done | running | submitted | failed | cancelled
+    result: str = "waiting"  # one of lm_eval_mirage.sweep.state.JOB_RESULTS
     job_id: str | None = None
     attempts: int = 0
     state: str | None = None

@@ -31,3 +31,29 @@ def fake_harness():
         return [sys.executable, "-c", FAKE_HARNESS, str(output_path), task, mode]
 
     return command
+
+
+#: A stand-in ``python:`` for whole sweeps through the real command: the harness run (``-m lm_eval_mirage.cli.main
+#: run ...``) writes what the harness writes into its --output_path folder; everything else (submitit's job
+#: process, the sweep's step) runs in the real interpreter, unchanged.
+STUB_PYTHON = r"""#!{python}
+import json, os, sys, time
+from pathlib import Path
+args = sys.argv[1:]
+if args[:2] == ["-m", "lm_eval_mirage.cli.main"] and "run" in args:
+    out, task = Path(args[args.index("--output_path") + 1]), args[args.index("--tasks") + 1]
+    date = time.strftime("%Y-%m-%dT%H-%M-%S") + f".{{time.time_ns() % 10**6:06d}}"
+    (out.parent / f"{{out.stem}}_{{date}}.json").write_text(json.dumps({{"results": {{task: {{"exact_match,none": 0.5}}}}}}))
+    (out.parent / f"samples_{{task}}_{{date}}.jsonl").write_text(json.dumps({{"doc_id": 0, "exact_match": 0.5}}) + "\n")
+    sys.exit(0)
+os.execv(sys.executable, [sys.executable, *args])
+"""
+
+
+@pytest.fixture
+def stub_python(tmp_path):
+    """Path of an executable ``python`` for sweep files that fakes the harness run (see STUB_PYTHON)."""
+    path = tmp_path / "stub-python"
+    path.write_text(STUB_PYTHON.format(python=sys.executable))
+    path.chmod(0o755)
+    return path

@@ -66,7 +66,8 @@ def mark_done(tmp_path, unit, folder):
     (tmp_path / "out" / folder).mkdir(parents=True, exist_ok=True)
     (tmp_path / "out" / folder / f"results_{unit.hash}.json").write_text("{}")
     atomic_write_json(tmp_path / "out" / ".sweep" / "done" / f"{unit.hash}.json",
-                      {"hash": unit.hash, "files": [f"{folder}/results_{unit.hash}.json"]})
+                      {"hash": unit.hash, "task": unit.task, "folder": folder, "files": [f"{folder}/results_{unit.hash}.json"],
+                       "results": f"{folder}/results_{unit.hash}.json"})
 
 
 def test_failed_job_is_retried_until_retries_run_out(tmp_path):
@@ -110,10 +111,11 @@ def test_analyze_command_passes_the_parameter_counts_once_per_model(tmp_path):
 def test_status_combines_manifests_and_the_recorded_jobs(tmp_path):
     r, (job,), _ = runner(tmp_path)
     mark_done(tmp_path, job.units[0], job.key)
+    log = str(tmp_path / "out" / ".sweep" / "logs" / "41" / "41_0_log.err")
     atomic_write_json(tmp_path / "out" / ".sweep" / "state.json", {"jobs": {job.key: {
-        "job_id": "41", "attempts": 2, "result": "failed", "state": "FAILED", "stderr": "/l/41.err", "executor": "local"}}})
+        "job_id": "41", "attempts": 2, "result": "failed", "state": "FAILED", "stderr": log, "executor": "local"}}})
     (rec,) = sweep_status(r.config, r.jobs).records
-    assert (rec.done, rec.total, rec.result, rec.job_id, rec.attempts, rec.stderr) == (1, 2, "failed", "41", 2, "/l/41.err")
+    assert (rec.done, rec.total, rec.result, rec.job_id, rec.attempts, rec.stderr) == (1, 2, "failed", "41", 2, log)
 
 
 def write_file(tmp_path) -> Path:
@@ -162,7 +164,7 @@ def test_slurm_states_without_accounting(tmp_path, monkeypatch):
     assert slurm_states([]) == {}
 
 
-def failed_log(tmp_path, job, transient: bool = False, folder: str = ".") -> str:
+def failed_log(tmp_path, job, transient: bool = False, folder: str = "out/.sweep/logs/7") -> str:
     """The recorded log of a job whose model path does not exist, renamed to this job's folder and tasks."""
     text = (Path(__file__).parent / "data" / "failed_job.err").read_text(encoding="utf-8")
     text = text.replace("__tmp__h3fail__no-such-model", job.key).replace("mirage_arith_add_1d", "t1").replace("mirage_arith_sub_1d", "t2")

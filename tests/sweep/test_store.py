@@ -1,14 +1,13 @@
-"""Output-folder bookkeeping: atomic writes, signals held during a commit, params.json merging."""
+"""Output-folder bookkeeping: atomic writes, params.json merging (signals held during a commit: tests/test_io.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 
 import pytest
 
-from lm_eval_mirage.sweep.store import _signals_held, atomic_write_json, atomic_write_text, update_params
+from lm_eval_mirage.sweep.store import atomic_write_json, atomic_write_text, update_params
 
 
 def test_atomic_write_replaces_and_leaves_no_temporary_file(tmp_path):
@@ -25,19 +24,6 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     with pytest.raises(TypeError):
         atomic_write_json(path, {"x": object()})  # not serialisable: fails before anything is replaced
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["f.json"]
-
-
-def test_sigterm_waits_until_the_commit_is_over():
-    seen: list[str] = []
-    old = signal.signal(signal.SIGTERM, lambda *_: seen.append("term"))
-    try:
-        with _signals_held():
-            os.kill(os.getpid(), signal.SIGTERM)
-            seen.append("inside, after kill")
-        seen.append("after")
-    finally:
-        signal.signal(signal.SIGTERM, old)
-    assert seen == ["inside, after kill", "term", "after"]
 
 
 def test_params_json_merges_and_keeps_models_no_longer_swept(tmp_path):
