@@ -40,9 +40,20 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lm_eval_mirage.demo.control import CONTROL_FAMILIES, DEFAULT_FAMILIES
 
-    parser.add_argument("--out", default="mirage-control", metavar="DIR", help="report folder (default: ./mirage-control)")
-    parser.add_argument("--retrain", action="store_true", help="train the modadd and carry families now instead of using the shipped checkpoints")
-    parser.add_argument("--families", default=",".join(DEFAULT_FAMILIES), metavar="LIST", help=f"comma-separated, from {', '.join(CONTROL_FAMILIES)} (default: {','.join(DEFAULT_FAMILIES)})")
+    parser.add_argument(
+        "--out", default="mirage-control", metavar="DIR", help="report folder (default: ./mirage-control)"
+    )
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train the modadd and carry families now instead of using the shipped checkpoints",
+    )
+    parser.add_argument(
+        "--families",
+        default=",".join(DEFAULT_FAMILIES),
+        metavar="LIST",
+        help=f"comma-separated, from {', '.join(CONTROL_FAMILIES)} (default: {','.join(DEFAULT_FAMILIES)})",
+    )
     parser.add_argument("--limit", type=positive_int, metavar="N", help="problems per task (default: all)")
     add_trained_family_arguments(parser)
 
@@ -73,5 +84,6 @@ def run(args: argparse.Namespace) -> int:
     print((result.out / "control_summary.md").read_text())
     for message in result.messages:
         print(f"note: {message}")
-    print(f"report: {result.out / 'report.html'} (and report.md, control_summary.md); {result.timings['total_s']:.0f} s in all")
+    seconds = result.timings["total_s"]
+    print(f"report: {result.out / 'report.html'} (and report.md, control_summary.md); {seconds:.0f} s in all")
     return 0

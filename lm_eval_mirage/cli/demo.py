@@ -41,9 +41,23 @@ def positive_int(text: str) -> int:
 
 def add_trained_family_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every command that trains and evaluates shipped tiny families shares (demo, control)."""
-    parser.add_argument("--seeds", type=positive_int, default=1, metavar="K", help="seeds 0..K-1 per family (default 1); unshipped seeds are trained")
-    parser.add_argument("--cache-dir", metavar="DIR", help="cache folder (default: $LM_EVAL_MIRAGE_CACHE or the user cache folder)")
-    parser.add_argument("--threads", type=positive_int, default=1, metavar="T", help="torch threads for training (default 1; recorded in the checkpoints)")
+    parser.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="seeds 0..K-1 per family (default 1); unshipped seeds are trained",
+    )
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="cache folder (default: $LM_EVAL_MIRAGE_CACHE or the user cache folder)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        metavar="T",
+        help="torch threads for training (default 1; recorded in the checkpoints)",
+    )
     parser.add_argument("--no-plots", action="store_true", help="tables only (no matplotlib needed)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -59,10 +73,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lm_eval_mirage.demo.members import FAMILIES
 
     parser.add_argument("--out", default="mirage-demo", metavar="DIR", help="report folder (default: ./mirage-demo)")
-    parser.add_argument("--retrain", action="store_true", help="train the real family now instead of using the shipped checkpoints")
-    parser.add_argument("--families", default=",".join(FAMILIES), metavar="LIST", help=f"comma-separated, from {', '.join(FAMILIES)} (default: both)")
-    parser.add_argument("--members", type=positive_int, metavar="K", help="only K members per family and seed, evenly spread (default: all)")
-    parser.add_argument("--limit", type=positive_int, metavar="N", help="problems per task (default: 500 simulated, the whole table for recall)")
+    parser.add_argument(
+        "--retrain", action="store_true", help="train the real family now instead of using the shipped checkpoints"
+    )
+    parser.add_argument(
+        "--families",
+        default=",".join(FAMILIES),
+        metavar="LIST",
+        help=f"comma-separated, from {', '.join(FAMILIES)} (default: both)",
+    )
+    parser.add_argument(
+        "--members",
+        type=positive_int,
+        metavar="K",
+        help="only K members per family and seed, evenly spread (default: all)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=positive_int,
+        metavar="N",
+        help="problems per task (default: 500 simulated, the whole table for recall)",
+    )
     add_trained_family_arguments(parser)
 
 

@@ -234,7 +234,13 @@ def curve_rows(table: Any, runs: Sequence[DemoMember], size_of: dict[str, str]) 
     rows = []
     for m in runs:
         size = size_of.get(m.name, "")
-        row: dict[str, Any] = {"family": m.family, "seed": m.seed, "model": m.name, "size": size, "params": int(m.params)}
+        row: dict[str, Any] = {
+            "family": m.family,
+            "seed": m.seed,
+            "model": m.name,
+            "size": size,
+            "params": int(m.params),
+        }
         labels = {m.name, str(m.model_args.get("pretrained", m.name))}  # the harness names HF runs by their folder
         mine = found[found["model"].isin(labels)]
         for metric, filt, column in CURVE_METRICS:
@@ -333,8 +339,15 @@ def run_control(
     title = "lm-eval-mirage control: a real transition beside a mirage"
     report_options = {"title": title, "plots": plots, "x_label": _x_label(plan.runs)}
     folders, found, report = evaluate_and_report(
-        plan.runs, out, cache_root=plan.cache, notes=plan.notes, timings=plan.timings, echo=echo, progress=progress,
-        step_of=plan.step_of, **report_options,
+        plan.runs,
+        out,
+        cache_root=plan.cache,
+        notes=plan.notes,
+        timings=plan.timings,
+        echo=echo,
+        progress=progress,
+        step_of=plan.step_of,
+        **report_options,
     )
     timings = plan.timings
     timings["total_s"] = round(time.perf_counter() - start, 2)

@@ -109,8 +109,8 @@ def load_runs(runs: Sequence[DemoMember], folders: Sequence[Path], step_of: dict
         families = {m.name: m.series for m in members}
         return load([f for _, f in pairs], params=params, families=families, progress=progress, **kwargs)
 
-    by_steps = [(m, f) for m, f in zip(runs, folders) if m.name in step_of]
-    by_params = [(m, f) for m, f in zip(runs, folders) if m.name not in step_of]
+    by_steps = [(m, f) for m, f in zip(runs, folders, strict=True) if m.name in step_of]
+    by_params = [(m, f) for m, f in zip(runs, folders, strict=True) if m.name not in step_of]
     parts = []
     if by_steps:
         found = part(by_steps, x="steps", steps={m.name: step_of[m.name] for m, _ in by_steps})
@@ -186,7 +186,9 @@ def with_seed_means(table: Any, runs: Sequence[DemoMember], notes: dict[str, str
             series.append(m.series)
     for family, series in by_family.items():
         if len(series) > 1:
-            notes[f"{family}-mean{len(series)}"] = f"Mean over the {len(series)} seeds of the {family} family at each size."
+            notes[f"{family}-mean{len(series)}"] = (
+                f"Mean over the {len(series)} seeds of the {family} family at each size."
+            )
     return pd.concat([table, seed_mean_rows(table, by_family)], ignore_index=True)
 
 
@@ -243,7 +245,15 @@ def headline_table(scores: Any) -> list[dict]:
             r = hit.iloc[0]
             numbers = {k: float(r[k]) for k in ("first_value", "last_value", "emergence_score", "straight_line")}
             names = {"series": series, "family": str(r["family"]), "task": base, "metric": metric, "filter": filt}
-            rows.append({**names, "kind": str(r["kind"]), "n_models": int(r["n_models"]), **numbers, "verdict": str(r["verdict"])})
+            rows.append(
+                {
+                    **names,
+                    "kind": str(r["kind"]),
+                    "n_models": int(r["n_models"]),
+                    **numbers,
+                    "verdict": str(r["verdict"]),
+                }
+            )
     order = {m: i for i, (m, _, _) in enumerate(HEADLINE_METRICS)}
     rows.sort(key=lambda r: (r["series"], r["task"], order[r["metric"]]))
     return rows
@@ -273,9 +283,22 @@ def _score(v: float) -> str:
 
 def headline_markdown(rows: Sequence[dict]) -> str:
     """The headline as a Markdown table."""
-    columns = ["series", "task", "metric", "kind", "first_value", "last_value", "emergence_score", "straight_line", "verdict"]
+    columns = [
+        "series",
+        "task",
+        "metric",
+        "kind",
+        "first_value",
+        "last_value",
+        "emergence_score",
+        "straight_line",
+        "verdict",
+    ]
     header = ["series", "task", "metric", "kind", "first", "last", "emergence score", "straight line", "verdict"]
-    shown = [{**r, "emergence_score": _score(r["emergence_score"]), "straight_line": _score(r["straight_line"])} for r in rows]
+    shown = [
+        {**r, "emergence_score": _score(r["emergence_score"]), "straight_line": _score(r["straight_line"])}
+        for r in rows
+    ]
     return markdown_table(shown, columns, header)
 
 

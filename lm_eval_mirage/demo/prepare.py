@@ -71,7 +71,11 @@ def shipped_or_trained(
     shipped = [] if retrain else load(shipped_checkpoints(), recipe=recipe, seeds=seeds)
     have = {(size_of(m), m.seed) for m in shipped}
     missing = [s for s in seeds if any((z, s) not in have for z in sizes)]
-    trained = build(root, recipe=recipe, seeds=missing, threads=threads, progress=progress, retrain=retrain) if missing else []
+    trained = (
+        build(root, recipe=recipe, seeds=missing, threads=threads, progress=progress, retrain=retrain)
+        if missing
+        else []
+    )
     members = sorted([m for m in shipped if m.seed not in missing] + trained, key=lambda m: (m.seed, size_of(m)))
     return members, missing
 
@@ -153,7 +157,13 @@ def prepare_carry(
 
 
 def prepare_steps(
-    *, cache: Path, seeds: Sequence[int], retrain: bool, threads: int, recipe: Any = None, grid: Sequence[int] | None = None
+    *,
+    cache: Path,
+    seeds: Sequence[int],
+    retrain: bool,
+    threads: int,
+    recipe: Any = None,
+    grid: Sequence[int] | None = None,
 ) -> tuple[list[Any], str]:
     """The carry-steps checkpoints, verified: shipped where every step of the grid ships, else trained into
     ``cache`` (reused there when every step of ``grid``, default :data:`~lm_eval_mirage.zoo.carry.STEP_GRID`, is)."""

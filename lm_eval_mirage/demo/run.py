@@ -53,7 +53,9 @@ class DemoResult:
     messages: list[str] = field(default_factory=list)
 
 
-def _simulated_runs(seeds: Sequence[int], members: int | None, limit: int | None, notes: dict[str, str]) -> list[DemoMember]:
+def _simulated_runs(
+    seeds: Sequence[int], members: int | None, limit: int | None, notes: dict[str, str]
+) -> list[DemoMember]:
     """The simulated family's runs (``members`` of them per seed, evenly spread), a note per seed."""
     from lm_eval_mirage.models.simulated import DEFAULT_ALPHA, DEFAULT_C
 
@@ -66,8 +68,14 @@ def _simulated_runs(seeds: Sequence[int], members: int | None, limit: int | None
 
 
 def _trained_runs(
-    seeds: Sequence[int], *, members: int | None, limit: int | None, notes: dict[str, str], timings: dict[str, float],
-    echo: Callable[[str], None], **prepare: Any,
+    seeds: Sequence[int],
+    *,
+    members: int | None,
+    limit: int | None,
+    notes: dict[str, str],
+    timings: dict[str, float],
+    echo: Callable[[str], None],
+    **prepare: Any,
 ) -> list[DemoMember]:
     """The trained (recall) family's runs: its checkpoints prepared and verified, a note per seed."""
     from lm_eval_mirage.demo.prepare import prepare_recall
@@ -99,6 +107,30 @@ def _summary_markdown(rows: Sequence[dict], notes: dict[str, str]) -> str:
         + "\n".join(f"- {k}: {v}" for k, v in notes.items())
         + "\n"
     )
+
+
+def _summary_payload(
+    runs: Sequence[DemoMember],
+    rows: list[dict],
+    timings: dict[str, float],
+    folders: Sequence[Path],
+    notes: dict[str, str],
+    messages: Sequence[str],
+) -> dict[str, Any]:
+    """The content of ``demo_summary.json``."""
+    import lm_eval_mirage
+
+    keys = ("name", "series", "backend", "params", "tasks", "limit")
+    members = [{k: list(getattr(m, k)) if k == "tasks" else getattr(m, k) for k in keys} for m in runs]
+    return {
+        "lm_eval_mirage": lm_eval_mirage.__version__,
+        "headline": rows,
+        "timings": timings,
+        "members": members,
+        "runs": [str(f) for f in folders],
+        "notes": notes,
+        "messages": list(messages),
+    }
 
 
 def run_demo(
@@ -134,8 +166,6 @@ def run_demo(
         ValueError: a bad argument, or a damaged checkpoint
             (:class:`~lm_eval_mirage.zoo.checkpoints.CheckpointError`, before anything is evaluated).
     """
-    import lm_eval_mirage
-
     check_run_arguments(families, FAMILIES, seeds, limit)
     out, cache_root = Path(out), cache_dir(cache)
     out.mkdir(parents=True, exist_ok=True)
@@ -148,7 +178,9 @@ def run_demo(
         runs += _simulated_runs(seed_list, members, limit, notes)
     if "trained" in families:
         prepare = {"cache": cache_root, "retrain": retrain, "threads": threads, "progress": progress}
-        runs += _trained_runs(seed_list, members=members, limit=limit, notes=notes, timings=timings, echo=echo, **prepare)
+        runs += _trained_runs(
+            seed_list, members=members, limit=limit, notes=notes, timings=timings, echo=echo, **prepare
+        )
 
     title = "lm-eval-mirage demo: is the emergence a mirage?"
     report_options = {"title": title, "plots": plots, "paper_figure": plots}
@@ -158,18 +190,8 @@ def run_demo(
     timings["total_s"] = round(time.perf_counter() - start, 2)
 
     rows = headline_table(report.scores)
-    listed = [
-        {"name": m.name, "series": m.series, "backend": m.backend, "params": m.params, "tasks": list(m.tasks), "limit": m.limit}
-        for m in runs
-    ]
-    payload = {
-        "lm_eval_mirage": lm_eval_mirage.__version__,
-        "headline": rows,
-        "timings": timings,
-        "members": listed,
-        "runs": [str(f) for f in folders],
-        "notes": notes,
-        "messages": list(found.messages),
-    }
+    payload = _summary_payload(runs, rows, timings, folders, notes, found.messages)
     write_summary(out, "demo_summary", _summary_markdown(rows, notes), payload)
-    return DemoResult(out=out, members=runs, headline=rows, timings=timings, report=report, messages=list(found.messages))
+    return DemoResult(
+        out=out, members=runs, headline=rows, timings=timings, report=report, messages=list(found.messages)
+    )

@@ -276,7 +276,9 @@ def _member(folder: Path, meta: dict) -> ControlMember:
     return ControlMember(str(meta["name"]), folder, int(meta["depth"]), int(meta["seed"]), int(meta["params"]), meta)
 
 
-def load_control_family(root: str | os.PathLike, *, recipe: ControlRecipe | None = None, seeds: Iterable[int] | None = None) -> list[ControlMember]:
+def load_control_family(
+    root: str | os.PathLike, *, recipe: ControlRecipe | None = None, seeds: Iterable[int] | None = None
+) -> list[ControlMember]:
     """Control members saved under ``root`` (one folder each, ``carry-*``), sorted by seed then depth.
 
     Only members of ``recipe`` (matched by fingerprint) and of ``seeds`` are returned when given.
@@ -385,15 +387,20 @@ def train_step_checkpoints(
     return load_step_checkpoints(root, recipe=recipe, seeds=[seed])
 
 
-def load_step_checkpoints(root: str | os.PathLike, *, recipe: ControlRecipe | None = None, seeds: Iterable[int] | None = None) -> list[ControlMember]:
+def load_step_checkpoints(
+    root: str | os.PathLike, *, recipe: ControlRecipe | None = None, seeds: Iterable[int] | None = None
+) -> list[ControlMember]:
     """Checkpoints along training saved under ``root`` (``carrysteps-*``), sorted by seed then step.
 
     ``ControlMember.metadata["step"]`` holds the training step. Only ``recipe``'s (by fingerprint) and
     ``seeds``' checkpoints are returned when given.
     """
+
     def make(folder: Path, meta: dict) -> ControlMember:
         if not isinstance(meta.get("step"), int):
             raise ValueError(f"{folder / METADATA_FILE}: not a {STEPS_FAMILY_NAME} checkpoint (step missing)")
         return _member(folder, meta)
 
-    return load_saved_members(root, STEPS_FAMILY_NAME, make, recipe=recipe, seeds=seeds, order=lambda m: (m.seed, m.metadata["step"]))
+    return load_saved_members(
+        root, STEPS_FAMILY_NAME, make, recipe=recipe, seeds=seeds, order=lambda m: (m.seed, m.metadata["step"])
+    )

@@ -48,7 +48,12 @@ MAX_METADATA_BYTES = 16 * 2**20
 #: bytes per element of each safetensors dtype
 DTYPE_BYTES = {
     dtype: size
-    for size, dtypes in ((1, "BOOL U8 I8 F8_E4M3 F8_E5M2"), (2, "I16 U16 F16 BF16"), (4, "I32 U32 F32"), (8, "I64 U64 F64"))
+    for size, dtypes in (
+        (1, "BOOL U8 I8 F8_E4M3 F8_E5M2"),
+        (2, "I16 U16 F16 BF16"),
+        (4, "I32 U32 F32"),
+        (8, "I64 U64 F64"),
+    )
     for dtype in dtypes.split()
 }
 #: weight files that are pickles (``torch.save``): never loaded
@@ -167,7 +172,9 @@ def _header_bytes(path: Path) -> tuple[bytes, int]:
             length = int.from_bytes(head, "little") if len(head) == 8 else -1
             if not 2 <= length <= min(size - 8, MAX_HEADER_BYTES):
                 if head[:1] == b"\x80" or head[:4] == b"PK\x03\x04":
-                    raise CheckpointError(f"{path}: a pickle (torch.save) file, not safetensors; pickles are never loaded")
+                    raise CheckpointError(
+                        f"{path}: a pickle (torch.save) file, not safetensors; pickles are never loaded"
+                    )
                 raise CheckpointError(
                     f"{path}: not a safetensors file (its first 8 bytes claim a header of {length} bytes, "
                     f"the file has {size})"
@@ -188,7 +195,9 @@ def _tensor_entry(path: Path, name: str, info: Any, data_size: int) -> tuple[str
         raise CheckpointError(f"{path}: tensor {name!r} has shape {shape!r}; expected a list of integers >= 0")
     ints = isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)
     if not ints or not 0 <= offsets[0] <= offsets[1] <= data_size:
-        raise CheckpointError(f"{path}: tensor {name!r} has data_offsets {offsets!r} outside the file's {data_size} data bytes")
+        raise CheckpointError(
+            f"{path}: tensor {name!r} has data_offsets {offsets!r} outside the file's {data_size} data bytes"
+        )
     elements = math.prod(shape)  # Python integers: a forged 10**18 does not overflow, and nothing is allocated
     if elements * DTYPE_BYTES[info["dtype"]] != offsets[1] - offsets[0]:
         raise CheckpointError(
@@ -229,7 +238,9 @@ def _weights_file(folder: Path) -> Path:
     """``folder/model.safetensors``; a folder holding pickled weights instead (or besides) is refused."""
     pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES) if folder.is_dir() else []
     if pickles:
-        raise CheckpointError(f"{folder / pickles[0]}: a pickled weights file in a member's folder; pickles are never loaded")
+        raise CheckpointError(
+            f"{folder / pickles[0]}: a pickled weights file in a member's folder; pickles are never loaded"
+        )
     weights = folder / WEIGHTS_FILE
     if not weights.exists():
         raise CheckpointError(f"{weights}: missing (a member's weights are read from {WEIGHTS_FILE} only)")
@@ -246,10 +257,14 @@ def _loaded_digest(folder: Path, weights: Path) -> str:
     hf_logging.disable_progress_bar()  # a "loading weights" bar per member would bury the caller's progress bar
     hf_logging.set_verbosity_error()
     try:
-        model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True, dtype=torch.float32, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(
+            folder, use_safetensors=True, dtype=torch.float32, local_files_only=True
+        )
     except Exception as exc:  # transformers reports a bad folder in many types; each is one line naming it
         first = (str(exc).strip().splitlines() or [""])[0][:300]
-        raise CheckpointError(f"{weights}: does not load as the model of {folder / 'config.json'} ({type(exc).__name__}: {first})") from None
+        raise CheckpointError(
+            f"{weights}: does not load as the model of {folder / 'config.json'} ({type(exc).__name__}: {first})"
+        ) from None
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:
@@ -280,7 +295,13 @@ def _verify(folder: Path, metadata: Mapping[str, Any]) -> None:
     params = metadata.get("params")
     values = sum(math.prod(shape) for _, shape in header.values())
     if isinstance(params, int) and values != params:
-        raise CheckpointError(f"{weights}: holds {values} weights, the member's metadata records params={params} (another model's weights?)")
+        raise CheckpointError(
+            f"{weights}: holds {values} weights, the member's metadata records params={params} "
+            "(another model's weights?)"
+        )
     found = _loaded_digest(folder, weights)
     if found != expected:
-        raise CheckpointError(f"{weights}: the weights' SHA-256 is {found[:12]}..., the metadata records {expected[:12]}... (damaged or changed)")
+        raise CheckpointError(
+            f"{weights}: the weights' SHA-256 is {found[:12]}..., the metadata records {expected[:12]}... "
+            "(damaged or changed)"
+        )

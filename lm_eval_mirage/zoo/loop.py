@@ -156,7 +156,9 @@ def train_in_pool(
         return []
     jobs = max(1, min(len(work), jobs if jobs is not None else (os.cpu_count() or 1) // threads))
     names: list[str] = []
-    bar = tqdm(total=len(work), desc=f"{desc} ({jobs} process{'es' if jobs > 1 else ''})", unit="model", disable=not progress)
+    bar = tqdm(
+        total=len(work), desc=f"{desc} ({jobs} process{'es' if jobs > 1 else ''})", unit="model", disable=not progress
+    )
     try:
         if jobs == 1:
             for fn, args in work:
@@ -174,7 +176,9 @@ def train_in_pool(
     return names
 
 
-def still_to_train(existing: dict[tuple[int, int], Any], sizes: Sequence[int], seeds: Sequence[int], *, threads: int, retrain: bool) -> list[tuple[int, int]]:
+def still_to_train(
+    existing: dict[tuple[int, int], Any], sizes: Sequence[int], seeds: Sequence[int], *, threads: int, retrain: bool
+) -> list[tuple[int, int]]:
     """``(size, seed)`` pairs to train: those not saved, saved with another thread count, or all (``retrain``);
     largest first (they take longest, so a process pool ends together).
 
@@ -185,7 +189,12 @@ def still_to_train(existing: dict[tuple[int, int], Any], sizes: Sequence[int], s
         >>> still_to_train({(8, 0): M()}, [8, 16], [0], threads=2, retrain=False)
         [(16, 0), (8, 0)]
     """
-    todo = [(z, s) for s in seeds for z in sizes if retrain or (z, s) not in existing or existing[(z, s)].metadata.get("threads") != threads]
+    todo = [
+        (z, s)
+        for s in seeds
+        for z in sizes
+        if retrain or (z, s) not in existing or existing[(z, s)].metadata.get("threads") != threads
+    ]
     return sorted(todo, key=lambda zs: (-zs[0], zs[1]))
 
 
@@ -200,12 +209,18 @@ def cpu_signature() -> str:
         info = Path("/proc/cpuinfo").read_text(errors="replace").splitlines()
     except OSError:
         info = []
-    model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "") or platform.processor() or platform.machine()
+    model = (
+        next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
+        or platform.processor()
+        or platform.machine()
+    )
     flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
     return f"{model} | flags {hashlib.sha256(' '.join(sorted(flags)).encode()).hexdigest()[:12]}" if flags else model
 
 
-def train_and_save(train: Callable[..., tuple[Any, dict]], recipe: Any, size: int, seed: int, threads: int, folder: str) -> str:
+def train_and_save(
+    train: Callable[..., tuple[Any, dict]], recipe: Any, size: int, seed: int, threads: int, folder: str
+) -> str:
     """Train one member with ``train(recipe, size, seed=, threads=)`` and save it to ``folder``; its name.
     (Module level, so a spawned worker process can run it.)"""
     model, meta = train(recipe, size, seed=seed, threads=threads)

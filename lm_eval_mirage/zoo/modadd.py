@@ -79,16 +79,26 @@ class ModaddRecipe(RecipeRecord):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"ModaddRecipe.{name}={value!r} must be an integer >= 1")
-        if not self.widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 or w % self.n_head for w in self.widths):
-            raise ValueError(f"ModaddRecipe.widths={self.widths!r} must be positive integers divisible by n_head={self.n_head}")
+        if not self.widths or any(
+            isinstance(w, bool) or not isinstance(w, int) or w < 1 or w % self.n_head for w in self.widths
+        ):
+            raise ValueError(
+                f"ModaddRecipe.widths={self.widths!r} must be positive integers divisible by n_head={self.n_head}"
+            )
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"ModaddRecipe.lr={self.lr!r} must be a positive number")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise ValueError(f"ModaddRecipe.weight_decay={self.weight_decay!r} must be a number >= 0")
         modadd_data.modadd_split(self.modulus, self.train_fraction, self.data_seed)
-        longest = len(modadd_data.modadd_prompt(self.modulus - 1, self.modulus - 1, self.modulus)) + len(str(self.modulus)) + 2
+        longest = (
+            len(modadd_data.modadd_prompt(self.modulus - 1, self.modulus - 1, self.modulus))
+            + len(str(self.modulus))
+            + 2
+        )
         if longest > self.n_positions:
-            raise ValueError(f"ModaddRecipe.n_positions={self.n_positions} is shorter than a training line ({longest} tokens)")
+            raise ValueError(
+                f"ModaddRecipe.n_positions={self.n_positions} is shorter than a training line ({longest} tokens)"
+            )
 
     def task_metadata(self) -> dict[str, Any]:
         """The ``--metadata`` that makes ``mirage_control_modadd`` ask this recipe's held-out pairs."""
@@ -165,13 +175,21 @@ def _probe(recipe: ModaddRecipe) -> Callable[[Any], dict]:
             logits = model(input_ids=ids).logits[:, :-1]
             logp = torch.log_softmax(logits, -1).gather(2, target.clamp(min=0)[..., None])[..., 0]
             greedy = ((logits.argmax(-1) == target) | ~mask).all(1).float().mean()
-        return {"tf_exact_match": round(float(greedy), 5), "tf_per_token_logprob": round(float((logp * mask).sum() / mask.sum()), 5)}
+        return {
+            "tf_exact_match": round(float(greedy), 5),
+            "tf_per_token_logprob": round(float((logp * mask).sum() / mask.sum()), 5),
+        }
 
     return run
 
 
 def train_modadd_member(
-    recipe: ModaddRecipe, width: int, *, seed: int = 0, threads: int = 1, on_step: Callable[[int, float], None] | None = None
+    recipe: ModaddRecipe,
+    width: int,
+    *,
+    seed: int = 0,
+    threads: int = 1,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> tuple[Any, dict]:
     """Train one member (``n_embd = width``); returns ``(model, metadata)``. Deterministic for
     (recipe, width, seed, threads)."""
@@ -223,9 +241,12 @@ def train_modadd_member(
     return model, metadata
 
 
-def load_modadd_family(root: str | os.PathLike, *, recipe: ModaddRecipe | None = None, seeds: Iterable[int] | None = None) -> list[ModaddMember]:
+def load_modadd_family(
+    root: str | os.PathLike, *, recipe: ModaddRecipe | None = None, seeds: Iterable[int] | None = None
+) -> list[ModaddMember]:
     """Members saved under ``root`` (``modadd-*`` folders), sorted by seed then width; only ``recipe``'s (by
     fingerprint) and ``seeds``' when given."""
+
     def make(folder: Path, meta: dict) -> ModaddMember:
         return ModaddMember(str(meta["name"]), folder, int(meta["width"]), int(meta["seed"]), int(meta["params"]), meta)
 

@@ -88,8 +88,12 @@ class FamilyRecipe(RecipeRecord):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"FamilyRecipe.{name}={value!r} must be an integer >= 1")
-        if not self.widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 or w % self.n_head for w in self.widths):
-            raise ValueError(f"FamilyRecipe.widths={self.widths!r} must be positive integers divisible by n_head={self.n_head}")
+        if not self.widths or any(
+            isinstance(w, bool) or not isinstance(w, int) or w < 1 or w % self.n_head for w in self.widths
+        ):
+            raise ValueError(
+                f"FamilyRecipe.widths={self.widths!r} must be positive integers divisible by n_head={self.n_head}"
+            )
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"FamilyRecipe.lr={self.lr!r} must be a positive number")
         if not 0.0 <= self.input_noise < 1.0:
@@ -103,7 +107,9 @@ class FamilyRecipe(RecipeRecord):
 #: The recipe of the shipped checkpoints (lm_eval_mirage/zoo/checkpoints).
 RECIPE = FamilyRecipe()
 #: A recipe small enough for the test suite (seconds): same code path, tiny table.
-MICRO_RECIPE = FamilyRecipe(widths=(4, 8), steps=60, batch_size=16, warmup_steps=5, num_keys=12, digits=4, n_positions=32)
+MICRO_RECIPE = FamilyRecipe(
+    widths=(4, 8), steps=60, batch_size=16, warmup_steps=5, num_keys=12, digits=4, n_positions=32
+)
 
 
 @dataclass(frozen=True)
@@ -172,7 +178,14 @@ def training_batch_source(recipe: FamilyRecipe, seed: int) -> Callable[[], tuple
     return next_batch
 
 
-def train_member(recipe: FamilyRecipe, width: int, *, seed: int = 0, threads: int = 1, on_step: Callable[[int, float], None] | None = None) -> tuple[Any, dict]:
+def train_member(
+    recipe: FamilyRecipe,
+    width: int,
+    *,
+    seed: int = 0,
+    threads: int = 1,
+    on_step: Callable[[int, float], None] | None = None,
+) -> tuple[Any, dict]:
     """Train one member; returns ``(model, metadata)``. Deterministic for (recipe, width, seed, threads).
 
     Args:
@@ -193,12 +206,24 @@ def train_member(recipe: FamilyRecipe, width: int, *, seed: int = 0, threads: in
     start = time.perf_counter()
     with training_threads(threads):
         torch.manual_seed(seed)
-        config = tiny_gpt2_config(len(char_tokenizer()), n_layer=recipe.n_layer, n_embd=width, n_head=recipe.n_head, n_positions=recipe.n_positions)
+        config = tiny_gpt2_config(
+            len(char_tokenizer()),
+            n_layer=recipe.n_layer,
+            n_embd=width,
+            n_head=recipe.n_head,
+            n_positions=recipe.n_positions,
+        )
         model = GPT2LMHeadModel(config)
         init_fan_in(model, width)
         batches = training_batch_source(recipe, seed)
         loss_value, _ = run_training(
-            model, batches, steps=recipe.steps, lr=recipe.lr, betas=recipe.betas, warmup_steps=recipe.warmup_steps, on_step=on_step
+            model,
+            batches,
+            steps=recipe.steps,
+            lr=recipe.lr,
+            betas=recipe.betas,
+            warmup_steps=recipe.warmup_steps,
+            on_step=on_step,
         )
     metadata = {
         "family": FAMILY_NAME,
@@ -220,11 +245,14 @@ def train_member(recipe: FamilyRecipe, width: int, *, seed: int = 0, threads: in
     return model, metadata
 
 
-def load_family(root: str | os.PathLike, *, recipe: FamilyRecipe | None = None, seeds: Iterable[int] | None = None) -> list[Member]:
+def load_family(
+    root: str | os.PathLike, *, recipe: FamilyRecipe | None = None, seeds: Iterable[int] | None = None
+) -> list[Member]:
     """Members saved under ``root`` (one ``recall-*`` folder each), sorted by seed then width; optionally filtered.
 
     Only members of ``recipe`` (matched by fingerprint) and of ``seeds`` are returned when given.
     """
+
     def make(folder: Path, meta: dict) -> Member:
         return Member(meta["name"], folder, int(meta["width"]), int(meta["seed"]), int(meta["params"]), meta)
 
@@ -272,4 +300,3 @@ def build_family(
         finally:
             bar.close()
     return [m for m in load_family(root, recipe=recipe, seeds=seeds) if m.width in recipe.widths]
-
