@@ -169,7 +169,9 @@ def _header_bytes(path: Path) -> tuple[bytes, int]:
     try:
         with open(path, "rb") as fh:
             head = fh.read(8)
-            length = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if len(head) < 8:
+                raise CheckpointError(f"{path}: {size} bytes, too short for a safetensors file")
+            length = int.from_bytes(head, "little")
             if not 2 <= length <= min(size - 8, MAX_HEADER_BYTES):
                 if head[:1] == b"\x80" or head[:4] == b"PK\x03\x04":
                     raise CheckpointError(
