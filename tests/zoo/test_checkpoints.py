@@ -100,7 +100,9 @@ def test_scaled_weights_fail_the_sha256_check_with_one_line_naming_the_file(tmp_
 def test_weights_of_another_width_are_refused_before_loading(tmp_path):
     folder, meta = _copy_member(tmp_path)
     shutil.copy(shipped_checkpoints() / "recall-w5-s0" / WEIGHTS_FILE, folder / WEIGHTS_FILE)
-    with pytest.raises(CheckpointError, match=re.escape(f"{folder / WEIGHTS_FILE}: holds 1555 weights") + ".*params=1148"):
+    with pytest.raises(
+        CheckpointError, match=re.escape(f"{folder / WEIGHTS_FILE}: holds 1555 weights") + ".*params=1148"
+    ):
         verify_member(folder, meta)
 
 
@@ -147,7 +149,11 @@ def test_missing_weights_are_named(tmp_path):
     ("header", "data", "message"),
     [
         # 10**18 float32 elements claimed over 16 honest bytes: refused from the header, nothing allocated
-        ({"w": {"dtype": "F32", "shape": [10**9, 10**9], "data_offsets": [0, 16]}}, bytes(16), f"claims {10**18} elements"),
+        (
+            {"w": {"dtype": "F32", "shape": [10**9, 10**9], "data_offsets": [0, 16]}},
+            bytes(16),
+            f"claims {10**18} elements",
+        ),
         ({"w": {"dtype": "F32", "shape": [10**9, 10**9], "data_offsets": [0, 4 * 10**18]}}, bytes(16), "outside"),
         ({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, bytes(12), "4 bytes after the last tensor"),
         ({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "v": OVERLAPPING}, bytes(8), "overlap"),
