@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lm_eval_mirage.cli.demo import _positive, add_trained_family_arguments, offline_environment
+from lm_eval_mirage.cli.demo import add_trained_family_arguments, offline_environment, positive_int
 
 HELP = "the control: a trained family with a real transition (modular addition) beside the demo's mirage"
 DESCRIPTION = """\
@@ -40,10 +40,21 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lm_eval_mirage.demo.control import CONTROL_FAMILIES, DEFAULT_FAMILIES
 
-    parser.add_argument("--out", default="mirage-control", metavar="DIR", help="report folder (default: ./mirage-control)")
-    parser.add_argument("--retrain", action="store_true", help="train the modadd and carry families now instead of using the shipped checkpoints")
-    parser.add_argument("--families", default=",".join(DEFAULT_FAMILIES), metavar="LIST", help=f"comma-separated, from {', '.join(CONTROL_FAMILIES)} (default: {','.join(DEFAULT_FAMILIES)})")
-    parser.add_argument("--limit", type=_positive, metavar="N", help="problems per task (default: all)")
+    parser.add_argument(
+        "--out", default="mirage-control", metavar="DIR", help="report folder (default: ./mirage-control)"
+    )
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train the modadd and carry families now instead of using the shipped checkpoints",
+    )
+    parser.add_argument(
+        "--families",
+        default=",".join(DEFAULT_FAMILIES),
+        metavar="LIST",
+        help=f"comma-separated, from {', '.join(CONTROL_FAMILIES)} (default: {','.join(DEFAULT_FAMILIES)})",
+    )
+    parser.add_argument("--limit", type=positive_int, metavar="N", help="problems per task (default: all)")
     add_trained_family_arguments(parser)
 
 
@@ -56,14 +67,23 @@ def run(args: argparse.Namespace) -> int:
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     try:
         result = run_control(
-            args.out, retrain=args.retrain, seeds=args.seeds, cache=args.cache_dir, families=families, limit=args.limit,
-            threads=args.threads, plots=not args.no_plots, progress=not args.quiet, echo=lambda line: print(line, file=sys.stderr),
-        )  # fmt: skip
+            args.out,
+            retrain=args.retrain,
+            seeds=args.seeds,
+            cache=args.cache_dir,
+            families=families,
+            limit=args.limit,
+            threads=args.threads,
+            plots=not args.no_plots,
+            progress=not args.quiet,
+            echo=lambda line: print(line, file=sys.stderr),
+        )
     except ValueError as exc:
         print(f"lm-eval-mirage control: error: {exc}", file=sys.stderr)
         return 2
     print((result.out / "control_summary.md").read_text())
     for message in result.messages:
         print(f"note: {message}")
-    print(f"report: {result.out / 'report.html'} (and report.md, control_summary.md); {result.timings['total_s']:.0f} s in all")
+    seconds = result.timings["total_s"]
+    print(f"report: {result.out / 'report.html'} (and report.md, control_summary.md); {seconds:.0f} s in all")
     return 0

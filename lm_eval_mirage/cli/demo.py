@@ -28,7 +28,8 @@ examples:
 """
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (``--seeds``, ``--threads``, ``--limit``...)."""
     try:
         value = int(text)
     except ValueError:
@@ -40,9 +41,23 @@ def _positive(text: str) -> int:
 
 def add_trained_family_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every command that trains and evaluates shipped tiny families shares (demo, control)."""
-    parser.add_argument("--seeds", type=_positive, default=1, metavar="K", help="seeds 0..K-1 per family (default 1); unshipped seeds are trained")
-    parser.add_argument("--cache-dir", metavar="DIR", help="cache folder (default: $LM_EVAL_MIRAGE_CACHE or the user cache folder)")
-    parser.add_argument("--threads", type=_positive, default=1, metavar="T", help="torch threads for training (default 1; recorded in the checkpoints)")
+    parser.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="seeds 0..K-1 per family (default 1); unshipped seeds are trained",
+    )
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="cache folder (default: $LM_EVAL_MIRAGE_CACHE or the user cache folder)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        metavar="T",
+        help="torch threads for training (default 1; recorded in the checkpoints)",
+    )
     parser.add_argument("--no-plots", action="store_true", help="tables only (no matplotlib needed)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -58,10 +73,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lm_eval_mirage.demo.members import FAMILIES
 
     parser.add_argument("--out", default="mirage-demo", metavar="DIR", help="report folder (default: ./mirage-demo)")
-    parser.add_argument("--retrain", action="store_true", help="train the real family now instead of using the shipped checkpoints")
-    parser.add_argument("--families", default=",".join(FAMILIES), metavar="LIST", help=f"comma-separated, from {', '.join(FAMILIES)} (default: both)")
-    parser.add_argument("--members", type=_positive, metavar="K", help="only K members per family and seed, evenly spread (default: all)")
-    parser.add_argument("--limit", type=_positive, metavar="N", help="problems per task (default: 500 simulated, the whole table for recall)")
+    parser.add_argument(
+        "--retrain", action="store_true", help="train the real family now instead of using the shipped checkpoints"
+    )
+    parser.add_argument(
+        "--families",
+        default=",".join(FAMILIES),
+        metavar="LIST",
+        help=f"comma-separated, from {', '.join(FAMILIES)} (default: both)",
+    )
+    parser.add_argument(
+        "--members",
+        type=positive_int,
+        metavar="K",
+        help="only K members per family and seed, evenly spread (default: all)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=positive_int,
+        metavar="N",
+        help="problems per task (default: 500 simulated, the whole table for recall)",
+    )
     add_trained_family_arguments(parser)
 
 
@@ -70,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
 
     offline_environment()
     from lm_eval_mirage.analysis.plots import PLOT_INSTALL_HINT
-    from lm_eval_mirage.demo.run import headline_markdown, run_demo
+    from lm_eval_mirage.demo.pipeline import headline_markdown
+    from lm_eval_mirage.demo.run import run_demo
 
     if not args.no_plots:
         try:  # before minutes of harness runs, not after them
@@ -81,10 +114,18 @@ def run(args: argparse.Namespace) -> int:
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     try:
         result = run_demo(
-            args.out, retrain=args.retrain, seeds=args.seeds, cache=args.cache_dir, families=families, members=args.members,
-            limit=args.limit, threads=args.threads, plots=not args.no_plots, progress=not args.quiet,
+            args.out,
+            retrain=args.retrain,
+            seeds=args.seeds,
+            cache=args.cache_dir,
+            families=families,
+            members=args.members,
+            limit=args.limit,
+            threads=args.threads,
+            plots=not args.no_plots,
+            progress=not args.quiet,
             echo=lambda line: print(line, file=sys.stderr),
-        )  # fmt: skip
+        )
     except ValueError as exc:
         print(f"lm-eval-mirage demo: error: {exc}", file=sys.stderr)
         return 2

@@ -1,17 +1,16 @@
 """``lm-eval-mirage control``: a REAL transition (the modadd family) beside a mirage (the recall family).
 
 Steps: prepare the modadd family of :mod:`lm_eval_mirage.zoo.modadd` (and, when asked, the carry families of
-:mod:`lm_eval_mirage.zoo.control`; shipped checkpoints, or training into the cache) and the demo's recall
-family (:mod:`lm_eval_mirage.zoo.family`); evaluate every member through
-the real harness (:func:`lm_eval_mirage.demo.harness.evaluate_or_reuse`, cached) on its task and the task's
-``_ll`` twin; score everything with :mod:`lm_eval_mirage.analysis`; write the report, the headline
+:mod:`lm_eval_mirage.zoo.carry`) and the demo's recall family (:mod:`lm_eval_mirage.zoo.recall`): shipped
+checkpoints, or training into the cache, each verified (:mod:`lm_eval_mirage.demo.prepare`); evaluate every
+member through the real harness (:func:`lm_eval_mirage.demo.harness.evaluate_or_reuse`, cached) on its task and
+the task's ``_ll`` twin; score everything with :mod:`lm_eval_mirage.analysis`; write the report, the headline
 verdicts, how often each verdict holds over seeds, and the raw curves (exact match, token edit distance and
 per-token log-probability per member), so that a reader can re-judge them.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -21,7 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from lm_eval_mirage.demo.cache import cache_dir
-from lm_eval_mirage.demo.members import DemoMember, trained_members
+from lm_eval_mirage.demo.members import TRAINED_TASKS, DemoMember, checkpoint_members
+from lm_eval_mirage.demo.pipeline import (
+    check_run_arguments,
+    default_backend,
+    evaluate_and_report,
+    headline_markdown,
+    headline_table,
+    markdown_table,
+    write_summary,
+)
 
 __all__ = [
     "CONTROL_FAMILIES",
@@ -30,11 +38,6 @@ __all__ = [
     "MODADD_TASKS",
     "CURVE_METRICS",
     "ControlResult",
-    "prepare_control",
-    "prepare_modadd",
-    "prepare_steps",
-    "steps_members",
-    "control_members",
     "curve_rows",
     "verdict_counts",
     "run_control",
@@ -57,7 +60,7 @@ CURVE_METRICS = (
 )
 CARRY_NOTE = (
     "Real networks, the control: tiny GPT-2s of depth {depths} (width {width}, {n_head} heads) trained by "
-    "lm_eval_mirage.zoo.control with one recipe (seed {seed}) on {digits}-digit additions built around one carry "
+    "lm_eval_mirage.zoo.carry with one recipe (seed {seed}) on {digits}-digit additions built around one carry "
     "chain; evaluated by the harness (backend {backend}) on mirage_control_carry (chains of {min_chain} to "
     "{max_chain} positions, {num_problems} problems never seen in training) and its _ll twin. Every chain digit "
     "depends on one carried bit, so a model that cannot carry fails them together: exact match, token edit "
@@ -66,7 +69,7 @@ CARRY_NOTE = (
 )
 STEPS_NOTE = (
     "Real networks, the control over TRAINING STEPS: checkpoints at steps {steps} of one tiny GPT-2 (depth {depth}, "
-    "width {width}, {n_head} heads, seed {seed}) trained by lm_eval_mirage.zoo.control on {digits}-digit additions "
+    "width {width}, {n_head} heads, seed {seed}) trained by lm_eval_mirage.zoo.carry on {digits}-digit additions "
     "built around one carry chain; x is the training step. Evaluated by the harness (backend {backend}) on "
     "mirage_control_carry (chains of {min_chain} to {max_chain} positions, {num_problems} unseen problems) and its "
     "_ll twin. Every chain digit hangs on one carried bit: when the model learns to carry, exact match, token edit "
@@ -101,94 +104,125 @@ class ControlResult:
     messages: list[str] = field(default_factory=list)
 
 
-def _shipped_or_trained(
-    load: Callable[..., list[Any]], build: Callable[..., list[Any]], *, name: str, sizes: Sequence[int], size_of: Callable[[Any], int],
-    cache: Path, seeds: Sequence[int], retrain: bool, threads: int, progress: bool, recipe: Any,
-) -> tuple[list[Any], str]:  # fmt: skip
-    """A family's members: the shipped checkpoints where every size of a seed ships, the rest trained (or
-    reused) in ``cache/families/{name}-{fingerprint}``; sorted by seed then size."""
-    from lm_eval_mirage.zoo.family import shipped_checkpoints
+@dataclass
+class _Plan:
+    """What :func:`run_control` gathers while it prepares the families: the runs and what the report says
+    about them (notes, each member's size, the training step of checkpoints along training)."""
 
-    shipped = [] if retrain else load(shipped_checkpoints(), recipe=recipe, seeds=seeds)
-    have = {(size_of(m), m.seed) for m in shipped}
-    missing = [s for s in seeds if any((z, s) not in have for z in sizes)]
-    trained = []
-    if missing:
-        root = cache / "families" / f"{name}-{recipe.fingerprint}"
-        trained = build(root, recipe=recipe, seeds=missing, threads=threads, progress=progress, retrain=retrain)
-    members = sorted([m for m in shipped if m.seed not in missing] + trained, key=lambda m: (m.seed, size_of(m)))
-    source = "shipped checkpoints" if not missing else f"seeds {missing} trained {'now (--retrain)' if retrain else 'or reused'} in {cache}"
-    return members, source
+    cache: Path
+    seeds: list[int]
+    retrain: bool
+    threads: int
+    progress: bool
+    limit: int | None
+    backend: str
+    echo: Callable[[str], None]
+    runs: list[DemoMember] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
+    size_of: dict[str, str] = field(default_factory=dict)
+    step_of: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
+    def prepare(self, family: str, prepare: Callable[..., tuple[list[Any], str]], **options: Any) -> list[Any]:
+        """``prepare(cache=, seeds=, threads=, ...)``'s members, timed and announced."""
+        t = time.perf_counter()
+        members, source = prepare(cache=self.cache, seeds=self.seeds, threads=self.threads, **options)
+        self.timings[f"prepare_{family.replace('-', '_')}_s"] = round(time.perf_counter() - t, 2)
+        self.echo(f"{family} family: {len(members)} checkpoints from {source}")
+        return members
 
-def prepare_control(*, cache: Path, seeds: Sequence[int], retrain: bool, threads: int, progress: bool, recipe: Any = None) -> tuple[list[Any], str]:
-    """The carry family's members: shipped checkpoints where they serve, else trained into ``cache``."""
-    from lm_eval_mirage.zoo import control
-
-    recipe = recipe or control.CONTROL_RECIPE
-    return _shipped_or_trained(
-        control.load_control_family, control.build_control_family, name="carry", sizes=recipe.depths, size_of=lambda m: m.depth,
-        cache=cache, seeds=seeds, retrain=retrain, threads=threads, progress=progress, recipe=recipe,
-    )  # fmt: skip
-
-
-def prepare_modadd(*, cache: Path, seeds: Sequence[int], retrain: bool, threads: int, progress: bool, recipe: Any = None) -> tuple[list[Any], str]:
-    """The modadd family's members: shipped checkpoints where they serve, else trained into ``cache``."""
-    from lm_eval_mirage.zoo import modadd
-
-    recipe = recipe or modadd.MODADD_RECIPE
-    return _shipped_or_trained(
-        modadd.load_modadd_family, modadd.build_modadd_family, name="modadd", sizes=recipe.widths, size_of=lambda m: m.width,
-        cache=cache, seeds=seeds, retrain=retrain, threads=threads, progress=progress, recipe=recipe,
-    )  # fmt: skip
+    def add(self, members: Sequence[Any], *, family: str, tasks: Sequence[str], task_metadata: dict[str, Any]) -> None:
+        """One harness run per checkpoint of ``members``."""
+        self.runs += checkpoint_members(
+            members, family=family, tasks=tasks, task_metadata=task_metadata, backend=self.backend, limit=self.limit
+        )
 
 
-def prepare_steps(
-    *, cache: Path, seeds: Sequence[int], retrain: bool, threads: int, recipe: Any = None, grid: Sequence[int] | None = None
-) -> tuple[list[Any], str]:
-    """The carry-steps checkpoints: shipped where every step of the grid ships, else trained into ``cache``
-    (reused there when every step of ``grid``, default :data:`~lm_eval_mirage.zoo.control.STEP_GRID`, is)."""
-    from lm_eval_mirage.zoo import control
+def _plan_modadd(plan: _Plan) -> None:
+    from lm_eval_mirage.demo.prepare import prepare_modadd
+    from lm_eval_mirage.tasks.modadd_data import modadd_split
+    from lm_eval_mirage.zoo.modadd import MODADD_RECIPE as recipe
 
-    recipe = recipe or control.CONTROL_RECIPE
-    grid = set(grid or control.STEP_GRID)
-
-    def complete(found: Sequence[Any], seed: int) -> bool:
-        return grid <= {m.metadata["step"] for m in found if m.seed == seed and m.metadata.get("threads") == threads}
-
-    shipped = [] if retrain else control.load_step_checkpoints(control.shipped_control_checkpoints(), recipe=recipe, seeds=seeds)
-    missing = [s for s in seeds if not complete(shipped, s)]
-    root = cache / "families" / f"carrysteps-{recipe.fingerprint}"
-    cached = control.load_step_checkpoints(root, recipe=recipe, seeds=missing)
-    for s in missing:
-        if retrain or not complete(cached, s):
-            control.train_step_checkpoints(root, recipe=recipe, seed=s, threads=threads, grid=sorted(grid))
-    trained = control.load_step_checkpoints(root, recipe=recipe, seeds=missing)
-    members = [m for m in shipped if m.seed not in missing] + trained
-    members = sorted((m for m in members if m.metadata["step"] in grid), key=lambda m: (m.seed, m.metadata["step"]))
-    source = "shipped checkpoints" if not missing else f"seeds {missing} trained {'now (--retrain)' if retrain else 'or reused'} in {cache}"
-    return members, source
+    members = plan.prepare("modadd", prepare_modadd, retrain=plan.retrain, progress=plan.progress)
+    _, test_pairs = modadd_split(recipe.modulus, recipe.train_fraction, recipe.data_seed)
+    for s in plan.seeds:
+        mine = [m for m in members if m.seed == s]
+        plan.add(mine, family="modadd", tasks=MODADD_TASKS, task_metadata=recipe.task_metadata())
+        plan.size_of.update({m.name: f"width {m.width}" for m in mine})
+        plan.notes[f"modadd-seed{s}"] = MODADD_NOTE.format(
+            widths=", ".join(str(m.width) for m in mine),
+            seed=s,
+            weight_decay=recipe.weight_decay,
+            steps=recipe.steps,
+            modulus=recipe.modulus,
+            backend=plan.backend,
+            num_problems=min(len(test_pairs), plan.limit or len(test_pairs)),
+        )
 
 
-def steps_members(members: Sequence[Any], *, task_metadata: dict[str, Any], backend: str = "hf-mirage", limit: int | None = None) -> list[DemoMember]:
-    """One harness run per checkpoint along training (family ``carry-steps``)."""
-    return [DemoMember(**{**r.__dict__, "family": "carry-steps"}) for r in control_members(members, task_metadata=task_metadata, backend=backend, limit=limit)]
+def _carry_facts(recipe: Any, backend: str) -> dict[str, Any]:
+    """What the carry notes say about the recipe and its task."""
+    return {
+        "width": recipe.width,
+        "n_head": recipe.n_head,
+        "digits": recipe.digits,
+        "backend": backend,
+        "min_chain": recipe.test_min_chain,
+        "max_chain": recipe.test_max_chain,
+        "num_problems": recipe.num_problems,
+    }
 
 
-def control_members(
-    members: Sequence[Any], *, task_metadata: dict[str, Any], backend: str = "hf-mirage", limit: int | None = None,
-    family: str = "carry", tasks: Sequence[str] = CONTROL_TASKS,
-) -> list[DemoMember]:  # fmt: skip
-    """One harness run per checkpoint of a control family (carry: :class:`lm_eval_mirage.zoo.control.ControlMember`;
-    ``family="modadd", tasks=MODADD_TASKS``: :class:`lm_eval_mirage.zoo.modadd.ModaddMember`)."""
-    return [
-        DemoMember(
-            family=family, seed=m.seed, name=m.name, backend=backend, model_args={"pretrained": str(m.folder), "dtype": "float32"},
-            params=float(m.params), tasks=tuple(tasks), limit=limit, metadata=dict(task_metadata),
-            identity={"state_sha256": m.metadata.get("state_sha256", "")},
-        )  # fmt: skip
-        for m in members
-    ]
+def _plan_carry_steps(plan: _Plan) -> None:
+    from lm_eval_mirage.demo.prepare import prepare_steps
+    from lm_eval_mirage.zoo.carry import CONTROL_RECIPE as recipe
+    from lm_eval_mirage.zoo.carry import STEPS_DEPTH
+
+    members = plan.prepare("carry-steps", prepare_steps, retrain=plan.retrain)
+    for s in plan.seeds:
+        mine = [m for m in members if m.seed == s]
+        plan.add(mine, family="carry-steps", tasks=CONTROL_TASKS, task_metadata=recipe.task_metadata())
+        plan.size_of.update({m.name: f"step {m.metadata['step']}" for m in mine})
+        plan.step_of.update({m.name: int(m.metadata["step"]) for m in mine})
+        steps = ", ".join(str(m.metadata["step"]) for m in mine)
+        facts = _carry_facts(recipe, plan.backend)
+        plan.notes[f"carry-steps-seed{s}"] = STEPS_NOTE.format(steps=steps, depth=STEPS_DEPTH, seed=s, **facts)
+
+
+def _plan_carry(plan: _Plan) -> None:
+    from lm_eval_mirage.demo.prepare import prepare_carry
+    from lm_eval_mirage.zoo.carry import CONTROL_RECIPE as recipe
+
+    members = plan.prepare("carry", prepare_carry, retrain=plan.retrain, progress=plan.progress)
+    for s in plan.seeds:
+        mine = [m for m in members if m.seed == s]
+        plan.add(mine, family="carry", tasks=CONTROL_TASKS, task_metadata=recipe.task_metadata())
+        plan.size_of.update({m.name: f"depth {m.depth}" for m in mine})
+        depths = ", ".join(str(m.depth) for m in mine)
+        plan.notes[f"carry-seed{s}"] = CARRY_NOTE.format(depths=depths, seed=s, **_carry_facts(recipe, plan.backend))
+
+
+def _plan_recall(plan: _Plan) -> None:
+    from lm_eval_mirage.demo.prepare import prepare_recall
+    from lm_eval_mirage.zoo.recall import RECIPE as recipe
+
+    # the control's --retrain retrains the families it owns; the recall family is the demo's
+    members = plan.prepare("recall", prepare_recall, retrain=False, progress=plan.progress, retrain_option=False)
+    for s in plan.seeds:
+        mine = [m for m in members if m.seed == s]
+        plan.add(mine, family="recall", tasks=TRAINED_TASKS, task_metadata=recipe.task_metadata())
+        plan.size_of.update({m.name: f"width {m.width}" for m in mine})
+        widths = ", ".join(str(m.width) for m in mine)
+        plan.notes[f"recall-seed{s}"] = RECALL_NOTE.format(widths=widths, seed=s, digits=recipe.digits)
+
+
+#: how each family is planned, in the order the report lists them
+_PLANNERS: dict[str, Callable[[_Plan], None]] = {
+    "modadd": _plan_modadd,
+    "carry-steps": _plan_carry_steps,
+    "carry": _plan_carry,
+    "recall": _plan_recall,
+}
 
 
 def curve_rows(table: Any, runs: Sequence[DemoMember], size_of: dict[str, str]) -> list[dict]:
@@ -199,7 +233,14 @@ def curve_rows(table: Any, runs: Sequence[DemoMember], size_of: dict[str, str]) 
     found = table[table["split"] == "all"]
     rows = []
     for m in runs:
-        row: dict[str, Any] = {"family": m.family, "seed": m.seed, "model": m.name, "size": size_of.get(m.name, ""), "params": int(m.params)}
+        size = size_of.get(m.name, "")
+        row: dict[str, Any] = {
+            "family": m.family,
+            "seed": m.seed,
+            "model": m.name,
+            "size": size,
+            "params": int(m.params),
+        }
         labels = {m.name, str(m.model_args.get("pretrained", m.name))}  # the harness names HF runs by their folder
         mine = found[found["model"].isin(labels)]
         for metric, filt, column in CURVE_METRICS:
@@ -232,17 +273,25 @@ def verdict_counts(headline: Sequence[dict]) -> list[dict]:
     for key in order:
         found = groups[key]
         counts = sorted({v: found.count(v) for v in found}.items(), key=lambda kv: (-kv[1], kv[0]))
-        out.append({"family": key[0], "metric": key[1], "seeds": len(found), "verdicts": ", ".join(f"{v} {n}/{len(found)}" for v, n in counts)})
+        verdicts = ", ".join(f"{v} {n}/{len(found)}" for v, n in counts)
+        out.append({"family": key[0], "metric": key[1], "seeds": len(found), "verdicts": verdicts})
     return out
 
 
-def _markdown(rows: Sequence[dict], columns: Sequence[str]) -> str:
-    def cell(v: Any) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+def _summary_markdown(headline: list[dict], verdicts: list[dict], curves: list[dict], notes: dict[str, str]) -> str:
+    curve_columns = ["family", "seed", "size", "params", *(c for _, _, c in CURVE_METRICS)]
+    return (
+        "# Control: a real transition beside a mirage\n\n"
+        + "## Verdicts over seeds\n\n"
+        + markdown_table(verdicts, ["family", "metric", "seeds", "verdicts"])
+        + "\n## Emergence scores\n\n"
+        + headline_markdown(headline)
+        + "\n## Raw curves (split: all problems)\n\n"
+        + markdown_table(curves, curve_columns)
+        + "\n"
+        + "\n".join(f"- {k}: {v}" for k, v in notes.items())
+        + "\n"
+    )
 
 
 def run_control(
@@ -271,139 +320,54 @@ def run_control(
         plots: draw figures (needs matplotlib).
         progress: progress bars.
         echo: where status lines go.
+
+    Raises:
+        ValueError: a bad argument, or a damaged checkpoint
+            (:class:`~lm_eval_mirage.zoo.checkpoints.CheckpointError`, before anything is evaluated).
     """
     import lm_eval_mirage
-    from lm_eval_mirage.demo.run import (
-        _backend, check_run_arguments, evaluate_members, headline_markdown, headline_table, prepare_trained, seed_mean_rows,
-    )  # fmt: skip
 
     check_run_arguments(families, CONTROL_FAMILIES, seeds, limit)
-    out, cache_root = Path(out), cache_dir(cache)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
-    notes: dict[str, str] = {}
-    runs: list[DemoMember] = []
-    size_of: dict[str, str] = {}
-    seed_list = list(range(seeds))
-    backend = _backend()
     start = time.perf_counter()
+    plan = _Plan(cache_dir(cache), list(range(seeds)), retrain, threads, progress, limit, default_backend(), echo)
+    for family, add_family in _PLANNERS.items():
+        if family in families:
+            add_family(plan)
 
-    step_of: dict[str, int] = {}
-    if "modadd" in families:
-        from lm_eval_mirage.tasks.modadd_data import modadd_split
-        from lm_eval_mirage.zoo import modadd
-
-        recipe = modadd.MODADD_RECIPE
-        t = time.perf_counter()
-        members, source = prepare_modadd(cache=cache_root, seeds=seed_list, retrain=retrain, threads=threads, progress=progress)
-        timings["prepare_modadd_s"] = round(time.perf_counter() - t, 2)
-        echo(f"modadd family: {len(members)} checkpoints from {source}")
-        _, test_pairs = modadd_split(recipe.modulus, recipe.train_fraction, recipe.data_seed)
-        for s in seed_list:
-            mine = [m for m in members if m.seed == s]
-            runs += control_members(mine, task_metadata=recipe.task_metadata(), backend=backend, limit=limit, family="modadd", tasks=MODADD_TASKS)
-            size_of.update({m.name: f"width {m.width}" for m in mine})
-            notes[f"modadd-seed{s}"] = MODADD_NOTE.format(
-                widths=", ".join(str(m.width) for m in mine), seed=s, weight_decay=recipe.weight_decay, steps=recipe.steps,
-                modulus=recipe.modulus, backend=backend, num_problems=min(len(test_pairs), limit or len(test_pairs)),
-            )  # fmt: skip
-    if "carry-steps" in families:
-        from lm_eval_mirage.zoo import control
-
-        recipe = control.CONTROL_RECIPE
-        t = time.perf_counter()
-        members, source = prepare_steps(cache=cache_root, seeds=seed_list, retrain=retrain, threads=threads)
-        timings["prepare_carry_steps_s"] = round(time.perf_counter() - t, 2)
-        echo(f"carry-steps family: {len(members)} checkpoints from {source}")
-        for s in seed_list:
-            mine = [m for m in members if m.seed == s]
-            runs += steps_members(mine, task_metadata=recipe.task_metadata(), backend=backend, limit=limit)
-            size_of.update({m.name: f"step {m.metadata['step']}" for m in mine})
-            step_of.update({m.name: int(m.metadata["step"]) for m in mine})
-            notes[f"carry-steps-seed{s}"] = STEPS_NOTE.format(
-                steps=", ".join(str(m.metadata["step"]) for m in mine), depth=control.STEPS_DEPTH, width=recipe.width,
-                n_head=recipe.n_head, seed=s, digits=recipe.digits, backend=backend, min_chain=recipe.test_min_chain,
-                max_chain=recipe.test_max_chain, num_problems=recipe.num_problems,
-            )  # fmt: skip
-    if "carry" in families:
-        from lm_eval_mirage.zoo import control
-
-        recipe = control.CONTROL_RECIPE
-        t = time.perf_counter()
-        members, source = prepare_control(cache=cache_root, seeds=seed_list, retrain=retrain, threads=threads, progress=progress)
-        timings["prepare_carry_s"] = round(time.perf_counter() - t, 2)
-        echo(f"carry family: {len(members)} checkpoints from {source}")
-        for s in seed_list:
-            mine = [m for m in members if m.seed == s]
-            runs += control_members(mine, task_metadata=recipe.task_metadata(), backend=backend, limit=limit)
-            size_of.update({m.name: f"depth {m.depth}" for m in mine})
-            notes[f"carry-seed{s}"] = CARRY_NOTE.format(
-                depths=", ".join(str(m.depth) for m in mine), width=recipe.width, n_head=recipe.n_head, seed=s, digits=recipe.digits,
-                backend=backend, min_chain=recipe.test_min_chain, max_chain=recipe.test_max_chain, num_problems=recipe.num_problems,
-            )  # fmt: skip
-    if "recall" in families:
-        from lm_eval_mirage.zoo import family
-
-        t = time.perf_counter()
-        members, source = prepare_trained(cache=cache_root, seeds=seed_list, retrain=False, threads=threads, progress=progress)
-        timings["prepare_recall_s"] = round(time.perf_counter() - t, 2)
-        echo(f"recall family: {len(members)} checkpoints from {source}")
-        for s in seed_list:
-            mine = [m for m in members if m.seed == s]
-            recall = trained_members(mine, task_metadata=family.RECIPE.task_metadata(), backend=backend, limit=limit)
-            runs += [DemoMember(**{**r.__dict__, "family": "recall"}) for r in recall]
-            size_of.update({m.name: f"width {m.width}" for m in mine})
-            notes[f"recall-seed{s}"] = RECALL_NOTE.format(widths=", ".join(str(m.width) for m in mine), seed=s, digits=family.RECIPE.digits)
-
-    t = time.perf_counter()
-    folders, reused = evaluate_members(runs, cache_root, progress=progress)
-    timings["evaluate_s"] = round(time.perf_counter() - t, 2)
-    echo(f"evaluated {len(runs)} models ({reused} reused from the cache {cache_root / 'runs'})")
-
-    t = time.perf_counter()
-    from lm_eval_mirage.analysis import load, write_report
-
-    found = _load_runs(load, runs, folders, step_of, progress=progress)
-    table = found.table
-    if seeds > 1:
-        import pandas as pd
-
-        by_family: dict[str, list[str]] = {}
-        for m in runs:
-            by_family.setdefault(m.family, [])
-            if m.series not in by_family[m.family]:
-                by_family[m.family].append(m.series)
-        table = pd.concat([table, seed_mean_rows(table, by_family)], ignore_index=True)
-        for fam, series in by_family.items():
-            notes[f"{fam}-mean{len(series)}"] = f"Mean over the {len(series)} seeds of the {fam} family at each size."
-    report = write_report(
-        table, out, samples=found.samples, messages=found.messages, notes=notes,
-        title="lm-eval-mirage control: a real transition beside a mirage", plots=plots, progress=progress,
-        x_label=_x_label(runs),
-    )  # fmt: skip
-    timings["analyze_s"] = round(time.perf_counter() - t, 2)
+    title = "lm-eval-mirage control: a real transition beside a mirage"
+    report_options = {"title": title, "plots": plots, "x_label": _x_label(plan.runs)}
+    folders, found, report = evaluate_and_report(
+        plan.runs,
+        out,
+        cache_root=plan.cache,
+        notes=plan.notes,
+        timings=plan.timings,
+        echo=echo,
+        progress=progress,
+        step_of=plan.step_of,
+        **report_options,
+    )
+    timings = plan.timings
     timings["total_s"] = round(time.perf_counter() - start, 2)
 
     headline = headline_table(report.scores)
     verdicts = verdict_counts(headline)
-    curves = curve_rows(found.table, runs, size_of)
-    curve_columns = ["family", "seed", "size", "params", *(c for _, _, c in CURVE_METRICS)]
-    summary = (
-        "# Control: a real transition beside a mirage\n\n"
-        "## Verdicts over seeds\n\n" + _markdown(verdicts, ["family", "metric", "seeds", "verdicts"])
-        + "\n## Emergence scores\n\n" + headline_markdown(headline)
-        + "\n## Raw curves (split: all problems)\n\n" + _markdown(curves, curve_columns)
-        + "\n" + "\n".join(f"- {k}: {v}" for k, v in notes.items()) + "\n"
-    )  # fmt: skip
-    (out / "control_summary.md").write_text(summary)
+    curves = curve_rows(found.table, plan.runs, plan.size_of)
     payload = {
-        "lm_eval_mirage": lm_eval_mirage.__version__, "headline": headline, "verdicts": verdicts, "curves": curves,
-        "timings": timings, "runs": [str(f) for f in folders], "notes": notes, "messages": list(found.messages),
-    }  # fmt: skip
-    tmp = out / ".control_summary.json.tmp"
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    os.replace(tmp, out / "control_summary.json")
-    return ControlResult(out=out, members=runs, headline=headline, verdicts=verdicts, curves=curves, timings=timings, report=report, messages=list(found.messages))
+        "lm_eval_mirage": lm_eval_mirage.__version__,
+        "headline": headline,
+        "verdicts": verdicts,
+        "curves": curves,
+        "timings": timings,
+        "runs": [str(f) for f in folders],
+        "notes": plan.notes,
+        "messages": list(found.messages),
+    }
+    write_summary(out, "control_summary", _summary_markdown(headline, verdicts, curves, plan.notes), payload)
+    messages = list(found.messages)
+    return ControlResult(out, plan.runs, headline, verdicts, curves, timings, report=report, messages=messages)
 
 
 def _x_label(runs: Sequence[DemoMember]) -> str:
@@ -412,34 +376,3 @@ def _x_label(runs: Sequence[DemoMember]) -> str:
     if kinds == {True}:
         return "training step"
     return "parameters or training step" if True in kinds else "parameters"  # short: figures share the label
-
-
-def _load_runs(load: Callable[..., Any], runs: Sequence[DemoMember], folders: Sequence[Path], step_of: dict[str, int], *, progress: bool) -> Any:
-    """Collect the runs: the carry-steps checkpoints on the training-step axis (one curve per seed), the other
-    families on the parameter axis; one :class:`~lm_eval_mirage.analysis.collect.Collection` of both."""
-    import pandas as pd
-
-    def part(members: list[tuple[DemoMember, Path]], **kwargs: Any) -> Any:
-        ms = [m for m, _ in members]
-        return load([f for _, f in members], params={m.name: m.params for m in ms}, families={m.name: m.series for m in ms}, progress=progress, **kwargs)
-
-    by_steps = [(m, f) for m, f in zip(runs, folders) if m.name in step_of]
-    by_params = [(m, f) for m, f in zip(runs, folders) if m.name not in step_of]
-    parts = []
-    if by_steps:
-        found = part(by_steps, x="steps", steps={m.name: step_of[m.name] for m, _ in by_steps})
-        found.table["series"] = found.table["family"]  # x="steps" makes one curve per model; here: one per seed
-        parts.append(found)
-    if by_params:
-        parts.append(part(by_params))
-    if len(parts) == 1:
-        return parts[0]
-    first, second = parts
-    first.table = pd.concat([first.table, second.table], ignore_index=True)
-    samples = pd.concat([first.samples.astype({c: str for c in ("model", "task", "metric", "filter")}),
-                         second.samples.astype({c: str for c in ("model", "task", "metric", "filter")})], ignore_index=True)  # fmt: skip
-    for col in ("model", "task", "metric", "filter"):
-        samples[col] = samples[col].astype("category")
-    first.samples = samples
-    first.messages = [*first.messages, *second.messages]
-    return first

@@ -142,7 +142,8 @@ def evaluate_or_reuse(
     with atomic_dir(out) as tmp:
         args = {k: (str(v) if isinstance(v, Path) else v) for k, v in model_args.items()}
         # custom_dataset functions receive the task metadata and the model arguments (as the CLI does).
-        manager = TaskManager(include_path=lm_eval_mirage.tasks_path(), include_defaults=False, metadata={**args, **(metadata or {})})
+        task_metadata = {**args, **(metadata or {})}
+        manager = TaskManager(include_path=lm_eval_mirage.tasks_path(), include_defaults=False, metadata=task_metadata)
         tracker = EvaluationTracker(output_path=str(tmp))
         captured = io.StringIO()
         # The harness's log handler binds sys.stderr when first set up: set it up before redirecting. Its task
@@ -151,10 +152,17 @@ def evaluate_or_reuse(
         try:
             with contextlib.redirect_stderr(captured) if quiet else contextlib.nullcontext():
                 results = simple_evaluate(
-                    model=model, model_args=args, tasks=list(tasks), task_manager=manager, limit=limit,
-                    batch_size=batch_size, device=device, log_samples=True, evaluation_tracker=tracker,
+                    model=model,
+                    model_args=args,
+                    tasks=list(tasks),
+                    task_manager=manager,
+                    limit=limit,
+                    batch_size=batch_size,
+                    device=device,
+                    log_samples=True,
+                    evaluation_tracker=tracker,
                     verbosity="ERROR" if quiet else "WARNING",
-                )  # fmt: skip
+                )
         except BaseException:
             sys.stderr.write(captured.getvalue()[-20000:])
             raise

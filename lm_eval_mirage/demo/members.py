@@ -2,7 +2,7 @@
 
 * ``simulated``: the paper's model (:mod:`lm_eval_mirage.models.simulated`, a SIMULATION) at the sizes of the
   GPT-3 family, on the paper's two tasks (2-digit multiplication and 4-digit addition) and their ``_ll`` twins.
-* ``trained``: the tiny GPT-2s of :mod:`lm_eval_mirage.zoo.family` on the recall table they memorised.
+* ``trained``: the tiny GPT-2s of :mod:`lm_eval_mirage.zoo.recall` on the recall table they memorised.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ __all__ = [
     "series_name",
     "simulated_members",
     "trained_members",
+    "checkpoint_members",
     "spread",
 ]
 
@@ -84,28 +85,58 @@ def spread(items: Sequence[Any], k: int | None) -> list[Any]:
 
 
 def simulated_members(
-    seeds: Sequence[int], *, params: Sequence[float] = SIM_PARAMS, c: float = DEFAULT_C, alpha: float = DEFAULT_ALPHA, limit: int | None = None
+    seeds: Sequence[int],
+    *,
+    params: Sequence[float] = SIM_PARAMS,
+    c: float = DEFAULT_C,
+    alpha: float = DEFAULT_ALPHA,
+    limit: int | None = None,
 ) -> list[DemoMember]:
     """The simulated family: one ``mirage-sim`` run per size and seed."""
-    return [
-        DemoMember(
-            family="simulated", seed=seed, name=f"mirage-sim-{n:.3g}-s{seed}", backend="mirage-sim",
-            model_args={"model": f"mirage-sim-{n:.3g}-s{seed}", "params": n, "c": c, "alpha": alpha, "seed": seed},
-            params=float(n), tasks=SIM_TASKS, limit=SIM_PROBLEMS if limit is None else limit,
-        )  # fmt: skip
-        for seed in seeds
-        for n in params
-    ]
+    runs = []
+    for seed in seeds:
+        for n in params:
+            name = f"mirage-sim-{n:.3g}-s{seed}"
+            model_args = {"model": name, "params": n, "c": c, "alpha": alpha, "seed": seed}
+            limit_n = SIM_PROBLEMS if limit is None else limit
+            runs.append(DemoMember("simulated", seed, name, "mirage-sim", model_args, float(n), SIM_TASKS, limit_n))
+    return runs
 
 
-def trained_members(members: Sequence[Any], *, task_metadata: dict[str, Any], backend: str = "hf-mirage", limit: int | None = None) -> list[DemoMember]:
-    """The trained family: one run per checkpoint (:class:`lm_eval_mirage.zoo.family.Member`)."""
+def checkpoint_members(
+    members: Sequence[Any],
+    *,
+    family: str,
+    tasks: Sequence[str],
+    task_metadata: dict[str, Any],
+    backend: str = "hf-mirage",
+    limit: int | None = None,
+) -> list[DemoMember]:
+    """One harness run per saved checkpoint (any family of :mod:`lm_eval_mirage.zoo`) on ``tasks``.
+
+    The weights' SHA-256 from the checkpoint's metadata is part of the run's identity (its cache key).
+    """
     return [
         DemoMember(
-            family="trained", seed=m.seed, name=m.name, backend=backend,
+            family=family,
+            seed=m.seed,
+            name=m.name,
+            backend=backend,
             model_args={"pretrained": str(m.folder), "dtype": "float32"},
-            params=float(m.params), tasks=TRAINED_TASKS, limit=limit, metadata=dict(task_metadata),
+            params=float(m.params),
+            tasks=tuple(tasks),
+            limit=limit,
+            metadata=dict(task_metadata),
             identity={"state_sha256": m.metadata.get("state_sha256", "")},
-        )  # fmt: skip
+        )
         for m in members
     ]
+
+
+def trained_members(
+    members: Sequence[Any], *, task_metadata: dict[str, Any], backend: str = "hf-mirage", limit: int | None = None
+) -> list[DemoMember]:
+    """The demo's trained family: one run per checkpoint of :mod:`lm_eval_mirage.zoo.recall` on the recall tasks."""
+    return checkpoint_members(
+        members, family="trained", tasks=TRAINED_TASKS, task_metadata=task_metadata, backend=backend, limit=limit
+    )

@@ -1,4 +1,4 @@
-"""The one training loop of the package's trained families (recall, carry, modadd), and its thread guard.
+"""The one training loop of the package's trained families (recall, carry, modadd), its thread guard and pool.
 
 Every family trains a tiny GPT-2 the same way: draw a batch, one AdamW step, one scheduler step, report the
 loss; optionally probe the model every few steps and hand it to a callback. Keeping that loop in one place
@@ -12,13 +12,26 @@ import contextlib
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lm_eval_mirage.zoo.checkpoints import save_member
+
 M = TypeVar("M")
 
-__all__ = ["training_threads", "warmup_schedule", "run_training", "train_in_pool", "load_saved_members", "still_to_train", "cpu_signature", "train_and_save", "build_members", "RecipeRecord"]
+__all__ = [
+    "training_threads",
+    "warmup_schedule",
+    "init_fan_in",
+    "run_training",
+    "train_in_pool",
+    "still_to_train",
+    "cpu_signature",
+    "train_and_save",
+    "build_members",
+    "RecipeRecord",
+]
 
 
 @contextlib.contextmanager
@@ -60,6 +73,19 @@ def warmup_schedule(steps: int, warmup_steps: int, decay: str = "cosine") -> Cal
         return warm * 0.5 * (1.0 + math.cos(math.pi * min(step, steps) / steps))
 
     return factor
+
+
+def init_fan_in(model: Any, width: int) -> None:
+    """Draw every weight matrix of ``model`` from ``N(0, 1/width)`` (fan-in scale), in place.
+
+    With GPT-2's fixed 0.02 the tiny widths of the recall and carry families barely started learning.
+    """
+    import torch
+
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.dim() == 2:
+                param.normal_(0.0, 1.0 / math.sqrt(width))
 
 
 def run_training(
@@ -130,7 +156,9 @@ def train_in_pool(
         return []
     jobs = max(1, min(len(work), jobs if jobs is not None else (os.cpu_count() or 1) // threads))
     names: list[str] = []
-    bar = tqdm(total=len(work), desc=f"{desc} ({jobs} process{'es' if jobs > 1 else ''})", unit="model", disable=not progress)
+    bar = tqdm(
+        total=len(work), desc=f"{desc} ({jobs} process{'es' if jobs > 1 else ''})", unit="model", disable=not progress
+    )
     try:
         if jobs == 1:
             for fn, args in work:
@@ -148,43 +176,9 @@ def train_in_pool(
     return names
 
 
-def load_saved_members(
-    root: str | os.PathLike,
-    family: str,
-    make: Callable[[Path, dict], M],
-    *,
-    recipe: Any = None,
-    seeds: Iterable[int] | None = None,
-    order: Callable[[M], Any],
-) -> list[M]:
-    """The members of ``family`` saved under ``root`` (folders ``{family}-*`` holding the metadata file),
-    built by ``make(folder, metadata)``, only ``recipe``'s (by fingerprint) and ``seeds``' when given, sorted
-    by ``order``. A folder whose metadata names another family is an error that names the file."""
-    from lm_eval_mirage.zoo.family import METADATA_FILE
-
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    members = []
-    for folder in sorted(root.iterdir()):
-        if not (folder.name.startswith(f"{family}-") and (folder / METADATA_FILE).is_file()):
-            continue
-        try:
-            meta = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{folder / METADATA_FILE}: not a JSON metadata file ({exc})") from None
-        if not isinstance(meta, dict) or meta.get("family") != family:
-            found = meta.get("family") if isinstance(meta, dict) else type(meta).__name__
-            raise ValueError(f"{folder / METADATA_FILE}: family={found!r}, expected {family!r}")
-        if recipe is not None and meta.get("recipe_fingerprint") != recipe.fingerprint:
-            continue
-        if seeds is not None and meta.get("seed") not in set(seeds):
-            continue
-        members.append(make(folder, meta))
-    return sorted(members, key=order)
-
-
-def still_to_train(existing: dict[tuple[int, int], Any], sizes: Sequence[int], seeds: Sequence[int], *, threads: int, retrain: bool) -> list[tuple[int, int]]:
+def still_to_train(
+    existing: dict[tuple[int, int], Any], sizes: Sequence[int], seeds: Sequence[int], *, threads: int, retrain: bool
+) -> list[tuple[int, int]]:
     """``(size, seed)`` pairs to train: those not saved, saved with another thread count, or all (``retrain``);
     largest first (they take longest, so a process pool ends together).
 
@@ -195,7 +189,12 @@ def still_to_train(existing: dict[tuple[int, int], Any], sizes: Sequence[int], s
         >>> still_to_train({(8, 0): M()}, [8, 16], [0], threads=2, retrain=False)
         [(16, 0), (8, 0)]
     """
-    todo = [(z, s) for s in seeds for z in sizes if retrain or (z, s) not in existing or existing[(z, s)].metadata.get("threads") != threads]
+    todo = [
+        (z, s)
+        for s in seeds
+        for z in sizes
+        if retrain or (z, s) not in existing or existing[(z, s)].metadata.get("threads") != threads
+    ]
     return sorted(todo, key=lambda zs: (-zs[0], zs[1]))
 
 
@@ -210,16 +209,20 @@ def cpu_signature() -> str:
         info = Path("/proc/cpuinfo").read_text(errors="replace").splitlines()
     except OSError:
         info = []
-    model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "") or platform.processor() or platform.machine()
+    model = (
+        next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
+        or platform.processor()
+        or platform.machine()
+    )
     flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
     return f"{model} | flags {hashlib.sha256(' '.join(sorted(flags)).encode()).hexdigest()[:12]}" if flags else model
 
 
-def train_and_save(train: Callable[..., tuple[Any, dict]], recipe: Any, size: int, seed: int, threads: int, folder: str) -> str:
+def train_and_save(
+    train: Callable[..., tuple[Any, dict]], recipe: Any, size: int, seed: int, threads: int, folder: str
+) -> str:
     """Train one member with ``train(recipe, size, seed=, threads=)`` and save it to ``folder``; its name.
     (Module level, so a spawned worker process can run it.)"""
-    from lm_eval_mirage.zoo.family import save_member
-
     model, meta = train(recipe, size, seed=seed, threads=threads)
     save_member(model, folder, meta)
     return meta["name"]

@@ -1,6 +1,6 @@
 """The transition family: one-layer GPT-2s of increasing WIDTH trained on addition modulo 31.
 
-The control's real transition (issue 18; measured in docs/control.md). Every member is trained by one recipe
+The control's real transition (measured in docs/control.md). Every member is trained by one recipe
 (:data:`MODADD_RECIPE`); only ``n_embd`` differs:
 
 * Data: :func:`lm_eval_mirage.tasks.modadd_data.modadd_split`, half of the 961 pairs ``(a, b)`` with
@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from lm_eval_mirage.tasks import modadd_data
-from lm_eval_mirage.zoo.family import Member
-from lm_eval_mirage.zoo.loop import RecipeRecord
+from lm_eval_mirage.zoo.checkpoints import load_saved_members, state_digest
+from lm_eval_mirage.zoo.loop import RecipeRecord, build_members, cpu_signature, run_training, training_threads
+from lm_eval_mirage.zoo.recall import Member
 
 __all__ = [
     "FAMILY_NAME",
@@ -78,16 +79,26 @@ class ModaddRecipe(RecipeRecord):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"ModaddRecipe.{name}={value!r} must be an integer >= 1")
-        if not self.widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 or w % self.n_head for w in self.widths):
-            raise ValueError(f"ModaddRecipe.widths={self.widths!r} must be positive integers divisible by n_head={self.n_head}")
+        if not self.widths or any(
+            isinstance(w, bool) or not isinstance(w, int) or w < 1 or w % self.n_head for w in self.widths
+        ):
+            raise ValueError(
+                f"ModaddRecipe.widths={self.widths!r} must be positive integers divisible by n_head={self.n_head}"
+            )
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"ModaddRecipe.lr={self.lr!r} must be a positive number")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise ValueError(f"ModaddRecipe.weight_decay={self.weight_decay!r} must be a number >= 0")
         modadd_data.modadd_split(self.modulus, self.train_fraction, self.data_seed)
-        longest = len(modadd_data.modadd_prompt(self.modulus - 1, self.modulus - 1, self.modulus)) + len(str(self.modulus)) + 2
+        longest = (
+            len(modadd_data.modadd_prompt(self.modulus - 1, self.modulus - 1, self.modulus))
+            + len(str(self.modulus))
+            + 2
+        )
         if longest > self.n_positions:
-            raise ValueError(f"ModaddRecipe.n_positions={self.n_positions} is shorter than a training line ({longest} tokens)")
+            raise ValueError(
+                f"ModaddRecipe.n_positions={self.n_positions} is shorter than a training line ({longest} tokens)"
+            )
 
     def task_metadata(self) -> dict[str, Any]:
         """The ``--metadata`` that makes ``mirage_control_modadd`` ask this recipe's held-out pairs."""
@@ -164,13 +175,21 @@ def _probe(recipe: ModaddRecipe) -> Callable[[Any], dict]:
             logits = model(input_ids=ids).logits[:, :-1]
             logp = torch.log_softmax(logits, -1).gather(2, target.clamp(min=0)[..., None])[..., 0]
             greedy = ((logits.argmax(-1) == target) | ~mask).all(1).float().mean()
-        return {"tf_exact_match": round(float(greedy), 5), "tf_per_token_logprob": round(float((logp * mask).sum() / mask.sum()), 5)}
+        return {
+            "tf_exact_match": round(float(greedy), 5),
+            "tf_per_token_logprob": round(float((logp * mask).sum() / mask.sum()), 5),
+        }
 
     return run
 
 
 def train_modadd_member(
-    recipe: ModaddRecipe, width: int, *, seed: int = 0, threads: int = 1, on_step: Callable[[int, float], None] | None = None
+    recipe: ModaddRecipe,
+    width: int,
+    *,
+    seed: int = 0,
+    threads: int = 1,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> tuple[Any, dict]:
     """Train one member (``n_embd = width``); returns ``(model, metadata)``. Deterministic for
     (recipe, width, seed, threads)."""
@@ -178,8 +197,6 @@ def train_modadd_member(
     import transformers
     from transformers import GPT2LMHeadModel
 
-    from lm_eval_mirage.zoo.family import state_digest
-    from lm_eval_mirage.zoo.loop import cpu_signature, run_training, training_threads
     from lm_eval_mirage.zoo.tiny import char_tokenizer, tiny_gpt2_config
 
     if isinstance(width, bool) or not isinstance(width, int) or width < 1 or width % recipe.n_head:
@@ -187,13 +204,21 @@ def train_modadd_member(
     start = time.perf_counter()
     with training_threads(threads):
         torch.manual_seed(seed)
-        config = tiny_gpt2_config(len(char_tokenizer()), n_layer=recipe.n_layer, n_embd=width, n_head=recipe.n_head, n_positions=recipe.n_positions)
-        model = GPT2LMHeadModel(config)
+        shape = {"n_layer": recipe.n_layer, "n_embd": width, "n_head": recipe.n_head, "n_positions": recipe.n_positions}
+        model = GPT2LMHeadModel(tiny_gpt2_config(len(char_tokenizer()), **shape))
         loss_value, curve = run_training(
-            model, modadd_batch_source(recipe, seed), steps=recipe.steps, lr=recipe.lr, betas=recipe.betas,
-            weight_decay=recipe.weight_decay, warmup_steps=recipe.warmup_steps, decay="constant", on_step=on_step,
-            probe=_probe(recipe) if recipe.probe_every else None, probe_every=recipe.probe_every,
-        )  # fmt: skip
+            model,
+            modadd_batch_source(recipe, seed),
+            steps=recipe.steps,
+            lr=recipe.lr,
+            betas=recipe.betas,
+            weight_decay=recipe.weight_decay,
+            warmup_steps=recipe.warmup_steps,
+            decay="constant",
+            on_step=on_step,
+            probe=_probe(recipe) if recipe.probe_every else None,
+            probe_every=recipe.probe_every,
+        )
     metadata = {
         "family": FAMILY_NAME,
         "name": modadd_member_name(width, seed),
@@ -216,10 +241,11 @@ def train_modadd_member(
     return model, metadata
 
 
-def load_modadd_family(root: str | os.PathLike, *, recipe: ModaddRecipe | None = None, seeds: Iterable[int] | None = None) -> list[ModaddMember]:
+def load_modadd_family(
+    root: str | os.PathLike, *, recipe: ModaddRecipe | None = None, seeds: Iterable[int] | None = None
+) -> list[ModaddMember]:
     """Members saved under ``root`` (``modadd-*`` folders), sorted by seed then width; only ``recipe``'s (by
     fingerprint) and ``seeds``' when given."""
-    from lm_eval_mirage.zoo.loop import load_saved_members
 
     def make(folder: Path, meta: dict) -> ModaddMember:
         return ModaddMember(str(meta["name"]), folder, int(meta["width"]), int(meta["seed"]), int(meta["params"]), meta)
@@ -243,9 +269,18 @@ def build_modadd_family(
     Members train in ``jobs`` processes (default: CPU cores // threads, widest first); each uses ``threads``
     torch threads, so the weights do not depend on ``jobs``.
     """
-    from lm_eval_mirage.zoo.loop import build_members
-
     return build_members(
-        root, train=train_modadd_member, load=load_modadd_family, name=modadd_member_name, size_of=lambda m: m.width, sizes=recipe.widths,
-        recipe=recipe, seeds=seeds, threads=threads, jobs=jobs, progress=progress, retrain=retrain, desc="training the modadd family",
-    )  # fmt: skip
+        root,
+        train=train_modadd_member,
+        load=load_modadd_family,
+        name=modadd_member_name,
+        size_of=lambda m: m.width,
+        sizes=recipe.widths,
+        recipe=recipe,
+        seeds=seeds,
+        threads=threads,
+        jobs=jobs,
+        progress=progress,
+        retrain=retrain,
+        desc="training the modadd family",
+    )

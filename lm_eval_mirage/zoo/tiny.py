@@ -13,7 +13,12 @@ __all__ = ["CHARSET", "SPECIAL_TOKENS", "char_tokenizer", "tiny_gpt2_config", "b
 
 #: Every printable ASCII character plus newline: enough for the arithmetic prompts and any English text.
 CHARSET = "\n" + "".join(c for c in string.printable if c not in "\t\n\r\x0b\x0c")
-SPECIAL_TOKENS = {"unk_token": "<unk>", "pad_token": "<pad>", "eos_token": "<|endoftext|>", "bos_token": "<|endoftext|>"}
+SPECIAL_TOKENS = {
+    "unk_token": "<unk>",
+    "pad_token": "<pad>",
+    "eos_token": "<|endoftext|>",
+    "bos_token": "<|endoftext|>",
+}
 
 
 def char_tokenizer():
@@ -57,7 +62,16 @@ def tiny_gpt2_config(vocab_size: int, *, n_layer: int = 2, n_embd: int = 64, n_h
     )
 
 
-def build_tiny_model(folder: str | Path, *, n_layer: int = 2, n_embd: int = 64, n_head: int = 2, n_positions: int = 256, seed: int = 0, model=None) -> Path:
+def build_tiny_model(
+    folder: str | Path,
+    *,
+    n_layer: int = 2,
+    n_embd: int = 64,
+    n_head: int = 2,
+    n_positions: int = 256,
+    seed: int = 0,
+    model=None,
+) -> Path:
     """Save a randomly initialised (or the given) tiny GPT-2 with the character tokenizer to ``folder``.
 
     Returns:
@@ -70,7 +84,9 @@ def build_tiny_model(folder: str | Path, *, n_layer: int = 2, n_embd: int = 64, 
     tokenizer = char_tokenizer()
     if model is None:
         torch.manual_seed(seed)
-        config = tiny_gpt2_config(len(tokenizer), n_layer=n_layer, n_embd=n_embd, n_head=n_head, n_positions=n_positions)
+        config = tiny_gpt2_config(
+            len(tokenizer), n_layer=n_layer, n_embd=n_embd, n_head=n_head, n_positions=n_positions
+        )
         model = GPT2LMHeadModel(config)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from lm_eval_mirage.tasks.arithmetic import OPERATIONS
 
@@ -31,6 +33,42 @@ def arith_line(a: int, b: int, operation: str) -> str:
         raise ValueError(f"operation must be one of {sorted(OPERATIONS)}, got {operation!r}")
     answer = {"add": a + b, "sub": a - b, "mul": a * b}[operation]
     return f"Q: What is {a} {OPERATIONS[operation]} {b}? A: {answer}\n"
+
+
+def _check_arguments(operation: str, **counts: int) -> None:
+    """The operation is known and every count is an integer >= 1 (an error names the argument)."""
+    if operation not in OPERATIONS:
+        raise ValueError(f"operation must be one of {sorted(OPERATIONS)}, got {operation!r}")
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+
+
+def _arith_batches(
+    rng: random.Random, tokenizer: Any, operation: str, lo: int, hi: int, batch_size: int, problems_per_sequence: int
+) -> Callable[[], tuple[Any, Any]]:
+    """A function returning the next ``(input_ids, labels)``: ``batch_size`` sequences of
+    ``problems_per_sequence`` problems with operands in ``[lo, hi)``, right-padded, loss on every character."""
+    import torch
+
+    def next_batch() -> tuple[Any, Any]:
+        texts = [
+            "".join(
+                arith_line(rng.randrange(lo, hi), rng.randrange(lo, hi), operation)
+                for _ in range(problems_per_sequence)
+            )
+            for _ in range(batch_size)
+        ]
+        ids = [tokenizer.encode(t) for t in texts]
+        width = max(len(x) for x in ids)
+        input_ids = torch.full((batch_size, width), tokenizer.pad_token_id, dtype=torch.long)
+        labels = torch.full((batch_size, width), -100, dtype=torch.long)  # -100: no loss on padding
+        for i, x in enumerate(ids):
+            input_ids[i, : len(x)] = torch.tensor(x)
+            labels[i, : len(x)] = torch.tensor(x)
+        return input_ids, labels
+
+    return next_batch
 
 
 def train_tiny_arith(
@@ -73,11 +111,13 @@ def train_tiny_arith(
 
     from lm_eval_mirage.zoo.tiny import build_tiny_model, char_tokenizer, tiny_gpt2_config
 
-    if operation not in OPERATIONS:
-        raise ValueError(f"operation must be one of {sorted(OPERATIONS)}, got {operation!r}")
-    for name, value in (("digits", digits), ("steps", steps), ("batch_size", batch_size), ("problems_per_sequence", problems_per_sequence)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    counts = {
+        "digits": digits,
+        "steps": steps,
+        "batch_size": batch_size,
+        "problems_per_sequence": problems_per_sequence,
+    }
+    _check_arguments(operation, **counts)
 
     lo, hi = (0, 10) if digits == 1 else (10 ** (digits - 1), 10**digits)
     tokenizer = char_tokenizer()
@@ -88,25 +128,18 @@ def train_tiny_arith(
     try:
         torch.manual_seed(seed)
         max_chars = problems_per_sequence * len(arith_line(hi - 1, hi - 1, operation)) + 8
-        config = tiny_gpt2_config(len(tokenizer), n_layer=n_layer, n_embd=n_embd, n_head=n_head, n_positions=max(256, max_chars))
+        config = tiny_gpt2_config(
+            len(tokenizer), n_layer=n_layer, n_embd=n_embd, n_head=n_head, n_positions=max(256, max_chars)
+        )
         model = GPT2LMHeadModel(config)
         model.train()
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
         warmup = max(1, steps // 10)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup))
+        next_batch = _arith_batches(rng, tokenizer, operation, lo, hi, batch_size, problems_per_sequence)
         start = time.monotonic()
         for _ in range(steps):
-            texts = [
-                "".join(arith_line(rng.randrange(lo, hi), rng.randrange(lo, hi), operation) for _ in range(problems_per_sequence))
-                for _ in range(batch_size)
-            ]
-            ids = [tokenizer.encode(t) for t in texts]
-            width = max(len(x) for x in ids)
-            input_ids = torch.full((batch_size, width), config.pad_token_id, dtype=torch.long)
-            labels = torch.full((batch_size, width), -100, dtype=torch.long)  # -100: no loss on padding
-            for i, x in enumerate(ids):
-                input_ids[i, : len(x)] = torch.tensor(x)
-                labels[i, : len(x)] = torch.tensor(x)
+            input_ids, labels = next_batch()
             loss = model(input_ids=input_ids, labels=labels).loss
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lm_eval_mirage.demo.members import SIM_PARAMS, SIM_PROBLEMS, SIM_TASKS, TRAINED_TASKS, series_name, simulated_members, spread, trained_members
-from lm_eval_mirage.zoo.family import RECIPE, load_family, shipped_checkpoints
+from lm_eval_mirage.zoo.checkpoints import shipped_checkpoints
+from lm_eval_mirage.zoo.recall import RECIPE, load_family
 
 
 @pytest.mark.parametrize(

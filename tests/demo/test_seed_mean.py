@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from lm_eval_mirage.demo.run import seed_mean_rows
+from lm_eval_mirage.demo.pipeline import seed_mean_rows
 
 
 def _rows(series: str, values: list[float], n: float | None) -> list[dict]:

@@ -11,7 +11,7 @@ import pytest
 
 from lm_eval_mirage.tasks import modadd_data
 from lm_eval_mirage.zoo import modadd
-from lm_eval_mirage.zoo.family import METADATA_FILE, RECIPE, load_family, shipped_checkpoints, state_digest
+from lm_eval_mirage.zoo.checkpoints import METADATA_FILE, shipped_checkpoints, state_digest
 from lm_eval_mirage.zoo.modadd import (
     MICRO_MODADD_RECIPE,
     MODADD_RECIPE,
@@ -22,6 +22,7 @@ from lm_eval_mirage.zoo.modadd import (
     modadd_member_name,
     train_modadd_member,
 )
+from lm_eval_mirage.zoo.recall import RECIPE, load_family
 from lm_eval_mirage.zoo.tiny import char_tokenizer
 
 
@@ -142,7 +143,7 @@ def test_task_yaml_defaults_ask_the_shipped_recipe_test_split(task, recipe):
     from lm_eval.tasks import TaskManager
 
     from lm_eval_mirage.tasks import tasks_path
-    from lm_eval_mirage.zoo.control import CONTROL_RECIPE
+    from lm_eval_mirage.zoo.carry import CONTROL_RECIPE
 
     recipe = CONTROL_RECIPE if recipe == "carry" else recipe
     loaded = TaskManager(include_path=tasks_path(), include_defaults=False).load_task_or_group([task])[task]

@@ -21,13 +21,12 @@ curves nearly the same across seeds. The arithmetic tasks, by contrast, need car
 it in a seed-dependent jump that token edit distance shows too (a real transition, not a mirage).
 
 Determinism: the same recipe, seed and thread count give bit-identical weights (``torch.set_num_threads`` is
-set during training and recorded in each member's metadata with the weights' SHA-256).
+set during training and recorded in each member's metadata with the weights' SHA-256, see
+:mod:`lm_eval_mirage.zoo.checkpoints`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import random
@@ -37,27 +36,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lm_eval_mirage._io import atomic_dir
 from lm_eval_mirage.tasks import demo_data
-from lm_eval_mirage.zoo.loop import RecipeRecord
+from lm_eval_mirage.zoo.checkpoints import load_saved_members, save_member, state_digest
+from lm_eval_mirage.zoo.loop import (
+    RecipeRecord,
+    init_fan_in,
+    run_training,
+    still_to_train,
+    train_and_save,
+    train_in_pool,
+    training_threads,
+)
 
 __all__ = [
     "FamilyRecipe",
     "RECIPE",
     "MICRO_RECIPE",
-    "METADATA_FILE",
     "Member",
     "member_name",
     "training_batch_source",
     "train_member",
-    "save_member",
-    "state_digest",
     "build_family",
     "load_family",
-    "shipped_checkpoints",
 ]
 
-METADATA_FILE = "mirage_family.json"
 FAMILY_NAME = "recall"
 
 
@@ -86,8 +88,12 @@ class FamilyRecipe(RecipeRecord):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"FamilyRecipe.{name}={value!r} must be an integer >= 1")
-        if not self.widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 or w % self.n_head for w in self.widths):
-            raise ValueError(f"FamilyRecipe.widths={self.widths!r} must be positive integers divisible by n_head={self.n_head}")
+        if not self.widths or any(
+            isinstance(w, bool) or not isinstance(w, int) or w < 1 or w % self.n_head for w in self.widths
+        ):
+            raise ValueError(
+                f"FamilyRecipe.widths={self.widths!r} must be positive integers divisible by n_head={self.n_head}"
+            )
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"FamilyRecipe.lr={self.lr!r} must be a positive number")
         if not 0.0 <= self.input_noise < 1.0:
@@ -101,7 +107,9 @@ class FamilyRecipe(RecipeRecord):
 #: The recipe of the shipped checkpoints (lm_eval_mirage/zoo/checkpoints).
 RECIPE = FamilyRecipe()
 #: A recipe small enough for the test suite (seconds): same code path, tiny table.
-MICRO_RECIPE = FamilyRecipe(widths=(4, 8), steps=60, batch_size=16, warmup_steps=5, num_keys=12, digits=4, n_positions=32)
+MICRO_RECIPE = FamilyRecipe(
+    widths=(4, 8), steps=60, batch_size=16, warmup_steps=5, num_keys=12, digits=4, n_positions=32
+)
 
 
 @dataclass(frozen=True)
@@ -170,26 +178,14 @@ def training_batch_source(recipe: FamilyRecipe, seed: int) -> Callable[[], tuple
     return next_batch
 
 
-def _init_fan_in(model: Any, width: int) -> None:
-    import torch
-
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.dim() == 2:
-                param.normal_(0.0, 1.0 / math.sqrt(width))
-
-
-def state_digest(model: Any) -> str:
-    """SHA-256 over the names, shapes, dtypes and bytes of every tensor in the state dict (sorted by name)."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        h.update(f"{name}|{tuple(t.shape)}|{t.dtype}|".encode())
-        h.update(t.numpy().tobytes())
-    return h.hexdigest()
-
-
-def train_member(recipe: FamilyRecipe, width: int, *, seed: int = 0, threads: int = 1, on_step: Callable[[int, float], None] | None = None) -> tuple[Any, dict]:
+def train_member(
+    recipe: FamilyRecipe,
+    width: int,
+    *,
+    seed: int = 0,
+    threads: int = 1,
+    on_step: Callable[[int, float], None] | None = None,
+) -> tuple[Any, dict]:
     """Train one member; returns ``(model, metadata)``. Deterministic for (recipe, width, seed, threads).
 
     Args:
@@ -207,18 +203,28 @@ def train_member(recipe: FamilyRecipe, width: int, *, seed: int = 0, threads: in
 
     if isinstance(width, bool) or not isinstance(width, int) or width < 1 or width % recipe.n_head:
         raise ValueError(f"width={width!r} must be a positive integer divisible by n_head={recipe.n_head}")
-    from lm_eval_mirage.zoo.loop import run_training, training_threads
-
     start = time.perf_counter()
     with training_threads(threads):
         torch.manual_seed(seed)
-        config = tiny_gpt2_config(len(char_tokenizer()), n_layer=recipe.n_layer, n_embd=width, n_head=recipe.n_head, n_positions=recipe.n_positions)
+        config = tiny_gpt2_config(
+            len(char_tokenizer()),
+            n_layer=recipe.n_layer,
+            n_embd=width,
+            n_head=recipe.n_head,
+            n_positions=recipe.n_positions,
+        )
         model = GPT2LMHeadModel(config)
-        _init_fan_in(model, width)
+        init_fan_in(model, width)
+        batches = training_batch_source(recipe, seed)
         loss_value, _ = run_training(
-            model, training_batch_source(recipe, seed), steps=recipe.steps, lr=recipe.lr, betas=recipe.betas,
-            warmup_steps=recipe.warmup_steps, on_step=on_step,
-        )  # fmt: skip
+            model,
+            batches,
+            steps=recipe.steps,
+            lr=recipe.lr,
+            betas=recipe.betas,
+            warmup_steps=recipe.warmup_steps,
+            on_step=on_step,
+        )
     metadata = {
         "family": FAMILY_NAME,
         "name": member_name(width, seed),
@@ -239,45 +245,18 @@ def train_member(recipe: FamilyRecipe, width: int, *, seed: int = 0, threads: in
     return model, metadata
 
 
-def save_member(model: Any, folder: str | os.PathLike, metadata: dict) -> Path:
-    """Save an HF folder (weights, config, character tokenizer) plus ``mirage_family.json``, atomically."""
-    from transformers.utils import logging as hf_logging
-
-    from lm_eval_mirage.zoo.tiny import build_tiny_model
-
-    folder = Path(folder)
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # a "writing shards" bar per member would bury the family's progress bar
-    try:
-        with atomic_dir(folder) as tmp:
-            build_tiny_model(tmp, model=model)
-            (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-            for f in tmp.iterdir():
-                f.chmod(0o644)  # transformers may write the weights as a private temporary file
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
-    return folder
-
-
-def load_family(root: str | os.PathLike, *, recipe: FamilyRecipe | None = None, seeds: Iterable[int] | None = None) -> list[Member]:
+def load_family(
+    root: str | os.PathLike, *, recipe: FamilyRecipe | None = None, seeds: Iterable[int] | None = None
+) -> list[Member]:
     """Members saved under ``root`` (one ``recall-*`` folder each), sorted by seed then width; optionally filtered.
 
     Only members of ``recipe`` (matched by fingerprint) and of ``seeds`` are returned when given.
     """
-    from lm_eval_mirage.zoo.loop import load_saved_members
 
     def make(folder: Path, meta: dict) -> Member:
         return Member(meta["name"], folder, int(meta["width"]), int(meta["seed"]), int(meta["params"]), meta)
 
     return load_saved_members(root, FAMILY_NAME, make, recipe=recipe, seeds=seeds, order=lambda m: (m.seed, m.width))
-
-
-def _train_and_save(recipe: FamilyRecipe, width: int, seed: int, threads: int, folder: str) -> str:
-    """Worker of :func:`build_family` (a separate process when ``jobs > 1``)."""
-    model, meta = train_member(recipe, width, seed=seed, threads=threads)
-    save_member(model, folder, meta)
-    return meta["name"]
 
 
 def build_family(
@@ -301,38 +280,23 @@ def build_family(
 
     root = Path(root)
     existing = {(m.width, m.seed): m for m in load_family(root, recipe=recipe)}
-    todo = [
-        (w, s) for s in seeds for w in recipe.widths
-        if retrain or (w, s) not in existing or existing[(w, s)].metadata.get("threads") != threads
-    ]  # fmt: skip
+    todo = still_to_train(existing, recipe.widths, seeds, threads=threads, retrain=retrain)
     jobs = max(1, min(len(todo), jobs if jobs is not None else (os.cpu_count() or 1) // threads)) if todo else 1
-    if jobs == 1:
-        bar = tqdm(total=len(todo) * recipe.steps, desc="training the recall family", unit="step", disable=not progress or not todo)
+    if jobs > 1:
+        work = [(train_and_save, (train_member, recipe, w, s, threads, str(root / member_name(w, s)))) for w, s in todo]
+        train_in_pool(work, jobs=jobs, threads=threads, desc="training the recall family", progress=progress)
+    else:  # one process: the bar counts optimiser steps (a full-size member takes minutes)
+        desc = "training the recall family"
+        bar = tqdm(total=len(todo) * recipe.steps, desc=desc, unit="step", disable=not progress or not todo)
+
+        def tick(step: int, loss: float) -> None:
+            bar.update(1)
+
         try:
             for width, seed in todo:
                 bar.set_postfix_str(member_name(width, seed))
-                model, meta = train_member(recipe, width, seed=seed, threads=threads, on_step=lambda step, loss: bar.update(1))
+                model, meta = train_member(recipe, width, seed=seed, threads=threads, on_step=tick)
                 save_member(model, root / member_name(width, seed), meta)
         finally:
             bar.close()
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        bar = tqdm(total=len(todo), desc=f"training the recall family ({jobs} processes)", unit="model", disable=not progress)
-        # Larger members first: they take longest, so the pool ends together.
-        order = sorted(todo, key=lambda ws: -ws[0])
-        try:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = [pool.submit(_train_and_save, recipe, w, s, threads, str(root / member_name(w, s))) for w, s in order]
-                for done in as_completed(futures):
-                    bar.set_postfix_str(done.result())
-                    bar.update(1)
-        finally:
-            bar.close()
     return [m for m in load_family(root, recipe=recipe, seeds=seeds) if m.width in recipe.widths]
-
-
-def shipped_checkpoints() -> Path:
-    """Folder of the checkpoints that ship with the package (trained by :data:`RECIPE`, seed 0, 1 thread)."""
-    return Path(__file__).resolve().parent / "checkpoints"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from lm_eval_mirage.tasks import carry_data
-from lm_eval_mirage.zoo import control
-from lm_eval_mirage.zoo.control import (
+from lm_eval_mirage.zoo import carry as control
+from lm_eval_mirage.zoo.carry import (
     CONTROL_RECIPE,
     MICRO_CONTROL_RECIPE,
     ControlRecipe,
@@ -21,7 +21,8 @@ from lm_eval_mirage.zoo.control import (
     shipped_control_checkpoints,
     train_control_member,
 )
-from lm_eval_mirage.zoo.family import METADATA_FILE, RECIPE, load_family, state_digest
+from lm_eval_mirage.zoo.checkpoints import METADATA_FILE, state_digest
+from lm_eval_mirage.zoo.recall import RECIPE, load_family
 from lm_eval_mirage.zoo.tiny import char_tokenizer
 
 
@@ -139,7 +140,7 @@ def test_shipped_step_checkpoints_match_their_weights_and_the_depth_member():
 
 
 def test_prepare_steps_trains_reuses_and_retrains_the_same_checkpoints(tmp_path):
-    from lm_eval_mirage.demo.control import prepare_steps
+    from lm_eval_mirage.demo.prepare import prepare_steps
 
     kwargs = dict(cache=tmp_path, seeds=[0], threads=1, recipe=MICRO_CONTROL_RECIPE, grid=(2, 5, 20))
     first, source = prepare_steps(retrain=False, **kwargs)

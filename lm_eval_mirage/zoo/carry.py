@@ -1,7 +1,7 @@
-"""The control family: tiny GPT-2s of increasing DEPTH trained on addition with long carry chains.
+"""The carry family: tiny GPT-2s of increasing DEPTH trained on addition with long carry chains.
 
-Built as the project's candidate for a REAL transition (issue 18), beside the recall family of
-:mod:`lm_eval_mirage.zoo.family` (a mirage). Every member is trained by one recipe (:data:`CONTROL_RECIPE`);
+Built as the project's candidate for a REAL transition, beside the recall family of
+:mod:`lm_eval_mirage.zoo.recall` (a mirage). Every member is trained by one recipe (:data:`CONTROL_RECIPE`);
 only ``n_layer`` differs:
 
 * Data: :func:`lm_eval_mirage.tasks.carry_data.carry_problem`, 6-digit additions around one carry chain
@@ -18,7 +18,7 @@ What it measured (over seeds, through the harness) is in docs/control.md: read i
 a real transition.
 
 Determinism: the same recipe, seed and thread count give bit-identical weights (``torch.set_num_threads``
-during training, recorded with the weights' SHA-256, as in :mod:`lm_eval_mirage.zoo.family`).
+during training, recorded with the weights' SHA-256, as in :mod:`lm_eval_mirage.zoo.recall`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from lm_eval_mirage.tasks import carry_data
-from lm_eval_mirage.zoo.loop import RecipeRecord
+from lm_eval_mirage.zoo.checkpoints import (
+    METADATA_FILE,
+    load_saved_members,
+    save_member,
+    shipped_checkpoints,
+    state_digest,
+)
+from lm_eval_mirage.zoo.loop import RecipeRecord, build_members, init_fan_in, run_training, training_threads
 
 __all__ = [
     "ControlRecipe",
@@ -59,7 +66,7 @@ FAMILY_NAME = "carry"
 
 @dataclass(frozen=True)
 class ControlRecipe(RecipeRecord):
-    """Everything that determines the control family's weights, apart from the seed and the thread count."""
+    """Everything that determines the carry family's weights, apart from the seed and the thread count."""
 
     depths: tuple[int, ...] = (1, 2, 3, 4)
     width: int = 32
@@ -98,21 +105,33 @@ class ControlRecipe(RecipeRecord):
     def task_metadata(self) -> dict[str, int]:
         """The ``--metadata`` that makes ``mirage_control_carry`` ask this recipe's test problems."""
         return {
-            "digits": self.digits, "min_chain": self.test_min_chain, "max_chain": self.test_max_chain,
-            "num_problems": self.num_problems, "seed": self.data_seed,
-        }  # fmt: skip
+            "digits": self.digits,
+            "min_chain": self.test_min_chain,
+            "max_chain": self.test_max_chain,
+            "num_problems": self.num_problems,
+            "seed": self.data_seed,
+        }
 
 
 CONTROL_RECIPE = ControlRecipe()
 MICRO_CONTROL_RECIPE = ControlRecipe(
-    depths=(1, 2), width=8, steps=20, batch_size=8, warmup_steps=2, digits=4, train_max_chain=3, test_min_chain=2, test_max_chain=3,
-    num_problems=20, n_positions=44,
+    depths=(1, 2),
+    width=8,
+    steps=20,
+    batch_size=8,
+    warmup_steps=2,
+    digits=4,
+    train_max_chain=3,
+    test_min_chain=2,
+    test_max_chain=3,
+    num_problems=20,
+    n_positions=44,
 )
 
 
 @dataclass(frozen=True)
 class ControlMember:
-    """One trained model of the control family, as saved on disk."""
+    """One trained model of the carry family (or a checkpoint along its training), as saved on disk."""
 
     name: str
     folder: Path
@@ -203,29 +222,34 @@ def train_control_member(
     on_model: Callable[[int, Any], None] | None = None,
 ) -> tuple[Any, dict]:
     """Train one member (``n_layer = depth``); returns ``(model, metadata)``. Deterministic for
-    (recipe, depth, seed, threads): the recipe of :func:`lm_eval_mirage.zoo.family.train_member` (fan-in
+    (recipe, depth, seed, threads): the recipe of :func:`lm_eval_mirage.zoo.recall.train_member` (fan-in
     initialisation, AdamW, warm-up then cosine decay, dropout off, ``torch.set_num_threads(threads)``)."""
     import torch
     import transformers
     from transformers import GPT2LMHeadModel
-    from lm_eval_mirage.zoo.family import _init_fan_in, state_digest
+
     from lm_eval_mirage.zoo.tiny import char_tokenizer, tiny_gpt2_config
 
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ValueError(f"depth={depth!r} must be an integer >= 1")
-    from lm_eval_mirage.zoo.loop import run_training, training_threads
-
     start = time.perf_counter()
     with training_threads(threads):
         torch.manual_seed(seed)
-        config = tiny_gpt2_config(len(char_tokenizer()), n_layer=depth, n_embd=recipe.width, n_head=recipe.n_head, n_positions=recipe.n_positions)
-        model = GPT2LMHeadModel(config)
-        _init_fan_in(model, recipe.width)
+        shape = {"n_layer": depth, "n_embd": recipe.width, "n_head": recipe.n_head, "n_positions": recipe.n_positions}
+        model = GPT2LMHeadModel(tiny_gpt2_config(len(char_tokenizer()), **shape))
+        init_fan_in(model, recipe.width)
         loss_value, curve = run_training(
-            model, carry_batch_source(recipe, seed), steps=recipe.steps, lr=recipe.lr, betas=recipe.betas,
-            warmup_steps=recipe.warmup_steps, on_step=on_step, on_model=on_model,
-            probe=_probe(recipe) if recipe.probe_every else None, probe_every=recipe.probe_every,
-        )  # fmt: skip
+            model,
+            carry_batch_source(recipe, seed),
+            steps=recipe.steps,
+            lr=recipe.lr,
+            betas=recipe.betas,
+            warmup_steps=recipe.warmup_steps,
+            on_step=on_step,
+            on_model=on_model,
+            probe=_probe(recipe) if recipe.probe_every else None,
+            probe_every=recipe.probe_every,
+        )
     metadata = {
         "family": FAMILY_NAME,
         "name": control_member_name(depth, seed),
@@ -252,13 +276,13 @@ def _member(folder: Path, meta: dict) -> ControlMember:
     return ControlMember(str(meta["name"]), folder, int(meta["depth"]), int(meta["seed"]), int(meta["params"]), meta)
 
 
-def load_control_family(root: str | os.PathLike, *, recipe: ControlRecipe | None = None, seeds: Iterable[int] | None = None) -> list[ControlMember]:
+def load_control_family(
+    root: str | os.PathLike, *, recipe: ControlRecipe | None = None, seeds: Iterable[int] | None = None
+) -> list[ControlMember]:
     """Control members saved under ``root`` (one folder each, ``carry-*``), sorted by seed then depth.
 
     Only members of ``recipe`` (matched by fingerprint) and of ``seeds`` are returned when given.
     """
-    from lm_eval_mirage.zoo.loop import load_saved_members
-
     return load_saved_members(root, FAMILY_NAME, _member, recipe=recipe, seeds=seeds, order=lambda m: (m.seed, m.depth))
 
 
@@ -278,18 +302,25 @@ def build_control_family(
     Members train in ``jobs`` processes (default: CPU cores // threads, deepest first); each uses
     ``threads`` torch threads, so the weights do not depend on ``jobs``.
     """
-    from lm_eval_mirage.zoo.loop import build_members
-
     return build_members(
-        root, train=train_control_member, load=load_control_family, name=control_member_name, size_of=lambda m: m.depth, sizes=recipe.depths,
-        recipe=recipe, seeds=seeds, threads=threads, jobs=jobs, progress=progress, retrain=retrain, desc="training the carry family",
-    )  # fmt: skip
+        root,
+        train=train_control_member,
+        load=load_control_family,
+        name=control_member_name,
+        size_of=lambda m: m.depth,
+        sizes=recipe.depths,
+        recipe=recipe,
+        seeds=seeds,
+        threads=threads,
+        jobs=jobs,
+        progress=progress,
+        retrain=retrain,
+        desc="training the carry family",
+    )
 
 
 def shipped_control_checkpoints() -> Path:
     """Folder of the checkpoints that ship with the package (``carry-d*-s*``, beside the recall family)."""
-    from lm_eval_mirage.zoo.family import shipped_checkpoints
-
     return shipped_checkpoints()
 
 
@@ -324,8 +355,6 @@ def train_step_checkpoints(
     """Train one member exactly as :func:`train_control_member` does and save a checkpoint at every step of
     ``grid`` (``root/carrysteps-d{depth}-s{seed}-t{step}``). Saving reads the weights only, so the run (and its
     last checkpoint at ``recipe.steps``) is bit-identical to the member of the depth family."""
-    from lm_eval_mirage.zoo.family import save_member, state_digest
-
     grid = sorted(set(int(g) for g in grid))
     if not grid or grid[0] < 1 or grid[-1] > recipe.steps:
         raise ValueError(f"grid={grid!r}: steps must lie in 1..{recipe.steps}")
@@ -337,30 +366,41 @@ def train_step_checkpoints(
         if step not in wanted:
             return
         meta = {
-            "family": STEPS_FAMILY_NAME, "name": steps_member_name(depth, seed, step), "depth": depth, "width": recipe.width,
-            "seed": seed, "threads": threads, "step": step, "params": sum(p.numel() for p in model.parameters()),
-            "state_sha256": state_digest(model), "seconds_so_far": round(time.perf_counter() - start, 2),
-            "recipe": recipe.to_dict(), "recipe_fingerprint": recipe.fingerprint, "task": "mirage_control_carry",
+            "family": STEPS_FAMILY_NAME,
+            "name": steps_member_name(depth, seed, step),
+            "depth": depth,
+            "width": recipe.width,
+            "seed": seed,
+            "threads": threads,
+            "step": step,
+            "params": sum(p.numel() for p in model.parameters()),
+            "state_sha256": state_digest(model),
+            "seconds_so_far": round(time.perf_counter() - start, 2),
+            "recipe": recipe.to_dict(),
+            "recipe_fingerprint": recipe.fingerprint,
+            "task": "mirage_control_carry",
             "task_metadata": recipe.task_metadata(),
-        }  # fmt: skip
+        }
         save_member(model, root / meta["name"], meta)
 
     train_control_member(recipe, depth, seed=seed, threads=threads, on_model=save)
     return load_step_checkpoints(root, recipe=recipe, seeds=[seed])
 
 
-def load_step_checkpoints(root: str | os.PathLike, *, recipe: ControlRecipe | None = None, seeds: Iterable[int] | None = None) -> list[ControlMember]:
+def load_step_checkpoints(
+    root: str | os.PathLike, *, recipe: ControlRecipe | None = None, seeds: Iterable[int] | None = None
+) -> list[ControlMember]:
     """Checkpoints along training saved under ``root`` (``carrysteps-*``), sorted by seed then step.
 
     ``ControlMember.metadata["step"]`` holds the training step. Only ``recipe``'s (by fingerprint) and
     ``seeds``' checkpoints are returned when given.
     """
-    from lm_eval_mirage.zoo.family import METADATA_FILE
-    from lm_eval_mirage.zoo.loop import load_saved_members
 
     def make(folder: Path, meta: dict) -> ControlMember:
         if not isinstance(meta.get("step"), int):
             raise ValueError(f"{folder / METADATA_FILE}: not a {STEPS_FAMILY_NAME} checkpoint (step missing)")
         return _member(folder, meta)
 
-    return load_saved_members(root, STEPS_FAMILY_NAME, make, recipe=recipe, seeds=seeds, order=lambda m: (m.seed, m.metadata["step"]))
+    return load_saved_members(
+        root, STEPS_FAMILY_NAME, make, recipe=recipe, seeds=seeds, order=lambda m: (m.seed, m.metadata["step"])
+    )

@@ -10,18 +10,15 @@ from pathlib import Path
 import pytest
 
 from lm_eval_mirage.tasks.demo_data import recall_prompt, recall_table
-from lm_eval_mirage.zoo import family
-from lm_eval_mirage.zoo.family import (
-    METADATA_FILE,
+from lm_eval_mirage.zoo import recall as family
+from lm_eval_mirage.zoo.checkpoints import METADATA_FILE, save_member, shipped_checkpoints, state_digest
+from lm_eval_mirage.zoo.recall import (
     MICRO_RECIPE,
     RECIPE,
     FamilyRecipe,
     build_family,
     load_family,
     member_name,
-    save_member,
-    shipped_checkpoints,
-    state_digest,
     train_member,
     training_batch_source,
 )
