@@ -102,14 +102,14 @@ def test_analyze_one_model_without_plots(tmp_path, run_cli):
     assert not (tmp_path / "figures").exists() and (tmp_path / "report.html").is_file()
 
 
-def test_analyze_errors_exit_2_with_a_message(tmp_path, run_cli):
-    proc = run_cli(["lm-eval-mirage", "analyze", str(tmp_path / "missing")], check=False)
+def test_analyze_errors_exit_2_with_a_message(tmp_path, run_main):
+    proc = run_main(["lm-eval-mirage", "analyze", str(tmp_path / "missing")], check=False)
     assert proc.returncode == 2 and "results path" in proc.stderr and "does not exist" in proc.stderr
-    proc = run_cli(["lm-eval-mirage", "analyze", str(REAL_GEN), "--params", "350m"], check=False)
+    proc = run_main(["lm-eval-mirage", "analyze", str(REAL_GEN), "--params", "350m"], check=False)
     assert proc.returncode == 2 and "--params '350m': expected MODEL=VALUE" in proc.stderr
-    proc = run_cli(["lm-eval-mirage", "analyze", str(REAL_GEN), "--formats", "png,gif", "--out", str(tmp_path / "r")], check=False)
+    proc = run_main(["lm-eval-mirage", "analyze", str(REAL_GEN), "--formats", "png,gif", "--out", str(tmp_path / "r")], check=False)
     assert proc.returncode == 2 and "--formats 'png,gif'" in proc.stderr and not (tmp_path / "r").exists()
-    proc = run_cli(["lm-eval-mirage", "analyze", "--help"])
+    proc = run_main(["lm-eval-mirage", "analyze", "--help"])
     assert "lm-eval-mirage analyze out/ --out report/" in proc.stdout
 
 
@@ -161,8 +161,8 @@ def test_analyze_follows_the_160m_checkpoints_along_steps(tmp_path, run_cli):
 
 
 @pytest.mark.parametrize("value", ["-5", "0", "nan", "inf"])
-def test_analyze_refuses_a_size_that_is_not_positive(tmp_path, run_cli, value):
-    proc = run_cli(["lm-eval-mirage", "analyze", str(REAL_GEN), "--params", f"tiny={value}", "--out", str(tmp_path)],
+def test_analyze_refuses_a_size_that_is_not_positive(tmp_path, run_main, value):
+    proc = run_main(["lm-eval-mirage", "analyze", str(REAL_GEN), "--params", f"tiny={value}", "--out", str(tmp_path)],
                    check=False)  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [

@@ -69,8 +69,8 @@ def test_report_has_verdicts_curves_and_harness_files(micro_control):
     assert "Raw curves" in micro_control["proc"].stdout
 
 
-def test_bad_family_is_a_usage_error(env, tmp_path):
-    proc = _control(["--families", "carry,nope", "--out", str(tmp_path / "o"), "--quiet"], env)
+def test_bad_family_is_a_usage_error(run_main, tmp_path):
+    proc = run_main(["lm-eval-mirage", "control", "--families", "carry,nope", "--out", str(tmp_path / "o"), "--quiet"], check=False)
     assert proc.returncode == 2
     assert "families=['carry', 'nope']: accepted values are modadd, recall, carry-steps, carry" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -92,10 +92,10 @@ def test_analyze_holdout_writes_the_forecast_and_ignores_the_held_out_likelihood
 
 @pytest.mark.parametrize(("flag", "value", "message"), [("--holdout", "-1", "--holdout -1: must be 0 or more"),
                                                         ("--emerge-at", "1.5", "--emerge-at 1.5: must lie strictly between 0 and 1")])  # fmt: skip
-def test_bad_forecast_options_are_one_line_usage_errors(tmp_path, run_cli, flag, value, message):
+def test_bad_forecast_options_are_one_line_usage_errors(tmp_path, run_main, flag, value, message):
     results = tmp_path / "runs"
     simulate_results(results, models=dict(list(DEFAULT_MODELS.items())[:3]), tasks=TASKS, n_problems=10, samples=False)
     args = ["lm-eval-mirage", "analyze", str(results), "--out", str(tmp_path / "r"), "--quiet", "--holdout", "1", flag, value]
-    proc = run_cli(args, check=False)
+    proc = run_main(args, check=False)
     assert proc.returncode == 2 and proc.stderr.strip() == f"lm-eval-mirage analyze: error: {message}"
     assert not (tmp_path / "r").exists()

@@ -95,6 +95,7 @@ def test_bad_metadata_fails_with_a_named_error(tiny_model, tmp_path, run_cli):
     assert not list((tmp_path).rglob("results_*.json"))
 
 
+@pytest.mark.slow
 def test_ls_lists_the_plugin_tasks(run_cli):
     proc = run_cli(["lm-eval-mirage", "ls", "tags"])
     for tag in ("mirage_arith", "mirage_arith_add", "mirage_paper"):
@@ -107,7 +108,7 @@ def test_tasks_path_prints_the_yaml_folder(run_cli):
     assert (Path(proc.stdout.strip()) / "arith" / "mirage_arith_mul_10d.yaml").is_file()
 
 
-def test_unknown_subcommand_exits_non_zero(run_cli):
-    proc = run_cli(["lm-eval-mirage", "frobnicate"], check=False)
+def test_unknown_subcommand_exits_non_zero(run_main):
+    proc = run_main(["lm-eval-mirage", "frobnicate"], check=False)
     assert proc.returncode == 2
     assert "invalid choice" in proc.stderr

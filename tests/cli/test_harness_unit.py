@@ -67,8 +67,8 @@ def test_one_include_folder_keeps_the_precedence_recipes_user_plugin(tmp_path):
     assert load_yaml(tm.task_index["mirage_arith_add_1d"].yaml_path)["num_fewshot"] == 9  # the recipe wins
 
 
-def test_misspelt_plugin_task_is_one_line_with_the_closest_names(run_cli):
-    proc = run_cli(["lm-eval-mirage", "run", "--model", "hf", "--tasks", "mirage_arith_add_2", "--limit", "1"], check=False)
+def test_misspelt_plugin_task_is_one_line_with_the_closest_names(run_main):
+    proc = run_main(["lm-eval-mirage", "run", "--model", "hf", "--tasks", "mirage_arith_add_2", "--limit", "1"], check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # one line, no traceback
     assert "unknown task mirage_arith_add_2 (closest: mirage_arith_add_2d" in proc.stderr
@@ -83,8 +83,8 @@ def test_misspelt_builtin_task_is_one_line_too(run_cli):
     assert proc.stderr.strip().splitlines()[-1].startswith("lm-eval-mirage: unknown task arc_eazy")
 
 
-def test_run_help_shows_the_plugin_options_first(run_cli):
-    proc = run_cli(["lm-eval-mirage", "run", "--help"])
+def test_run_help_shows_the_plugin_options_first(run_main):
+    proc = run_main(["lm-eval-mirage", "run", "--help"])
     head, _, harness = proc.stdout.partition("The harness's own options follow.")
     assert "--add_metrics" in head and "brier_score" in head and "token_edit_distance" in head
     for name in ("hf-mirage", "vllm-mirage", "mirage-sim", "mirage_arith_add_1d", "mirage_arith"):
@@ -92,13 +92,13 @@ def test_run_help_shows_the_plugin_options_first(run_cli):
     assert "--model_args" in harness and "--include_path" in harness
 
 
-def test_tasks_from_a_config_file_are_checked_too(tmp_path, run_cli):
+def test_tasks_from_a_config_file_are_checked_too(tmp_path, run_main):
     config = tmp_path / "run.yaml"
     config.write_text("tasks: [mirage_arith_add_1x]\nmodel: hf\n")
-    proc = run_cli(["lm-eval-mirage", "run", "--config", str(config)], check=False)
+    proc = run_main(["lm-eval-mirage", "run", "--config", str(config)], check=False)
     assert proc.returncode == 2 and "unknown task mirage_arith_add_1x (closest: mirage_arith_add_1d" in proc.stderr
 
 
-def test_a_missing_include_path_is_a_usage_error(tmp_path, run_cli):
-    proc = run_cli(["lm-eval-mirage", "run", "--include_path", str(tmp_path / "nope"), "--tasks", "x"], check=False)
+def test_a_missing_include_path_is_a_usage_error(tmp_path, run_main):
+    proc = run_main(["lm-eval-mirage", "run", "--include_path", str(tmp_path / "nope"), "--tasks", "x"], check=False)
     assert proc.returncode == 2 and proc.stderr.strip() == f"lm-eval-mirage: --include_path {tmp_path / 'nope'}: not a folder"

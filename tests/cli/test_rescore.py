@@ -157,11 +157,10 @@ def test_a_corrupted_samples_file_is_reported_not_fatal(logged_run, tmp_path, ru
     assert not list(run.rglob("*.rescored.json"))  # --out: nothing beside the originals
 
 
-@pytest.mark.slow
-def test_usage_errors_exit_2(tmp_path, run_cli):
-    proc = run_cli(["lm-eval-mirage", "rescore", str(tmp_path / "missing")], check=False)
+def test_usage_errors_exit_2(tmp_path, run_main):
+    proc = run_main(["lm-eval-mirage", "rescore", str(tmp_path / "missing")], check=False)
     assert proc.returncode == 2 and "neither a results file nor a folder" in proc.stderr
-    proc = run_cli(["lm-eval-mirage", "rescore", str(tmp_path), "--metrics", "accuracy"], check=False)
+    proc = run_main(["lm-eval-mirage", "rescore", str(tmp_path), "--metrics", "accuracy"], check=False)
     assert proc.returncode == 2 and "unknown metric(s) ['accuracy']" in proc.stderr
 
 

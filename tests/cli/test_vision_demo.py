@@ -31,14 +31,14 @@ def test_vision_demo_micro_end_to_end(run_cli, tmp_path):
     assert json.loads((out / "run.json").read_text())["config"]["epochs"] == 3
 
 
-def test_vision_demo_rejects_bad_arguments(run_cli, tmp_path):
-    proc = run_cli(["lm-eval-mirage", "vision-demo", "--out", str(tmp_path), "--widths", "1,x"], check=False)
+def test_vision_demo_rejects_bad_arguments(run_main, tmp_path):
+    proc = run_main(["lm-eval-mirage", "vision-demo", "--out", str(tmp_path), "--widths", "1,x"], check=False)
     assert proc.returncode == 2 and "expected comma-separated integers" in proc.stderr
     assert not any(tmp_path.iterdir())  # nothing trained, nothing written
 
 
-def test_help_has_runnable_examples(run_cli):
-    proc = run_cli(["lm-eval-mirage", "vision-demo", "--help"])
+def test_help_has_runnable_examples(run_main):
+    proc = run_main(["lm-eval-mirage", "vision-demo", "--help"])
     assert "lm-eval-mirage vision-demo --out" in proc.stdout and "--micro" in proc.stdout
 
 

@@ -96,7 +96,7 @@ def test_trained_runs_go_through_the_harness_on_the_checkpoints(micro_demo):
     assert values[0][1] == 0.0 and values[-1][1] > 0.5  # and whole codes: none at the bottom, most at the top
 
 
-def test_bad_family_is_a_clear_error(run_cli, tmp_path):
-    proc = run_cli(["lm-eval-mirage", "demo", "--families", "simulated,giant", "--out", str(tmp_path)], check=False)
+def test_bad_family_is_a_clear_error(run_main, tmp_path):
+    proc = run_main(["lm-eval-mirage", "demo", "--families", "simulated,giant", "--out", str(tmp_path)], check=False)
     assert proc.returncode == 2
     assert "families=['simulated', 'giant']" in proc.stderr and "accepted values are simulated, trained" in proc.stderr

@@ -189,7 +189,7 @@ def test_cli_adds_metrics_to_real_tasks_and_leaves_originals_unchanged(tiny_mode
     assert "arc_easy_local (multiple_choice): --add_metrics skips token_edit_distance, target_prob, per_token_logprob" in added.stderr
 
 
-def test_cli_rejects_unknown_metrics(run_cli):
-    proc = run_cli(["lm-eval-mirage", "run", "--tasks", "mirage_arith_add_1d", "--model", "hf", "--add_metrics", "bleurt"], check=False)
+def test_cli_rejects_unknown_metrics(run_main):
+    proc = run_main(["lm-eval-mirage", "run", "--tasks", "mirage_arith_add_1d", "--model", "hf", "--add_metrics", "bleurt"], check=False)
     assert proc.returncode == 2
     assert "unknown metric(s) for --add_metrics: bleurt" in proc.stderr
