@@ -150,7 +150,8 @@ def run_in_process(args: list[str], *, check: bool = True) -> subprocess.Complet
             status = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     proc = subprocess.CompletedProcess(list(args), status, out.getvalue(), err.getvalue())
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-8000:]}")
+        output = f"STDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-8000:]}"
+        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}\n{output}")
     return proc
 
 
