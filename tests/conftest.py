@@ -1,13 +1,10 @@
 """Shared fixtures: an offline Hugging Face environment, tiny model folders, runners for real commands
 (as a subprocess, or in this process), and the rules that keep the suite right under pytest-xdist.
 
-Under xdist (``-n auto`` in pyproject.toml) every worker is its own pytest session:
-
-- a session-scoped fixture runs once per worker; one that builds something costly and the same for all
-  (a model folder, a harness run) goes through :func:`shared_folder`, which builds it once per test run;
-- tests that share a module-scoped fixture are sent to one worker (an ``xdist_group`` per module, added at
-  collection), so the fixture runs once, not once per worker that drew one of them; tests marked ``slurm``
-  share one group too (one node: they would queue behind each other's jobs).
+Under xdist (``-n auto --dist loadscope`` in pyproject.toml) every worker is its own pytest session, and
+each test module runs on one worker, so a module-scoped fixture (a harness run that several tests read) is
+built once. A session-scoped fixture runs once per worker: one that builds something costly and the same
+for all (a model folder) goes through :func:`shared_folder`, which builds it once per test run.
 """
 
 from __future__ import annotations
@@ -44,7 +41,7 @@ BIN = Path(sys.executable).parent
 
 
 def pytest_addoption(parser, pluginmanager) -> None:
-    """Without pytest-xdist (``-p no:xdist``, or not installed) the ``-n auto --dist loadgroup`` of
+    """Without pytest-xdist (``-p no:xdist``, or not installed) the ``-n auto --dist loadscope`` of
     pyproject.toml's addopts would be unknown options: take them, and run in this process."""
     if pluginmanager.has_plugin("xdist"):
         return
@@ -153,7 +150,8 @@ def run_in_process(args: list[str], *, check: bool = True) -> subprocess.Complet
             status = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     proc = subprocess.CompletedProcess(list(args), status, out.getvalue(), err.getvalue())
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-8000:]}")
+        output = f"STDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-8000:]}"
+        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}\n{output}")
     return proc
 
 
@@ -190,46 +188,13 @@ def slurm_unavailable() -> str | None:
     return None
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items) -> None:
-    """Skip every test marked ``slurm`` with the reason when the cluster is not there (nothing else asks);
-    give the tests that must run on one xdist worker their ``xdist_group`` (see :func:`xdist_groups`)."""
+    """Skip every test marked ``slurm`` with the reason when the cluster is not there (nothing else asks)."""
     marked = [item for item in items if item.get_closest_marker("slurm") is not None]
     reason = slurm_unavailable() if marked else None
     if reason:
         for item in marked:
             item.add_marker(pytest.mark.skip(reason=reason))
-    if config.pluginmanager.has_plugin("xdist"):  # which registers the mark
-        for item, group in xdist_groups(items).items():
-            item.add_marker(pytest.mark.xdist_group(group))
-
-
-def _module_scoped_fixtures(item: pytest.Item) -> bool:
-    info = getattr(item, "_fixtureinfo", None)
-    defs = info.name2fixturedefs.values() if info is not None else ()
-    return any(d and d[-1].scope in ("module", "class", "package") for d in defs)
-
-
-def xdist_groups(items: Sequence[pytest.Item]) -> dict[pytest.Item, str]:
-    """The group of each test that must share a worker: the tests of one module that use a module-scoped
-    fixture (built once per module and worker), and all ``slurm`` tests; groups that share a test are one
-    group. The other tests are spread one by one (``--dist loadgroup``)."""
-    parent: dict[str, str] = {}
-
-    def find(key: str) -> str:
-        while parent.setdefault(key, key) != key:
-            key = parent[key]
-        return key
-
-    keys: dict[pytest.Item, list[str]] = {}
-    for item in items:
-        own = [item.nodeid.split("::")[0]] if _module_scoped_fixtures(item) else []
-        own += ["slurm"] if item.get_closest_marker("slurm") is not None else []
-        if own:
-            keys[item] = own
-            for other in own[1:]:
-                parent[find(other)] = find(own[0])
-    return {item: find(own[0]).replace("/", ".").replace("::", ".") for item, own in keys.items()}
 
 
 @pytest.fixture(scope="session")

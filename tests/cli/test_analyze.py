@@ -107,7 +107,8 @@ def test_analyze_errors_exit_2_with_a_message(tmp_path, run_main):
     assert proc.returncode == 2 and "results path" in proc.stderr and "does not exist" in proc.stderr
     proc = run_main(["lm-eval-mirage", "analyze", str(REAL_GEN), "--params", "350m"], check=False)
     assert proc.returncode == 2 and "--params '350m': expected MODEL=VALUE" in proc.stderr
-    proc = run_main(["lm-eval-mirage", "analyze", str(REAL_GEN), "--formats", "png,gif", "--out", str(tmp_path / "r")], check=False)
+    args = ["lm-eval-mirage", "analyze", str(REAL_GEN), "--formats", "png,gif", "--out", str(tmp_path / "r")]
+    proc = run_main(args, check=False)
     assert proc.returncode == 2 and "--formats 'png,gif'" in proc.stderr and not (tmp_path / "r").exists()
     proc = run_main(["lm-eval-mirage", "analyze", "--help"])
     assert "lm-eval-mirage analyze out/ --out report/" in proc.stdout

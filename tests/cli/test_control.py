@@ -70,7 +70,8 @@ def test_report_has_verdicts_curves_and_harness_files(micro_control):
 
 
 def test_bad_family_is_a_usage_error(run_main, tmp_path):
-    proc = run_main(["lm-eval-mirage", "control", "--families", "carry,nope", "--out", str(tmp_path / "o"), "--quiet"], check=False)
+    args = ["lm-eval-mirage", "control", "--families", "carry,nope", "--out", str(tmp_path / "o"), "--quiet"]
+    proc = run_main(args, check=False)
     assert proc.returncode == 2
     assert "families=['carry', 'nope']: accepted values are modadd, recall, carry-steps, carry" in proc.stderr and "Traceback" not in proc.stderr
 

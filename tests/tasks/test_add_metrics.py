@@ -190,6 +190,7 @@ def test_cli_adds_metrics_to_real_tasks_and_leaves_originals_unchanged(tiny_mode
 
 
 def test_cli_rejects_unknown_metrics(run_main):
-    proc = run_main(["lm-eval-mirage", "run", "--tasks", "mirage_arith_add_1d", "--model", "hf", "--add_metrics", "bleurt"], check=False)
+    args = ["lm-eval-mirage", "run", "--tasks", "mirage_arith_add_1d", "--model", "hf", "--add_metrics", "bleurt"]
+    proc = run_main(args, check=False)
     assert proc.returncode == 2
     assert "unknown metric(s) for --add_metrics: bleurt" in proc.stderr
