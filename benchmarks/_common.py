@@ -195,7 +195,15 @@ def run_child(cmd: Sequence[str], *, env: Mapping[str, str] | None = None, timeo
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=dict(env) if env is not None else None, timeout=timeout, check=False)
+    proc = subprocess.run(
+        list(cmd),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(env) if env is not None else None,
+        timeout=timeout,
+        check=False,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -204,7 +212,9 @@ def run_child(cmd: Sequence[str], *, env: Mapping[str, str] | None = None, timeo
     return {"wall": wall, "cpu": cpu}
 
 
-def alternated(variants: Mapping[str, Callable[[], T]], repeats: int, *, on_run: Callable[[str, int, T], None] | None = None) -> dict[str, list[T]]:
+def alternated(
+    variants: Mapping[str, Callable[[], T]], repeats: int, *, on_run: Callable[[str, int, T], None] | None = None
+) -> dict[str, list[T]]:
     """Run each variant ``repeats`` times, rotating the order each round (AB, BA, AB, ...).
 
     Alternating spreads slow drifts of a shared machine (other jobs, thermal state) over all variants
@@ -254,7 +264,9 @@ def quiet_env() -> None:
     os.environ.setdefault("TQDM_DISABLE", "1")
 
 
-def silence_loggers(names: Sequence[str] = ("lm_eval", "lm_eval_mirage", "transformers", "datasets"), level: int = 40) -> None:
+def silence_loggers(
+    names: Sequence[str] = ("lm_eval", "lm_eval_mirage", "transformers", "datasets"), level: int = 40
+) -> None:
     """Raise these loggers to ``level`` (default ERROR): per-task warnings would drown the figures."""
     import logging
 
@@ -262,7 +274,9 @@ def silence_loggers(names: Sequence[str] = ("lm_eval", "lm_eval_mirage", "transf
         logging.getLogger(name).setLevel(level)
 
 
-def package_versions(names: Sequence[str] = ("lm-eval-mirage", "lm_eval", "torch", "transformers", "accelerate", "datasets")) -> dict[str, str | None]:
+def package_versions(
+    names: Sequence[str] = ("lm-eval-mirage", "lm_eval", "torch", "transformers", "accelerate", "datasets"),
+) -> dict[str, str | None]:
     """Installed versions from package metadata (nothing is imported)."""
     from importlib import metadata
 
@@ -292,7 +306,12 @@ def _gpu() -> dict[str, Any] | None:
     try:
         if torch is not None and torch.cuda.is_available():
             props = torch.cuda.get_device_properties(0)
-            return {"name": props.name, "count": torch.cuda.device_count(), "memory_gib": round(props.total_memory / 2**30, 1), "cuda": torch.version.cuda}
+            return {
+                "name": props.name,
+                "count": torch.cuda.device_count(),
+                "memory_gib": round(props.total_memory / 2**30, 1),
+                "cuda": torch.version.cuda,
+            }
     except Exception:  # noqa: BLE001 - a broken driver must not lose the measurements
         return None
     return None
@@ -322,7 +341,15 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def make_record(benchmark: str, figures: Sequence[Figure], *, mode: str, params: Mapping[str, Any] | None = None, wall_seconds: float | None = None, notes: Sequence[str] = ()) -> dict[str, Any]:
+def make_record(
+    benchmark: str,
+    figures: Sequence[Figure],
+    *,
+    mode: str,
+    params: Mapping[str, Any] | None = None,
+    wall_seconds: float | None = None,
+    notes: Sequence[str] = (),
+) -> dict[str, Any]:
     """A JSON-ready record of one benchmark run (see the module docstring for the schema)."""
     if mode not in ("quick", "full"):
         raise ValueError(f"mode must be 'quick' or 'full', got {mode!r}")
@@ -370,8 +397,14 @@ def read_record(path: str | Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("benchmark"), str) or not isinstance(data.get("figures"), list):
-        raise ValueError(f"{path}: not a benchmark record; expected an object with 'benchmark' (str) and 'figures' (list)")
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("benchmark"), str)
+        or not isinstance(data.get("figures"), list)
+    ):
+        raise ValueError(
+            f"{path}: not a benchmark record; expected an object with 'benchmark' (str) and 'figures' (list)"
+        )
     for i, fig in enumerate(data["figures"]):
         missing = [k for k in ("name", "value", "unit") if not isinstance(fig, dict) or k not in fig]
         if missing:
@@ -382,23 +415,45 @@ def read_record(path: str | Path) -> dict[str, Any]:
 def base_parser(benchmark: str, description: str | None) -> argparse.ArgumentParser:
     """A parser with the options every script shares: ``--quick`` and ``--record``."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a smaller run that finishes in under a minute on 2 CPU cores")
-    parser.add_argument("--record", type=Path, default=RESULTS_DIR / f"{benchmark}.json", help="where to write the JSON record (default: %(default)s)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smaller run that finishes in under a minute on 2 CPU cores"
+    )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        default=RESULTS_DIR / f"{benchmark}.json",
+        help="where to write the JSON record (default: %(default)s)",
+    )
     return parser
 
 
 def add_suite_args(parser: argparse.ArgumentParser, *, tasks_help: str) -> argparse.ArgumentParser:
     """Options of the scripts that run task suites through the harness on one model (figures 1-3)."""
-    parser.add_argument("--model", type=Path, help="a Hugging Face model folder (default: build a random GPT-2 with the character tokenizer)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="a Hugging Face model folder (default: build a random GPT-2 with the character tokenizer)",
+    )
     parser.add_argument("--n-layer", type=int, default=4, help="layers of the default model (default: %(default)s)")
     parser.add_argument("--n-embd", type=int, default=128, help="width of the default model (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: 1 on cpu: on a shared machine more threads add noise, not speed)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: 1 on cpu: on a shared machine more threads add noise, not speed)",
+    )
     parser.add_argument("--limit", type=int, default=None, help="docs per task (default: 16 quick, 32 full)")
     parser.add_argument("--tasks", type=int, default=None, help=tasks_help)
-    parser.add_argument("--repeats", type=int, default=None, help="alternated rounds after the warm-up (default: 3 quick, 5 full)")
-    parser.add_argument("--clock", choices=("cpu", "wall"), default=None,
-                        help="what the headline figures time: this process's CPU time (default on cpu: robust on a shared machine) or wall time (default otherwise)")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="alternated rounds after the warm-up (default: 3 quick, 5 full)"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default=None,
+        help="what the headline figures time: this process's CPU time (default on cpu: robust on a shared machine) or wall time (default otherwise)",
+    )
     return parser
 
 

@@ -120,8 +120,14 @@ def measure(mode: str, folder: Path, extra: dict, *, src: Path | None = None, re
     env = dict(os.environ, PYTHONPATH=str(src), TQDM_DISABLE="1")
     runs = []
     for _ in range(repeat):  # cwd: the checkout measured (python -c puts the working folder first on sys.path)
-        proc = subprocess.run([sys.executable, "-c", _CHILD, mode, str(folder), json.dumps(extra)],
-                              capture_output=True, text=True, env=env, cwd=src, check=False)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, mode, str(folder), json.dumps(extra)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=src,
+            check=False,
+        )
         if proc.returncode != 0:
             raise SystemExit(f"{mode} {folder} failed:\n{proc.stderr[-4000:]}")
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -131,9 +137,13 @@ def measure(mode: str, folder: Path, extra: dict, *, src: Path | None = None, re
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser("analyze", __doc__)
-    parser.add_argument("--workdir", type=Path, help="where the simulated families are written (default: a temporary folder)")
+    parser.add_argument(
+        "--workdir", type=Path, help="where the simulated families are written (default: a temporary folder)"
+    )
     parser.add_argument("--sizes", help=f"comma-separated subset of {', '.join(SIZES)}")
-    parser.add_argument("--baseline-src", type=Path, help="also measure the analysis of this checkout (e.g. main before issue 16)")
+    parser.add_argument(
+        "--baseline-src", type=Path, help="also measure the analysis of this checkout (e.g. main before issue 16)"
+    )
     parser.add_argument("--parsers", action="store_true", help="also time the JSON readers (us per line)")
     parser.add_argument("--repeat", type=int, default=1, help="fresh processes per figure, best kept (default: 1)")
     args = parser.parse_args(argv)
@@ -150,44 +160,102 @@ def main(argv: list[str] | None = None) -> int:
         cache = Path(tempfile.mkdtemp(prefix="cache-", dir=workdir))
         base = measure("json_loads", folder, {}, repeat=args.repeat)
         cold = measure("analyze", folder, {"out": str(out), "args": ["--jobs", "1", "--cache", str(cache)]}, repeat=1)
-        warm = measure("analyze", folder, {"out": str(out), "args": ["--jobs", "1", "--cache", str(cache)]}, repeat=args.repeat)
+        warm = measure(
+            "analyze", folder, {"out": str(out), "args": ["--jobs", "1", "--cache", str(cache)]}, repeat=args.repeat
+        )
         par = measure("analyze", folder, {"out": str(out), "args": ["--jobs", str(cores), "--no-cache"]}, repeat=1)
         n = base["lines"]
         assert cold["lines"] == n, (cold, base)
         first_rss = first_rss or cold["rss_mb"]
         per = 1e6 / n
         figures += [
-            Figure(f"json_loads_cpu_per_line_{size}", base["cpu"] * per, "us/line", 1.0, baseline="json.loads of each line only",
-                   description=f"json.loads of the {n:,} sample lines, nothing else"),
-            Figure(f"analyze_cpu_per_line_{size}", cold["cpu"] * per, "us/line", cold["cpu"] / base["cpu"],
-                   baseline="json.loads of each line only", target="<= 3", meets_target=cold["cpu"] / base["cpu"] <= 3,
-                   headline=size != "64k", description=f"analyze --no-plots --jobs 1, {n:,} lines, CPU time after imports"),
-            Figure(f"analyze_peak_rss_{size}", cold["rss_mb"], "MB", cold["rss_mb"] / first_rss, baseline=f"analyze peak RSS at {sizes[0]}",
-                   target="<= 1500 MB" if size == "10M" else ("<= 1.5" if size != sizes[0] else None),
-                   meets_target=(cold["rss_mb"] <= 1500) if size == "10M" else (cold["rss_mb"] / first_rss <= 1.5 if size != sizes[0] else None),
-                   headline=True, description=f"VmHWM of the analysis process, {n:,} lines"),
-            Figure(f"analyze_cached_cpu_{size}", warm["cpu"], "s cpu", warm["cpu"] / cold["cpu"], baseline="first analysis (cache filled)",
-                   headline=size == sizes[-1], description="re-analysis of unchanged files: arrays from the cache (content hashes checked)"),
-            Figure(f"analyze_jobs_{cores}_wall_{size}", par["wall"], "s", par["wall"] / cold["wall"], baseline="wall time with --jobs 1",
-                   description=f"--jobs {cores} --no-cache (load {os.getloadavg()[0]:.1f})"),
-        ]  # fmt: skip
+            Figure(
+                f"json_loads_cpu_per_line_{size}",
+                base["cpu"] * per,
+                "us/line",
+                1.0,
+                baseline="json.loads of each line only",
+                description=f"json.loads of the {n:,} sample lines, nothing else",
+            ),
+            Figure(
+                f"analyze_cpu_per_line_{size}",
+                cold["cpu"] * per,
+                "us/line",
+                cold["cpu"] / base["cpu"],
+                baseline="json.loads of each line only",
+                target="<= 3",
+                meets_target=cold["cpu"] / base["cpu"] <= 3,
+                headline=size != "64k",
+                description=f"analyze --no-plots --jobs 1, {n:,} lines, CPU time after imports",
+            ),
+            Figure(
+                f"analyze_peak_rss_{size}",
+                cold["rss_mb"],
+                "MB",
+                cold["rss_mb"] / first_rss,
+                baseline=f"analyze peak RSS at {sizes[0]}",
+                target="<= 1500 MB" if size == "10M" else ("<= 1.5" if size != sizes[0] else None),
+                meets_target=(cold["rss_mb"] <= 1500)
+                if size == "10M"
+                else (cold["rss_mb"] / first_rss <= 1.5 if size != sizes[0] else None),
+                headline=True,
+                description=f"VmHWM of the analysis process, {n:,} lines",
+            ),
+            Figure(
+                f"analyze_cached_cpu_{size}",
+                warm["cpu"],
+                "s cpu",
+                warm["cpu"] / cold["cpu"],
+                baseline="first analysis (cache filled)",
+                headline=size == sizes[-1],
+                description="re-analysis of unchanged files: arrays from the cache (content hashes checked)",
+            ),
+            Figure(
+                f"analyze_jobs_{cores}_wall_{size}",
+                par["wall"],
+                "s",
+                par["wall"] / cold["wall"],
+                baseline="wall time with --jobs 1",
+                description=f"--jobs {cores} --no-cache (load {os.getloadavg()[0]:.1f})",
+            ),
+        ]
         if args.baseline_src and size != "10M":
             old = measure("analyze", folder, {"out": str(out), "args": []}, src=args.baseline_src, repeat=1)
             figures += [
-                Figure(f"before_analyze_cpu_per_line_{size}", old["cpu"] * per, "us/line", old["cpu"] / base["cpu"],
-                       baseline="json.loads of each line only", description=f"the analysis of {args.baseline_src}"),
-                Figure(f"before_analyze_peak_rss_{size}", old["rss_mb"], "MB", old["rss_mb"] / cold["rss_mb"],
-                       baseline="this analysis, same size", description=f"the analysis of {args.baseline_src}"),
-            ]  # fmt: skip
+                Figure(
+                    f"before_analyze_cpu_per_line_{size}",
+                    old["cpu"] * per,
+                    "us/line",
+                    old["cpu"] / base["cpu"],
+                    baseline="json.loads of each line only",
+                    description=f"the analysis of {args.baseline_src}",
+                ),
+                Figure(
+                    f"before_analyze_peak_rss_{size}",
+                    old["rss_mb"],
+                    "MB",
+                    old["rss_mb"] / cold["rss_mb"],
+                    baseline="this analysis, same size",
+                    description=f"the analysis of {args.baseline_src}",
+                ),
+            ]
         print_figures(figures[-7:] if args.baseline_src and size != "10M" else figures[-5:])
     if args.parsers:
         found = measure("parsers", make_family(workdir, sizes[0]), {})
         for name, us in found["parsers"].items():
-            figures.append(Figure(f"parser {name}", us, "us/line", us / found["parsers"]["json.loads"], baseline="json.loads"))
-        print_figures(figures[-len(found["parsers"]):])
+            figures.append(
+                Figure(f"parser {name}", us, "us/line", us / found["parsers"]["json.loads"], baseline="json.loads")
+            )
+        print_figures(figures[-len(found["parsers"]) :])
     notes.append(f"load average at end {os.getloadavg()}")
-    record = make_record("analyze", figures, mode="quick" if args.quick else "full", wall_seconds=time.perf_counter() - start,
-                         params={"sizes": {s: SIZES[s] for s in sizes}, "tasks": len(TASKS) * 2, "workdir": str(workdir)}, notes=notes)  # fmt: skip
+    record = make_record(
+        "analyze",
+        figures,
+        mode="quick" if args.quick else "full",
+        wall_seconds=time.perf_counter() - start,
+        params={"sizes": {s: SIZES[s] for s in sizes}, "tasks": len(TASKS) * 2, "workdir": str(workdir)},
+        notes=notes,
+    )
     print(f"record: {write_record(args.record, record)}  ({'; '.join(notes)})")
     return 0
 

@@ -47,8 +47,17 @@ def one_seed(seed: int, noise: float, samples: bool, n_boot: int, n_problems: in
     c = n_mid / 0.3 ** (1 / alpha)  # L_CE(n_mid) = 0.3 nats
     models = {f"sim/s{seed}-{i}": n for i, n in enumerate(SIZES)}
     with tempfile.TemporaryDirectory() as tmp:
-        simulate_results(tmp, models=models, tasks=TASKS, c=c, alpha=alpha, n_problems=n_problems,
-                         logprob_noise=noise, seed=seed, samples=samples)  # fmt: skip
+        simulate_results(
+            tmp,
+            models=models,
+            tasks=TASKS,
+            c=c,
+            alpha=alpha,
+            n_problems=n_problems,
+            logprob_noise=noise,
+            seed=seed,
+            samples=samples,
+        )
         found = load([tmp], progress=False)
     table = found.table[found.table["metric"].isin(KEEP)]
     result = forecast(table, found.samples if samples else None, ForecastOptions(2, 0.5, n_boot, seed=seed))
@@ -58,8 +67,16 @@ def one_seed(seed: int, noise: float, samples: bool, n_boot: int, n_problems: in
     for r in result.emergence.itertuples(index=False):
         lengths = np.array([TASKS[r.task][i % 2] for i in range(n_problems)], dtype=float)
         truth = crossing_size(c, alpha, lengths, 0.5)
-        emerge.append({"task": r.task, "truth": truth, "x": r.x, "low": r.low, "high": r.high,
-                       "covered": bool(r.low * (1 - 1e-6) <= truth <= r.high * (1 + 1e-6))})  # fmt: skip
+        emerge.append(
+            {
+                "task": r.task,
+                "truth": truth,
+                "x": r.x,
+                "low": r.low,
+                "high": r.high,
+                "covered": bool(r.low * (1 - 1e-6) <= truth <= r.high * (1 + 1e-6)),
+            }
+        )
     return rows, emerge
 
 
@@ -89,12 +106,30 @@ def main(argv: list[str] | None = None) -> int:
             cov = k / n if n else math.nan
             se = math.sqrt(cov * (1 - cov) / n) if n else math.nan
             print(f"{name:22s} {method:10s} {metric:34s} {split:9s} {k:4d}/{n:<4d} coverage {cov:.3f} +- {se:.3f}")
-            figures.append({"setting": name, "method": method, "metric": metric, "split": split, "covered": k,
-                            "total": n, "coverage": cov, "stderr": se})  # fmt: skip
+            figures.append(
+                {
+                    "setting": name,
+                    "method": method,
+                    "metric": metric,
+                    "split": split,
+                    "covered": k,
+                    "total": n,
+                    "coverage": cov,
+                    "stderr": se,
+                }
+            )
     if args.json:
-        params = {"seeds": args.seeds, "n_boot": args.n_boot, "n_problems": args.n_problems, "sizes": SIZES,
-                  "holdout": 2, "tasks": TASKS}  # fmt: skip
-        args.json.write_text(json.dumps({"benchmark": "forecast_coverage", "params": params, "figures": figures}, indent=1))
+        params = {
+            "seeds": args.seeds,
+            "n_boot": args.n_boot,
+            "n_problems": args.n_problems,
+            "sizes": SIZES,
+            "holdout": 2,
+            "tasks": TASKS,
+        }
+        args.json.write_text(
+            json.dumps({"benchmark": "forecast_coverage", "params": params, "figures": figures}, indent=1)
+        )
     return 0
 
 

@@ -32,13 +32,37 @@ REPO = Path(__file__).resolve().parent.parent
 
 #: GPT-NeoX shapes of the Pythia suite (Biderman et al. 2023), plus a tiny one for a CPU smoke test.
 SHAPES: dict[str, dict[str, int]] = {
-    "pythia-410m": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096, "vocab_size": 50304},
-    "pythia-160m": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072, "vocab_size": 50304},
-    "tiny": {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 256, "vocab_size": 512},
+    "pythia-410m": {
+        "hidden_size": 1024,
+        "num_hidden_layers": 24,
+        "num_attention_heads": 16,
+        "intermediate_size": 4096,
+        "vocab_size": 50304,
+    },
+    "pythia-160m": {
+        "hidden_size": 768,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "intermediate_size": 3072,
+        "vocab_size": 50304,
+    },
+    "tiny": {
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 256,
+        "vocab_size": 512,
+    },
 }
 #: What the GPU machine is promised to have; these and everything they require never go into the wheelhouse.
 PRESENT = ("torch", "transformers", "accelerate")
-MANYLINUX = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux1_x86_64")
+MANYLINUX = (
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+)
 
 
 def padded_char_tokenizer(vocab_size: int):
@@ -69,7 +93,9 @@ def padded_char_tokenizer(vocab_size: int):
     return PreTrainedTokenizerFast(tokenizer_object=tok, clean_up_tokenization_spaces=False, **SPECIAL_TOKENS)
 
 
-def build_model(folder: Path, shape: str, *, device: str = "cpu", dtype: str = "float16", seed: int = 0) -> dict[str, Any]:
+def build_model(
+    folder: Path, shape: str, *, device: str = "cpu", dtype: str = "float16", seed: int = 0
+) -> dict[str, Any]:
     """Save a randomly initialised GPT-NeoX of ``shape`` with the padded character tokenizer to ``folder``."""
     import torch
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
@@ -77,8 +103,15 @@ def build_model(folder: Path, shape: str, *, device: str = "cpu", dtype: str = "
     if shape not in SHAPES:
         raise SystemExit(f"--shape must be one of {', '.join(SHAPES)}, got {shape!r}")
     torch.manual_seed(seed)
-    config = GPTNeoXConfig(**SHAPES[shape], max_position_embeddings=2048, use_parallel_residual=True, tie_word_embeddings=False,
-                           bos_token_id=2, eos_token_id=2, pad_token_id=1)
+    config = GPTNeoXConfig(
+        **SHAPES[shape],
+        max_position_embeddings=2048,
+        use_parallel_residual=True,
+        tie_word_embeddings=False,
+        bos_token_id=2,
+        eos_token_id=2,
+        pad_token_id=1,
+    )
     with torch.device(device):  # initialising 400M parameters on the GPU takes seconds, on a CPU a minute
         model = GPTNeoXForCausalLM(config)
     model = model.to(getattr(torch, dtype))
@@ -109,7 +142,9 @@ def closure(roots: list[str]) -> dict[str, str]:
         try:
             dist = metadata.distribution(req.name)
         except metadata.PackageNotFoundError as exc:
-            raise SystemExit(f"{req.name} is not installed here; install the project first (pip install -e .) so its closure can be read") from exc
+            raise SystemExit(
+                f"{req.name} is not installed here; install the project first (pip install -e .) so its closure can be read"
+            ) from exc
         versions[key] = dist.version
         for line in dist.requires or []:
             sub = Requirement(line)
@@ -131,9 +166,23 @@ def wheel_commands(dest: Path, python_version: str, have: set[str]) -> list[tupl
         if name in skip or name == "lm-eval-mirage":
             continue
         spec = f"{name}=={version}"
-        download = [*pip, "download", "--no-deps", "--only-binary=:all:", "--python-version", python_version, "--implementation", "cp",
-                    *platforms, "-d", str(dest), spec]
-        commands.append((name, download, [*pip, "wheel", "--no-deps", "-w", str(dest), spec]))  # sdist-only: pure Python, built here
+        download = [
+            *pip,
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            python_version,
+            "--implementation",
+            "cp",
+            *platforms,
+            "-d",
+            str(dest),
+            spec,
+        ]
+        commands.append(
+            (name, download, [*pip, "wheel", "--no-deps", "-w", str(dest), spec])
+        )  # sdist-only: pure Python, built here
     return commands
 
 
@@ -186,13 +235,26 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("folder", type=Path)
     b.add_argument("--shape", default="pythia-410m", choices=sorted(SHAPES))
     b.add_argument("--device", default="cpu", help="where to initialise the weights (cuda is much faster)")
-    b.add_argument("--dtype", default="float16", choices=("float16", "bfloat16", "float32"), help="saved dtype (Pythia ships float16)")
+    b.add_argument(
+        "--dtype",
+        default="float16",
+        choices=("float16", "bfloat16", "float32"),
+        help="saved dtype (Pythia ships float16)",
+    )
     b.add_argument("--seed", type=int, default=0)
     b.set_defaults(fn=cmd_build)
-    w = sub.add_parser("wheels", help="download/build the wheels the GPU machine lacks (run where pip reaches an index)")
+    w = sub.add_parser(
+        "wheels", help="download/build the wheels the GPU machine lacks (run where pip reaches an index)"
+    )
     w.add_argument("--dest", type=Path, default=REPO / ".whl")
-    w.add_argument("--python-version", default=f"{sys.version_info.major}.{sys.version_info.minor}", help="the GPU machine's Python (default: this one's)")
-    w.add_argument("--have", type=Path, help="`python3 -m pip list --format=freeze` of the GPU machine: these are skipped")
+    w.add_argument(
+        "--python-version",
+        default=f"{sys.version_info.major}.{sys.version_info.minor}",
+        help="the GPU machine's Python (default: this one's)",
+    )
+    w.add_argument(
+        "--have", type=Path, help="`python3 -m pip list --format=freeze` of the GPU machine: these are skipped"
+    )
     w.add_argument("--dry-run", action="store_true", help="print the pip commands only")
     w.set_defaults(fn=cmd_wheels)
     s = sub.add_parser("summary", help="print the figures of benchmark records")

@@ -33,7 +33,21 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Figure, add_suite_args, alternated, base_parser, suite_settings, make_record, median, offline_env, print_figures, quiet_env, relative_spread, silence_loggers, write_record  # noqa: E402
+from _common import (
+    Figure,
+    add_suite_args,
+    alternated,
+    base_parser,
+    make_record,
+    median,
+    offline_env,
+    print_figures,
+    quiet_env,
+    relative_spread,
+    silence_loggers,
+    suite_settings,
+    write_record,
+)  # noqa: E402
 
 BENCHMARK = "likelihood"
 TARGET_SPEEDUP = 3.0
@@ -68,8 +82,15 @@ def spread_pick(items: list[str], n: int | None) -> list[str]:
 
 
 def build_parser():
-    parser = add_suite_args(base_parser(BENCHMARK, __doc__), tasks_help='N task pairs evenly spread over the 32 (default: 3 quick, all)')
-    parser.add_argument("--batch-size", type=int, default=1, help="batch size of both backends (default: %(default)s, the harness's default)")
+    parser = add_suite_args(
+        base_parser(BENCHMARK, __doc__), tasks_help="N task pairs evenly spread over the 32 (default: 3 quick, all)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help="batch size of both backends (default: %(default)s, the harness's default)",
+    )
     return parser
 
 
@@ -111,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
 
     gen_tasks = spread_pick([t.name for t in configs.task_defs() if not t.is_loglikelihood], n_tasks)
     ll_tasks = [name + configs.LL_SUFFIX for name in gen_tasks]
-    tm = TaskManager(include_path=tasks_path(), include_defaults=False, metadata={"num_problems": limit, "pretrained": str(model_path)})
+    tm = TaskManager(
+        include_path=tasks_path(),
+        include_defaults=False,
+        metadata={"num_problems": limit, "pretrained": str(model_path)},
+    )
     silence_loggers()
 
     # 1. suites through the harness, one model; the time inside the model's request method is metered too
@@ -134,7 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         model_time["s"] = 0.0
         wall0, t0 = time.perf_counter(), clock()
         out = simple_evaluate(model=mirage, tasks=names, task_manager=tm, limit=limit, bootstrap_iters=0)
-        return {"time": clock() - t0, "wall": time.perf_counter() - wall0, "model": model_time["s"], "results": out["results"]}
+        return {
+            "time": clock() - t0,
+            "wall": time.perf_counter() - wall0,
+            "model": model_time["s"],
+            "results": out["results"],
+        }
 
     # 2. the same loglikelihood requests, two backends
     requests = []
@@ -166,11 +196,19 @@ def main(argv: list[str] | None = None) -> int:
             progress(name, round_, r)
         return acc
 
-    print(f"likelihood: {len(gen_tasks)} task pairs x {limit} docs ({len(requests)} ll requests), {model_desc}, device {args.device}, "
-          f"batch {args.batch_size}, {repeats} rounds, clock {clock_name}", file=sys.stderr, flush=True)
+    print(
+        f"likelihood: {len(gen_tasks)} task pairs x {limit} docs ({len(requests)} ll requests), {model_desc}, device {args.device}, "
+        f"batch {args.batch_size}, {repeats} rounds, clock {clock_name}",
+        file=sys.stderr,
+        flush=True,
+    )
 
     def progress(name: str, round_: int, r: dict[str, Any]) -> None:
-        print(f"  round {round_ + 1}/{repeats} {name:<10} {clock_name} {r['time']:.2f} s  wall {r['wall']:.2f} s", file=sys.stderr, flush=True)
+        print(
+            f"  round {round_ + 1}/{repeats} {name:<10} {clock_name} {r['time']:.2f} s  wall {r['wall']:.2f} s",
+            file=sys.stderr,
+            flush=True,
+        )
 
     variants = {
         "gen_suite": lambda: suite(gen_tasks),
@@ -181,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     warm = {name: fn() for name, fn in variants.items()}
     for a, b in zip(warm["hf"]["out"], warm["hf-mirage"]["out"], strict=True):
         if abs(a[0] - b[0]) > 1e-5 * max(1.0, abs(a[0])):
-            raise SystemExit(f"hf and hf-mirage disagree on a request ({a} vs {b}): the comparison would be meaningless")
+            raise SystemExit(
+                f"hf and hf-mirage disagree on a request ({a} vs {b}): the comparison would be meaningless"
+            )
     runs = alternated({k: variants[k] for k in ("gen_suite", "ll_suite")}, repeats, on_run=progress)
     pairs = [score_pair(r) for r in range(repeats)]
     runs.update({name: [p[name] for p in pairs] for name in ("hf", "hf-mirage")})
@@ -197,36 +237,96 @@ def main(argv: list[str] | None = None) -> int:
     em = {t: warm["ll_suite"]["results"][t]["greedy_exact_match,none"] for t in ll_tasks}
 
     figures = [
-        Figure("gen_suite", median(times("gen_suite")), unit, 1.0, baseline="itself", noise=f"rounds +-{relative_spread(times('gen_suite')):.1%}",
-               description=f"harness run of {len(gen_tasks)} generation tasks x {limit} docs on hf-mirage"),
-        Figure("ll_suite", median(times("ll_suite")), unit, median([1 / s for s in speedups]), baseline="generation suite, same docs and model",
-               noise=f"rounds +-{relative_spread(times('ll_suite')):.1%}", description="the _ll twins of the same tasks, same docs, same model"),
-        Figure("ll_suite_speedup", median(speedups), "x", median(speedups), baseline="generation suite / _ll suite",
-               target=f">= {TARGET_SPEEDUP:g}", meets_target=judge(speedups, at_least=TARGET_SPEEDUP), headline=True,
-               noise=f"paired {min(speedups):.2f}..{max(speedups):.2f}; wall {median(wall_speedups):.2f}",
-               description="how many times faster the one-pass _ll suite runs than the generation suite"),
-        Figure("ll_model_speedup", median(model_speedups), "x", median(model_speedups), baseline="generate_until / loglikelihood time",
-               target=f">= {TARGET_SPEEDUP:g}", meets_target=judge(model_speedups, at_least=TARGET_SPEEDUP), headline=True,
-               noise=f"paired {min(model_speedups):.2f}..{max(model_speedups):.2f}",
-               description=f"the same suites, time inside the model's request method only (generation {median(times('gen_suite', 'model')):.3g} s, "
-                           f"loglikelihood {median(times('ll_suite', 'model')):.3g} s): the harness's per-doc work (prompt templating) is excluded"),
-        Figure("hf_loglikelihood", median(times("hf")), unit, 1.0, baseline="itself", noise=f"rounds +-{relative_spread(times('hf')):.1%}",
-               description=f"stock hf scoring the _ll suite's {len(requests)} loglikelihood requests"),
-        Figure("hf_mirage_vs_hf", median(times("hf-mirage")), unit, median(backend), baseline="stock hf, same requests",
-               target=f"<= {TARGET_BACKEND_RATIO:g}", meets_target=judge(backend, at_most=TARGET_BACKEND_RATIO), headline=True,
-               noise=f"paired {min(backend):.3f}..{max(backend):.3f}; wall {median(wall_backend):.3f}",
-               description="hf-mirage (per-token values kept) over stock hf on the same requests, compared chunk by chunk"),
+        Figure(
+            "gen_suite",
+            median(times("gen_suite")),
+            unit,
+            1.0,
+            baseline="itself",
+            noise=f"rounds +-{relative_spread(times('gen_suite')):.1%}",
+            description=f"harness run of {len(gen_tasks)} generation tasks x {limit} docs on hf-mirage",
+        ),
+        Figure(
+            "ll_suite",
+            median(times("ll_suite")),
+            unit,
+            median([1 / s for s in speedups]),
+            baseline="generation suite, same docs and model",
+            noise=f"rounds +-{relative_spread(times('ll_suite')):.1%}",
+            description="the _ll twins of the same tasks, same docs, same model",
+        ),
+        Figure(
+            "ll_suite_speedup",
+            median(speedups),
+            "x",
+            median(speedups),
+            baseline="generation suite / _ll suite",
+            target=f">= {TARGET_SPEEDUP:g}",
+            meets_target=judge(speedups, at_least=TARGET_SPEEDUP),
+            headline=True,
+            noise=f"paired {min(speedups):.2f}..{max(speedups):.2f}; wall {median(wall_speedups):.2f}",
+            description="how many times faster the one-pass _ll suite runs than the generation suite",
+        ),
+        Figure(
+            "ll_model_speedup",
+            median(model_speedups),
+            "x",
+            median(model_speedups),
+            baseline="generate_until / loglikelihood time",
+            target=f">= {TARGET_SPEEDUP:g}",
+            meets_target=judge(model_speedups, at_least=TARGET_SPEEDUP),
+            headline=True,
+            noise=f"paired {min(model_speedups):.2f}..{max(model_speedups):.2f}",
+            description=f"the same suites, time inside the model's request method only (generation {median(times('gen_suite', 'model')):.3g} s, "
+            f"loglikelihood {median(times('ll_suite', 'model')):.3g} s): the harness's per-doc work (prompt templating) is excluded",
+        ),
+        Figure(
+            "hf_loglikelihood",
+            median(times("hf")),
+            unit,
+            1.0,
+            baseline="itself",
+            noise=f"rounds +-{relative_spread(times('hf')):.1%}",
+            description=f"stock hf scoring the _ll suite's {len(requests)} loglikelihood requests",
+        ),
+        Figure(
+            "hf_mirage_vs_hf",
+            median(times("hf-mirage")),
+            unit,
+            median(backend),
+            baseline="stock hf, same requests",
+            target=f"<= {TARGET_BACKEND_RATIO:g}",
+            meets_target=judge(backend, at_most=TARGET_BACKEND_RATIO),
+            headline=True,
+            noise=f"paired {min(backend):.3f}..{max(backend):.3f}; wall {median(wall_backend):.3f}",
+            description="hf-mirage (per-token values kept) over stock hf on the same requests, compared chunk by chunk",
+        ),
     ]
     print_figures(figures)
-    params = {"tasks": gen_tasks, "limit": limit, "ll_requests": len(requests), "repeats": repeats, "model": model_desc,
-              "device": args.device, "batch_size": args.batch_size, "torch_threads": threads, "clock": clock_name,
-              "greedy_exact_match": em}
+    params = {
+        "tasks": gen_tasks,
+        "limit": limit,
+        "ll_requests": len(requests),
+        "repeats": repeats,
+        "model": model_desc,
+        "device": args.device,
+        "batch_size": args.batch_size,
+        "torch_threads": threads,
+        "clock": clock_name,
+        "greedy_exact_match": em,
+    }
     for name in runs:
         if "suite" in name:
             params[f"{name}_model_{clock_name}_s"] = [round(x, 5) for x in times(name, "model")]
         params[f"{name}_{clock_name}_s"] = [round(x, 5) for x in times(name)]
         params[f"{name}_wall_s"] = [round(x, 5) for x in times(name, "wall")]
-    record = make_record(BENCHMARK, figures, mode="quick" if args.quick else "full", params=params, wall_seconds=time.perf_counter() - started)
+    record = make_record(
+        BENCHMARK,
+        figures,
+        mode="quick" if args.quick else "full",
+        params=params,
+        wall_seconds=time.perf_counter() - started,
+    )
     print(f"record: {write_record(args.record, record)}")
     return 0
 

@@ -52,7 +52,9 @@ def answer_pairs(n: int, digits: int = 20, seed: int = 0) -> list[tuple[str, str
     return pairs
 
 
-def per_call_us(fn: Callable[[Any], Any], inputs: Sequence[Any], *, repeats: int, min_seconds: float) -> tuple[float, list[float]]:
+def per_call_us(
+    fn: Callable[[Any], Any], inputs: Sequence[Any], *, repeats: int, min_seconds: float
+) -> tuple[float, list[float]]:
     """Median per-input cost in microseconds over ``repeats`` timings of passes over ``inputs``."""
 
     def one_pass() -> None:
@@ -70,7 +72,11 @@ def per_call_us(fn: Callable[[Any], Any], inputs: Sequence[Any], *, repeats: int
     return median(samples), samples
 
 
-def cases(n: int) -> tuple[list[tuple[str, Callable[[Any], Any], list[Any], str, bool, int]], tuple[str, Callable[[Any], Any], list[Any]]]:
+def cases(
+    n: int,
+) -> tuple[
+    list[tuple[str, Callable[[Any], Any], list[Any], str, bool, int]], tuple[str, Callable[[Any], Any], list[Any]]
+]:
     """The measured cases and the baseline.
 
     Each case is (name, function of one input, inputs, what one input is, headline?, samples per input):
@@ -90,7 +96,9 @@ def cases(n: int) -> tuple[list[tuple[str, Callable[[Any], Any], list[Any], str,
     ll_resps = []
     for g, _ in pairs:
         lps = [-rng.random() for _ in range(len(g) + 1)]  # 20 digits + the newline
-        ll_resps.append((({"answer": g}), [LoglikelihoodResult(sum(lps), False, lps, list(range(len(lps))), [False] * len(lps))]))
+        ll_resps.append(
+            (({"answer": g}), [LoglikelihoodResult(sum(lps), False, lps, list(range(len(lps))), [False] * len(lps))])
+        )
     mc = [(rng.randrange(4), [-rng.random() * 5 for _ in range(4)]) for _ in range(n)]
     token_lists = [r[1][0].token_logprobs for r in ll_resps]
     conf = [rng.random() for _ in range(1000)]
@@ -100,26 +108,97 @@ def cases(n: int) -> tuple[list[tuple[str, Callable[[Any], Any], list[Any], str,
     recon = images + np_rng.normal(0, 0.1, images.shape)
     one = 1
     return [
-        ("token_edit_distance_20d", lambda p: edit_distance.token_edit_distance(*p), pairs, "20-digit answer pair", True, one),
-        ("normalized_edit_distance_20d", lambda p: edit_distance.normalized_edit_distance(*p), pairs, "20-digit answer pair", False, one),
-        ("token_edit_distance_harness_call_20d", lambda p: harness.token_edit_distance(references=[p[0]], predictions=[p[1]]), pairs,
-         "20-digit answer pair, through the harness adapter", False, one),
-        ("token_edit_distance_runaway_5000ch", lambda p: edit_distance.token_edit_distance(*p), runaway,
-         "20-digit gold vs a 5,000-character output (cut to MAX_TOKENS)", False, one),
+        (
+            "token_edit_distance_20d",
+            lambda p: edit_distance.token_edit_distance(*p),
+            pairs,
+            "20-digit answer pair",
+            True,
+            one,
+        ),
+        (
+            "normalized_edit_distance_20d",
+            lambda p: edit_distance.normalized_edit_distance(*p),
+            pairs,
+            "20-digit answer pair",
+            False,
+            one,
+        ),
+        (
+            "token_edit_distance_harness_call_20d",
+            lambda p: harness.token_edit_distance(references=[p[0]], predictions=[p[1]]),
+            pairs,
+            "20-digit answer pair, through the harness adapter",
+            False,
+            one,
+        ),
+        (
+            "token_edit_distance_runaway_5000ch",
+            lambda p: edit_distance.token_edit_distance(*p),
+            runaway,
+            "20-digit gold vs a 5,000-character output (cut to MAX_TOKENS)",
+            False,
+            one,
+        ),
         ("digit_accuracy_20d", lambda p: answers.digit_accuracy(*p), pairs, "20-digit answer pair", False, one),
         ("exact_match_plugin_20d", lambda p: answers.exact_match(*p), pairs, "20-digit answer pair", False, one),
-        ("parse_answer_20d", answers.parse_answer, outputs, "raw 20-digit output with a trailing next question", False, one),
-        ("ll_process_results_21tok", lambda r: ll_task.process_results(*r), ll_resps,
-         "one _ll response with 21 per-token log-probs (all per-sample metrics)", True, one),
-        ("per_token_logprob", lambda r: likelihood.per_token_logprob(r[1][0][0], 21), ll_resps, "one (sum, n) pair", False, one),
-        ("pooled_token_logprob_21tok", lambda xs: likelihood.pooled_token_logprob(xs), [token_lists],
-         f"aggregation over {len(token_lists)} samples of 21 token log-probs, per sample", False, len(token_lists)),
+        (
+            "parse_answer_20d",
+            answers.parse_answer,
+            outputs,
+            "raw 20-digit output with a trailing next question",
+            False,
+            one,
+        ),
+        (
+            "ll_process_results_21tok",
+            lambda r: ll_task.process_results(*r),
+            ll_resps,
+            "one _ll response with 21 per-token log-probs (all per-sample metrics)",
+            True,
+            one,
+        ),
+        (
+            "per_token_logprob",
+            lambda r: likelihood.per_token_logprob(r[1][0][0], 21),
+            ll_resps,
+            "one (sum, n) pair",
+            False,
+            one,
+        ),
+        (
+            "pooled_token_logprob_21tok",
+            lambda xs: likelihood.pooled_token_logprob(xs),
+            [token_lists],
+            f"aggregation over {len(token_lists)} samples of 21 token log-probs, per sample",
+            False,
+            len(token_lists),
+        ),
         ("brier_score_4choices", lambda m: choice.brier_score(*m), mc, "4 choice log-likelihoods", True, one),
-        ("correct_choice_prob_4choices", lambda m: choice.correct_choice_prob(*m), mc, "4 choice log-likelihoods", False, one),
-        ("expected_calibration_error_1000", lambda _: choice.expected_calibration_error(conf, correct), [None],
-         "aggregation over 1,000 samples, per sample", False, len(conf)),
-        ("mean_squared_error_784px", lambda _: reconstruction.mean_squared_error(images, recon), [None],
-         f"{len(images)} images of 784 pixels in one call, per image", False, len(images)),
+        (
+            "correct_choice_prob_4choices",
+            lambda m: choice.correct_choice_prob(*m),
+            mc,
+            "4 choice log-likelihoods",
+            False,
+            one,
+        ),
+        (
+            "expected_calibration_error_1000",
+            lambda _: choice.expected_calibration_error(conf, correct),
+            [None],
+            "aggregation over 1,000 samples, per sample",
+            False,
+            len(conf),
+        ),
+        (
+            "mean_squared_error_784px",
+            lambda _: reconstruction.mean_squared_error(images, recon),
+            [None],
+            f"{len(images)} images of 784 pixels in one call, per image",
+            False,
+            len(images),
+        ),
     ], ("exact_match_harness_20d", lambda p: exact_match_fn(references=[p[0]], predictions=[p[1]]), pairs)
 
 
@@ -135,20 +214,43 @@ def main(argv: list[str] | None = None) -> int:
 
     measured, (base_name, base_fn, base_inputs) = cases(n)
     base_us, base_samples = per_call_us(base_fn, base_inputs, repeats=repeats, min_seconds=min_seconds)
-    figures = [Figure(base_name, base_us, "us/sample", 1.0, baseline="itself", figure=6, noise=f"+-{relative_spread(base_samples):.1%}",
-                      description="the harness's exact_match metric function on a 20-digit answer pair (baseline)")]
+    figures = [
+        Figure(
+            base_name,
+            base_us,
+            "us/sample",
+            1.0,
+            baseline="itself",
+            figure=6,
+            noise=f"+-{relative_spread(base_samples):.1%}",
+            description="the harness's exact_match metric function on a 20-digit answer pair (baseline)",
+        )
+    ]
     for name, fn, inputs, what, headline, per in measured:
         per_input, samples = per_call_us(fn, inputs, repeats=repeats, min_seconds=min_seconds)
         per_input /= per
-        fig = Figure(name, per_input, "us/sample", per_input / base_us, baseline="harness exact_match per sample", figure=6, headline=headline,
-                     noise=f"+-{relative_spread(samples):.1%}", description=what)
+        fig = Figure(
+            name,
+            per_input,
+            "us/sample",
+            per_input / base_us,
+            baseline="harness exact_match per sample",
+            figure=6,
+            headline=headline,
+            noise=f"+-{relative_spread(samples):.1%}",
+            description=what,
+        )
         if name == "token_edit_distance_20d":
             fig.target, fig.meets_target = f"< {TARGET_EDIT_US:g} us", per_input < TARGET_EDIT_US
         figures.append(fig)
     print_figures(figures)
-    record = make_record(BENCHMARK, figures, mode="quick" if args.quick else "full",
-                         params={"inputs": n, "repeats": repeats, "min_seconds_per_timing": min_seconds, "clock": "process_time"},
-                         wall_seconds=time.perf_counter() - started)
+    record = make_record(
+        BENCHMARK,
+        figures,
+        mode="quick" if args.quick else "full",
+        params={"inputs": n, "repeats": repeats, "min_seconds_per_timing": min_seconds, "clock": "process_time"},
+        wall_seconds=time.perf_counter() - started,
+    )
     print(f"record: {write_record(args.record, record)}")
     return 0
 

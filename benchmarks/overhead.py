@@ -38,7 +38,22 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Figure, add_suite_args, alternated, base_parser, suite_settings, judge_below, make_record, median, offline_env, print_figures, quiet_env, relative_spread, silence_loggers, write_record  # noqa: E402
+from _common import (
+    Figure,
+    add_suite_args,
+    alternated,
+    base_parser,
+    judge_below,
+    make_record,
+    median,
+    offline_env,
+    print_figures,
+    quiet_env,
+    relative_spread,
+    silence_loggers,
+    suite_settings,
+    write_record,
+)  # noqa: E402
 
 T = TypeVar("T")
 
@@ -156,7 +171,10 @@ def spread_pick(items: list[T], n: int | None) -> list[T]:
 
 
 def build_parser():
-    parser = add_suite_args(base_parser(BENCHMARK, __doc__), tasks_help='N generation tasks evenly spread over the suite (default: 3 quick, all 32)')
+    parser = add_suite_args(
+        base_parser(BENCHMARK, __doc__),
+        tasks_help="N generation tasks evenly spread over the suite (default: 3 quick, all 32)",
+    )
     parser.add_argument("--batch-size", default=None, help="int or 'auto' (default: 16 on cpu, auto otherwise)")
     return parser
 
@@ -177,10 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     threads = settings.threads
     if threads:
         torch.set_num_threads(threads)
-    import lm_eval_mirage
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
+
+    import lm_eval_mirage
 
     work = Path(tempfile.mkdtemp(prefix="mirage-bench-overhead-"))
     if args.model is None:
@@ -208,18 +227,38 @@ def main(argv: list[str] | None = None) -> int:
         out = simple_evaluate(model=lm, tasks=names[variant], task_manager=tm, limit=limit)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         em = {k.split("_", 2)[2]: v["exact_match,parsed"] for k, v in out["results"].items()}
-        return {"wall": wall, "cpu": cpu, "time": cpu if clock_name == "cpu" else wall, "model": meter.model_s,
-                "scoring": meter.scoring_s, "metrics": dict(meter.metric_s), "em": em, "requests": meter.requests, "outputs": meter.outputs}
+        return {
+            "wall": wall,
+            "cpu": cpu,
+            "time": cpu if clock_name == "cpu" else wall,
+            "model": meter.model_s,
+            "scoring": meter.scoring_s,
+            "metrics": dict(meter.metric_s),
+            "em": em,
+            "requests": meter.requests,
+            "outputs": meter.outputs,
+        }
 
     def progress(name: str, round_: int, r: dict[str, Any]) -> None:
-        print(f"  round {round_ + 1}/{repeats} {name:<11} wall {r['wall']:.2f} s  cpu {r['cpu']:.2f} s  model {r['model']:.2f} s  scoring {r['scoring'] * 1e3:.1f} ms ({clock_name})", file=sys.stderr, flush=True)
+        print(
+            f"  round {round_ + 1}/{repeats} {name:<11} wall {r['wall']:.2f} s  cpu {r['cpu']:.2f} s  model {r['model']:.2f} s  scoring {r['scoring'] * 1e3:.1f} ms ({clock_name})",
+            file=sys.stderr,
+            flush=True,
+        )
 
-    print(f"overhead: {len(task_files)} tasks x {limit} docs, {model_desc}, device {args.device}, batch {batch_size}, "
-          f"{repeats} rounds, clock {clock_name}", file=sys.stderr)
+    print(
+        f"overhead: {len(task_files)} tasks x {limit} docs, {model_desc}, device {args.device}, batch {batch_size}, "
+        f"{repeats} rounds, clock {clock_name}",
+        file=sys.stderr,
+    )
     warm = {variant: run(variant) for variant in ("plugin", "exact_match")}
     if warm["plugin"]["em"] != warm["exact_match"]["em"]:
-        raise SystemExit(f"the variants disagree on exact_match, so they did not score the same outputs: {warm['plugin']['em']} vs {warm['exact_match']['em']}")
-    runs = alternated({"plugin": lambda: run("plugin"), "exact_match": lambda: run("exact_match")}, repeats, on_run=progress)
+        raise SystemExit(
+            f"the variants disagree on exact_match, so they did not score the same outputs: {warm['plugin']['em']} vs {warm['exact_match']['em']}"
+        )
+    runs = alternated(
+        {"plugin": lambda: run("plugin"), "exact_match": lambda: run("exact_match")}, repeats, on_run=progress
+    )
     plugin, base = runs["plugin"], runs["exact_match"]
 
     def med(rs: list[dict[str, Any]], key: str) -> float:
@@ -245,42 +284,114 @@ def main(argv: list[str] | None = None) -> int:
     limit_ratio = 1 + TARGET_SHARE
 
     figures = [
-        Figure("gen_suite_exact_match_only", time_b, unit, 1.0, baseline="itself", figure=1,
-               noise=f"rounds +-{relative_spread([r['time'] for r in base]):.1%}",
-               description=f"harness {clock_label}, {len(task_files)} generation tasks x {limit} docs, exact_match only"),
-        Figure("gen_suite_plugin_metrics", time_p, unit, median(ratios), baseline="exact_match only, same requests",
-               target=f"< {limit_ratio:.2f}", meets_target=judge_below(ratios, limit_ratio) if resolvable else None, figure=1, headline=True,
-               noise=f"paired ratios {min(ratios):.3f}..{max(ratios):.3f}; identical model work {min(null):.3f}..{max(null):.3f}",
-               description=f"same requests scored with the plugin's metric_list (4 metrics x 2 filters); ratio: median of paired "
-                           f"{clock_label} ratios; judged only when all rounds agree and the model's identical work varied "
-                           f"by less than {TARGET_SHARE / 2:.0%} between paired runs"),
-        Figure("plugin_metric_functions_share", 100 * fn_share, f"% of {clock_name} time", metric_fns / em_fn if em_fn else None,
-               baseline="the harness's exact_match function, same run", target=f"< {100 * TARGET_SHARE:.0f}%",
-               meets_target=fn_share < TARGET_SHARE, figure=1, headline=True,
-               noise=f"rounds +-{relative_spread([sum(v for k, v in r['metrics'].items() if k in PLUGIN_METRICS) for r in plugin]):.1%}",
-               description=f"{clock_label} inside the plugin's metric functions (timed per call in the run) over the run's {clock_label}"),
-        Figure("plugin_metrics_cost_per_request", metric_fns / n_requests * 1e6, "us/request", None, figure=1,
-               description="time in the plugin's 3 metric functions per generation request (2 filters)"),
-        Figure("scoring_extra_share", 100 * extra_scoring / time_p, f"% of {clock_name} time", med(plugin, "scoring") / med(base, "scoring"),
-               baseline="exact_match-only process_results time", figure=1,
-               noise=f"scoring rounds +-{relative_spread([r['scoring'] for r in base]):.1%}",
-               description="extra time in process_results (metric functions plus the harness's bookkeeping per metric), plugin minus baseline"),
-        Figure("gen_suite_wall_plugin_metrics", med(plugin, "wall"), "s", median(wall_ratios), baseline="exact_match only, same requests",
-               figure=1, noise=f"paired ratios {min(wall_ratios):.3f}..{max(wall_ratios):.3f}",
-               description="wall-clock version of gen_suite_plugin_metrics (noisy on a shared machine)"),
-        Figure("model_share", 100 * med(plugin, "model") / time_p, f"% of {clock_name} time", None, figure=1,
-               description=f"{clock_label} inside the model's generate_until over the run's (the rest is the harness)"),
-        Figure("generation_tokens_per_s", (ctx_tokens + gen_tokens) / med(plugin, "model"), "tokens/s", None, figure=1,
-               description=f"context + generated tokens per second of model {clock_label} ({ctx_tokens} + {gen_tokens} tokens, {n_requests} requests)"),
+        Figure(
+            "gen_suite_exact_match_only",
+            time_b,
+            unit,
+            1.0,
+            baseline="itself",
+            figure=1,
+            noise=f"rounds +-{relative_spread([r['time'] for r in base]):.1%}",
+            description=f"harness {clock_label}, {len(task_files)} generation tasks x {limit} docs, exact_match only",
+        ),
+        Figure(
+            "gen_suite_plugin_metrics",
+            time_p,
+            unit,
+            median(ratios),
+            baseline="exact_match only, same requests",
+            target=f"< {limit_ratio:.2f}",
+            meets_target=judge_below(ratios, limit_ratio) if resolvable else None,
+            figure=1,
+            headline=True,
+            noise=f"paired ratios {min(ratios):.3f}..{max(ratios):.3f}; identical model work {min(null):.3f}..{max(null):.3f}",
+            description=f"same requests scored with the plugin's metric_list (4 metrics x 2 filters); ratio: median of paired "
+            f"{clock_label} ratios; judged only when all rounds agree and the model's identical work varied "
+            f"by less than {TARGET_SHARE / 2:.0%} between paired runs",
+        ),
+        Figure(
+            "plugin_metric_functions_share",
+            100 * fn_share,
+            f"% of {clock_name} time",
+            metric_fns / em_fn if em_fn else None,
+            baseline="the harness's exact_match function, same run",
+            target=f"< {100 * TARGET_SHARE:.0f}%",
+            meets_target=fn_share < TARGET_SHARE,
+            figure=1,
+            headline=True,
+            noise=f"rounds +-{relative_spread([sum(v for k, v in r['metrics'].items() if k in PLUGIN_METRICS) for r in plugin]):.1%}",
+            description=f"{clock_label} inside the plugin's metric functions (timed per call in the run) over the run's {clock_label}",
+        ),
+        Figure(
+            "plugin_metrics_cost_per_request",
+            metric_fns / n_requests * 1e6,
+            "us/request",
+            None,
+            figure=1,
+            description="time in the plugin's 3 metric functions per generation request (2 filters)",
+        ),
+        Figure(
+            "scoring_extra_share",
+            100 * extra_scoring / time_p,
+            f"% of {clock_name} time",
+            med(plugin, "scoring") / med(base, "scoring"),
+            baseline="exact_match-only process_results time",
+            figure=1,
+            noise=f"scoring rounds +-{relative_spread([r['scoring'] for r in base]):.1%}",
+            description="extra time in process_results (metric functions plus the harness's bookkeeping per metric), plugin minus baseline",
+        ),
+        Figure(
+            "gen_suite_wall_plugin_metrics",
+            med(plugin, "wall"),
+            "s",
+            median(wall_ratios),
+            baseline="exact_match only, same requests",
+            figure=1,
+            noise=f"paired ratios {min(wall_ratios):.3f}..{max(wall_ratios):.3f}",
+            description="wall-clock version of gen_suite_plugin_metrics (noisy on a shared machine)",
+        ),
+        Figure(
+            "model_share",
+            100 * med(plugin, "model") / time_p,
+            f"% of {clock_name} time",
+            None,
+            figure=1,
+            description=f"{clock_label} inside the model's generate_until over the run's (the rest is the harness)",
+        ),
+        Figure(
+            "generation_tokens_per_s",
+            (ctx_tokens + gen_tokens) / med(plugin, "model"),
+            "tokens/s",
+            None,
+            figure=1,
+            description=f"context + generated tokens per second of model {clock_label} ({ctx_tokens} + {gen_tokens} tokens, {n_requests} requests)",
+        ),
     ]
     print_figures(figures)
-    params = {"noise_floor": round(floor, 4), "end_to_end_resolvable": resolvable, "tasks": [f.stem for f in task_files], "limit": limit, "requests_per_run": n_requests, "repeats": repeats,
-              "model": model_desc, "device": args.device, "batch_size": batch_size, "torch_threads": threads, "clock": clock_name}
+    params = {
+        "noise_floor": round(floor, 4),
+        "end_to_end_resolvable": resolvable,
+        "tasks": [f.stem for f in task_files],
+        "limit": limit,
+        "requests_per_run": n_requests,
+        "repeats": repeats,
+        "model": model_desc,
+        "device": args.device,
+        "batch_size": batch_size,
+        "torch_threads": threads,
+        "clock": clock_name,
+    }
     params["metric_function_s_plugin"] = [{k: round(v, 6) for k, v in r["metrics"].items()} for r in plugin]
     for key in ("wall", "cpu", "scoring", "model"):
         params[f"{key}_plugin_s"] = [round(r[key], 5) for r in plugin]
         params[f"{key}_exact_match_s"] = [round(r[key], 5) for r in base]
-    record = make_record(BENCHMARK, figures, mode="quick" if args.quick else "full", params=params, wall_seconds=time.perf_counter() - started)
+    record = make_record(
+        BENCHMARK,
+        figures,
+        mode="quick" if args.quick else "full",
+        params=params,
+        wall_seconds=time.perf_counter() - started,
+    )
     print(f"record: {write_record(args.record, record)}")
     return 0
 

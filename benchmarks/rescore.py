@@ -88,9 +88,22 @@ def write_run(folder: Path, n_lines: int, seed: int = 0) -> Path:
                 filtered = out.split(" ")[0] if filter_key == "parsed" else out
                 sample = {
                     "doc_id": i,
-                    "doc": {"id": i, "a": str(a), "b": str(b), "op": "add", "op_word": "plus", "answer": answer, "answer_digits": len(answer)},
+                    "doc": {
+                        "id": i,
+                        "a": str(a),
+                        "b": str(b),
+                        "op": "add",
+                        "op_word": "plus",
+                        "answer": answer,
+                        "answer_digits": len(answer),
+                    },
                     "target": answer,
-                    "arguments": {"gen_args_0": {"arg_0": prompt, "arg_1": {"until": ["\n"], "do_sample": False, "max_gen_toks": 7}}},
+                    "arguments": {
+                        "gen_args_0": {
+                            "arg_0": prompt,
+                            "arg_1": {"until": ["\n"], "do_sample": False, "max_gen_toks": 7},
+                        }
+                    },
                     "resps": [[" " + out]],
                     "filtered_resps": [filtered],
                     "filter": filter_key,
@@ -108,7 +121,15 @@ def write_run(folder: Path, n_lines: int, seed: int = 0) -> Path:
         "filter_list": [{"name": "parsed"}, {"name": "raw"}],
     }
     results = {
-        "results": {TASK: {"name": TASK, "alias": TASK, "sample_len": n_docs, "exact_match,parsed": 0.0, "exact_match_stderr,parsed": 0.0}},
+        "results": {
+            TASK: {
+                "name": TASK,
+                "alias": TASK,
+                "sample_len": n_docs,
+                "exact_match,parsed": 0.0,
+                "exact_match_stderr,parsed": 0.0,
+            }
+        },
         "configs": {TASK: config},
         "versions": {TASK: 1.0},
         "n-shot": {TASK: 2},
@@ -125,7 +146,9 @@ def measure(mode: str, path: Path, cpu: int, repeat: int = 1) -> dict:
     figure least disturbed by other work on the machine."""
     runs = []
     for _ in range(repeat):
-        proc = subprocess.run([sys.executable, "-c", _CHILD, mode, str(path), str(cpu)], capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, mode, str(path), str(cpu)], capture_output=True, text=True, check=False
+        )
         if proc.returncode != 0:
             raise SystemExit(f"{mode} failed:\n{proc.stderr[-4000:]}")
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -138,9 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, help="number of sample lines (overrides --quick)")
     parser.add_argument("--workdir", type=Path, help="where to write the synthetic run (default: a temporary folder)")
     parser.add_argument("--record", type=Path, help="JSON record path (default: <workdir>/rescore_benchmark.json)")
-    parser.add_argument("--repeat", type=int, help="measure each figure N times, keep the best (default: 3 with --quick, else 1)")
-    parser.add_argument("--reuse", action="store_true", help="reuse the run already in --workdir when it has the same number of lines")
-    parser.add_argument("--cpu", type=int, default=None, help="core to pin the measured processes to (default: the last allowed)")
+    parser.add_argument(
+        "--repeat", type=int, help="measure each figure N times, keep the best (default: 3 with --quick, else 1)"
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse the run already in --workdir when it has the same number of lines"
+    )
+    parser.add_argument(
+        "--cpu", type=int, default=None, help="core to pin the measured processes to (default: the last allowed)"
+    )
     args = parser.parse_args(argv)
 
     n_lines = args.lines or (100_000 if args.quick else 1_000_000)
@@ -174,10 +203,20 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ("json_loads_only_baseline", base_rate, "samples/cpu-s", 1.0),
         ("rescore_samples_per_s", rate(fast, "cpu_seconds"), "samples/cpu-s", rate(fast, "cpu_seconds") / base_rate),
-        ("rescore_strict_samples_per_s", rate(strict, "cpu_seconds"), "samples/cpu-s", rate(strict, "cpu_seconds") / base_rate),
+        (
+            "rescore_strict_samples_per_s",
+            rate(strict, "cpu_seconds"),
+            "samples/cpu-s",
+            rate(strict, "cpu_seconds") / base_rate,
+        ),
         ("json_loads_only_baseline_wall", base_wall, "samples/s", 1.0),
         ("rescore_samples_per_s_wall", rate(fast, "seconds"), "samples/s", rate(fast, "seconds") / base_wall),
-        ("rescore_strict_samples_per_s_wall", rate(strict, "seconds"), "samples/s", rate(strict, "seconds") / base_wall),
+        (
+            "rescore_strict_samples_per_s_wall",
+            rate(strict, "seconds"),
+            "samples/s",
+            rate(strict, "seconds") / base_wall,
+        ),
         ("rescore_peak_rss", fast["max_rss_mb"], "MB", fast["max_rss_mb"] / baseline["max_rss_mb"]),
         ("rescore_strict_peak_rss", strict["max_rss_mb"], "MB", strict["max_rss_mb"] / baseline["max_rss_mb"]),
         ("json_loads_only_peak_rss", baseline["max_rss_mb"], "MB", 1.0),
@@ -204,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     record_path = args.record or workdir / "rescore_benchmark.json"
     record_path.parent.mkdir(parents=True, exist_ok=True)
     record_path.write_text(json.dumps(record, indent=2), encoding="utf-8")
-    print(f"record: {record_path}  (samples file {size_mb:.0f} MB, {n_lines:,} lines, core {cpu}, load {os.getloadavg()[0]:.2f})")
+    print(
+        f"record: {record_path}  (samples file {size_mb:.0f} MB, {n_lines:,} lines, core {cpu}, load {os.getloadavg()[0]:.2f})"
+    )
     return 0
 
 

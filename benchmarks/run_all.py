@@ -83,12 +83,29 @@ def complete_record(path: Path, *, mode: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="pass --quick to every script")
-    parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="folder for the records (default: %(default)s)")
-    parser.add_argument("--only", type=lambda s: [x for x in s.split(",") if x], help=f"comma-separated subset of: {', '.join(SCRIPTS)}")
-    parser.add_argument("--skip", type=lambda s: [x for x in s.split(",") if x], default=[], help="comma-separated benchmarks to leave out")
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS_DIR, help="folder for the records (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--only", type=lambda s: [x for x in s.split(",") if x], help=f"comma-separated subset of: {', '.join(SCRIPTS)}"
+    )
+    parser.add_argument(
+        "--skip",
+        type=lambda s: [x for x in s.split(",") if x],
+        default=[],
+        help="comma-separated benchmarks to leave out",
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds allowed per script (default: %(default)s)")
-    parser.add_argument("--readme", "--page", dest="page", type=Path, nargs="?", const=PERF_PAGE, metavar="PATH",
-                        help=f"afterwards, refresh the performance block of this Markdown file (no PATH: {PERF_PAGE})")
+    parser.add_argument(
+        "--readme",
+        "--page",
+        dest="page",
+        type=Path,
+        nargs="?",
+        const=PERF_PAGE,
+        metavar="PATH",
+        help=f"afterwards, refresh the performance block of this Markdown file (no PATH: {PERF_PAGE})",
+    )
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     args.results.mkdir(parents=True, exist_ok=True)

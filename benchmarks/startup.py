@@ -33,7 +33,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Figure, alternated, base_parser, judge_below, make_record, median, offline_env, print_figures, relative_spread, run_child, silence_loggers, write_record  # noqa: E402
+from _common import (
+    Figure,
+    alternated,
+    base_parser,
+    judge_below,
+    make_record,
+    median,
+    offline_env,
+    print_figures,
+    relative_spread,
+    run_child,
+    silence_loggers,
+    write_record,
+)  # noqa: E402
 
 BENCHMARK = "startup"
 TARGET_ADDED = 0.10
@@ -46,7 +59,9 @@ def console_script(name: str) -> str:
         return str(candidate)
     found = shutil.which(name)
     if found is None:
-        raise SystemExit(f"console script {name!r} not found next to {sys.executable} nor on PATH; install the package first")
+        raise SystemExit(
+            f"console script {name!r} not found next to {sys.executable} nor on PATH; install the package first"
+        )
     return found
 
 
@@ -82,8 +97,15 @@ def in_process(fn, clock) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(BENCHMARK, __doc__)
-    parser.add_argument("--repeats", type=int, default=None, help="alternated rounds of the ls commands (default: 1 quick, 5); imports get 2 more")
-    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="CPU time of the processes (default) or wall time")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="alternated rounds of the ls commands (default: 1 quick, 5); imports get 2 more",
+    )
+    parser.add_argument(
+        "--clock", choices=("cpu", "wall"), default="cpu", help="CPU time of the processes (default) or wall time"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     offline_env()
@@ -97,18 +119,39 @@ def main(argv: list[str] | None = None) -> int:
         return lambda: run_child(cmd, env=env)
 
     print(f"startup: imports x {repeats + 2}, ls tasks x {repeats}, clock {key}", file=sys.stderr, flush=True)
-    imports = alternated({"lm_eval": child(python, "-c", "import lm_eval"), "lm_eval_mirage": child(python, "-c", "import lm_eval_mirage")}, repeats + 2)
-    ls = alternated({"lm_eval": child(lm_eval_cli, "ls", "tasks"), "lm_eval_mirage": child(mirage_cli, "ls", "tasks")}, repeats,
-                    on_run=lambda name, i, r: print(f"  ls tasks round {i + 1}/{repeats} {name:<15} wall {r['wall']:.2f} s  cpu {r['cpu']:.2f} s", file=sys.stderr, flush=True))
+    imports = alternated(
+        {
+            "lm_eval": child(python, "-c", "import lm_eval"),
+            "lm_eval_mirage": child(python, "-c", "import lm_eval_mirage"),
+        },
+        repeats + 2,
+    )
+    ls = alternated(
+        {"lm_eval": child(lm_eval_cli, "ls", "tasks"), "lm_eval_mirage": child(mirage_cli, "ls", "tasks")},
+        repeats,
+        on_run=lambda name, i, r: print(
+            f"  ls tasks round {i + 1}/{repeats} {name:<15} wall {r['wall']:.2f} s  cpu {r['cpu']:.2f} s",
+            file=sys.stderr,
+            flush=True,
+        ),
+    )
 
     one_task = ("run", "--model", "dummy", "--tasks", "mirage_arith_add_1d", "--limit", "1")
-    runs = alternated({"lm_eval": child(lm_eval_cli, *one_task, "--include_path", lm_eval_mirage_tasks_path()), "lm_eval_mirage": child(mirage_cli, *one_task)}, repeats,
-                      on_run=lambda name, i, r: print(f"  run one task round {i + 1}/{repeats} {name:<15} cpu {r['cpu']:.2f} s", file=sys.stderr, flush=True))
+    runs = alternated(
+        {
+            "lm_eval": child(lm_eval_cli, *one_task, "--include_path", lm_eval_mirage_tasks_path()),
+            "lm_eval_mirage": child(mirage_cli, *one_task),
+        },
+        repeats,
+        on_run=lambda name, i, r: print(
+            f"  run one task round {i + 1}/{repeats} {name:<15} cpu {r['cpu']:.2f} s", file=sys.stderr, flush=True
+        ),
+    )
 
     # In-process: the suite's data, and the plugin's own share of indexing + listing.
-    import lm_eval_mirage  # noqa: F401  (registers metrics; the import cost was measured above in fresh processes)
     from lm_eval.tasks import TaskManager
 
+    import lm_eval_mirage  # noqa: F401  (registers metrics; the import cost was measured above in fresh processes)
     from lm_eval_mirage.tasks.arithmetic import generate, validate_spec
     from lm_eval_mirage.tasks.utils import load_arith
 
@@ -117,8 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     n_rounds = repeats + 2
     gen_times = [in_process(lambda: [generate(validate_spec(**s)) for s in specs], clock) for _ in range(n_rounds)]
     load_times = [in_process(lambda: [load_arith(**s) for s in specs], clock) for _ in range(n_rounds)]
-    index_times = [in_process(lambda: TaskManager(include_path=[lm_eval_mirage.tasks_path()], include_defaults=False).list_all_tasks(), clock)
-                   for _ in range(n_rounds)]
+    index_times = [
+        in_process(
+            lambda: TaskManager(include_path=[lm_eval_mirage.tasks_path()], include_defaults=False).list_all_tasks(),
+            clock,
+        )
+        for _ in range(n_rounds)
+    ]
 
     def med(results: list[dict[str, float]]) -> float:
         return median([r[key] for r in results])
@@ -131,37 +179,118 @@ def main(argv: list[str] | None = None) -> int:
     run_ratios = [p[key] / b[key] for p, b in zip(runs["lm_eval_mirage"], runs["lm_eval"])]
     unit = "s cpu" if key == "cpu" else "s"
     figures = [
-        Figure("import_lm_eval", imp_base, unit, 1.0, baseline="itself", figure=4, noise=f"+-{relative_spread([r[key] for r in imports['lm_eval']]):.1%}",
-               description="python -c 'import lm_eval' in a fresh interpreter"),
-        Figure("import_lm_eval_mirage", imp_plugin, unit, median(imp_ratios), baseline="import lm_eval", figure=4, headline=True,
-               noise=f"paired ratios {min(imp_ratios):.2f}..{max(imp_ratios):.2f}",
-               description="python -c 'import lm_eval_mirage' (imports lm_eval and registers the metrics)"),
-        Figure("ls_tasks_lm_eval", ls_base, unit, 1.0, baseline="itself", figure=4, noise=f"+-{relative_spread([r[key] for r in ls['lm_eval']]):.1%}",
-               description="lm_eval ls tasks (indexes the ~14,700 built-in tasks)"),
-        Figure("ls_tasks_lm_eval_mirage", ls_plugin, unit, median(ls_ratios), baseline="lm_eval ls tasks", target=f"< {1 + TARGET_ADDED:.2f}",
-               meets_target=judge_below(ls_ratios, 1 + TARGET_ADDED), figure=4, headline=True,
-               noise=f"paired ratios {min(ls_ratios):.3f}..{max(ls_ratios):.3f}",
-               description="lm-eval-mirage ls tasks (the same plus the plugin's tasks, metrics and backends); judged only when all rounds agree"),
-        Figure("run_one_plugin_task", med(runs["lm_eval_mirage"]), unit, median(run_ratios), baseline="lm_eval run --include_path", figure=4,
-               noise=f"paired ratios {min(run_ratios):.3f}..{max(run_ratios):.3f}",
-               description="lm-eval-mirage run on one plugin task (--model dummy, --limit 1) vs plain lm_eval with the plugin's folder"),
-        Figure("plugin_startup_increment", increment, unit, increment / ls_base, baseline="lm_eval ls tasks", target=f"< {TARGET_ADDED:.0%} of it",
-               meets_target=increment / ls_base < TARGET_ADDED, figure=4, headline=True,
-               noise=f"index +-{relative_spread(index_times):.1%}",
-               description="import increment (import lm_eval_mirage minus import lm_eval) plus indexing and listing the plugin's task folder in-process"),
-        Figure("suite_data_generation", median(gen_times), unit, median(gen_times) / ls_base, baseline="lm_eval ls tasks", figure=4, headline=True,
-               noise=f"+-{relative_spread(gen_times):.1%}",
-               description=f"generate() of all {len(specs)} generation tasks' train + test docs at the default size, in-process"),
-        Figure("suite_data_load_arith", median(load_times), unit, median(load_times) / ls_base, baseline="lm_eval ls tasks", figure=4,
-               noise=f"+-{relative_spread(load_times):.1%}",
-               description=f"load_arith (custom_dataset: data plus datasets.Dataset) for all {len(specs)} tasks, in-process"),
+        Figure(
+            "import_lm_eval",
+            imp_base,
+            unit,
+            1.0,
+            baseline="itself",
+            figure=4,
+            noise=f"+-{relative_spread([r[key] for r in imports['lm_eval']]):.1%}",
+            description="python -c 'import lm_eval' in a fresh interpreter",
+        ),
+        Figure(
+            "import_lm_eval_mirage",
+            imp_plugin,
+            unit,
+            median(imp_ratios),
+            baseline="import lm_eval",
+            figure=4,
+            headline=True,
+            noise=f"paired ratios {min(imp_ratios):.2f}..{max(imp_ratios):.2f}",
+            description="python -c 'import lm_eval_mirage' (imports lm_eval and registers the metrics)",
+        ),
+        Figure(
+            "ls_tasks_lm_eval",
+            ls_base,
+            unit,
+            1.0,
+            baseline="itself",
+            figure=4,
+            noise=f"+-{relative_spread([r[key] for r in ls['lm_eval']]):.1%}",
+            description="lm_eval ls tasks (indexes the ~14,700 built-in tasks)",
+        ),
+        Figure(
+            "ls_tasks_lm_eval_mirage",
+            ls_plugin,
+            unit,
+            median(ls_ratios),
+            baseline="lm_eval ls tasks",
+            target=f"< {1 + TARGET_ADDED:.2f}",
+            meets_target=judge_below(ls_ratios, 1 + TARGET_ADDED),
+            figure=4,
+            headline=True,
+            noise=f"paired ratios {min(ls_ratios):.3f}..{max(ls_ratios):.3f}",
+            description="lm-eval-mirage ls tasks (the same plus the plugin's tasks, metrics and backends); judged only when all rounds agree",
+        ),
+        Figure(
+            "run_one_plugin_task",
+            med(runs["lm_eval_mirage"]),
+            unit,
+            median(run_ratios),
+            baseline="lm_eval run --include_path",
+            figure=4,
+            noise=f"paired ratios {min(run_ratios):.3f}..{max(run_ratios):.3f}",
+            description="lm-eval-mirage run on one plugin task (--model dummy, --limit 1) vs plain lm_eval with the plugin's folder",
+        ),
+        Figure(
+            "plugin_startup_increment",
+            increment,
+            unit,
+            increment / ls_base,
+            baseline="lm_eval ls tasks",
+            target=f"< {TARGET_ADDED:.0%} of it",
+            meets_target=increment / ls_base < TARGET_ADDED,
+            figure=4,
+            headline=True,
+            noise=f"index +-{relative_spread(index_times):.1%}",
+            description="import increment (import lm_eval_mirage minus import lm_eval) plus indexing and listing the plugin's task folder in-process",
+        ),
+        Figure(
+            "suite_data_generation",
+            median(gen_times),
+            unit,
+            median(gen_times) / ls_base,
+            baseline="lm_eval ls tasks",
+            figure=4,
+            headline=True,
+            noise=f"+-{relative_spread(gen_times):.1%}",
+            description=f"generate() of all {len(specs)} generation tasks' train + test docs at the default size, in-process",
+        ),
+        Figure(
+            "suite_data_load_arith",
+            median(load_times),
+            unit,
+            median(load_times) / ls_base,
+            baseline="lm_eval ls tasks",
+            figure=4,
+            noise=f"+-{relative_spread(load_times):.1%}",
+            description=f"load_arith (custom_dataset: data plus datasets.Dataset) for all {len(specs)} tasks, in-process",
+        ),
     ]
     print_figures(figures)
-    params = {"clock": key, "rounds_ls": repeats, "rounds_import": repeats + 2, "tasks_generated": len(specs),
-              "run_lm_eval": runs["lm_eval"], "run_lm_eval_mirage": runs["lm_eval_mirage"], "ls_lm_eval": ls["lm_eval"], "ls_lm_eval_mirage": ls["lm_eval_mirage"],
-              "import_lm_eval": imports["lm_eval"], "import_lm_eval_mirage": imports["lm_eval_mirage"],
-              "generation_s": gen_times, "load_arith_s": load_times, "plugin_index_s": index_times}
-    record = make_record(BENCHMARK, figures, mode="quick" if args.quick else "full", params=params, wall_seconds=time.perf_counter() - started)
+    params = {
+        "clock": key,
+        "rounds_ls": repeats,
+        "rounds_import": repeats + 2,
+        "tasks_generated": len(specs),
+        "run_lm_eval": runs["lm_eval"],
+        "run_lm_eval_mirage": runs["lm_eval_mirage"],
+        "ls_lm_eval": ls["lm_eval"],
+        "ls_lm_eval_mirage": ls["lm_eval_mirage"],
+        "import_lm_eval": imports["lm_eval"],
+        "import_lm_eval_mirage": imports["lm_eval_mirage"],
+        "generation_s": gen_times,
+        "load_arith_s": load_times,
+        "plugin_index_s": index_times,
+    }
+    record = make_record(
+        BENCHMARK,
+        figures,
+        mode="quick" if args.quick else "full",
+        params=params,
+        wall_seconds=time.perf_counter() - started,
+    )
     print(f"record: {write_record(args.record, record)}")
     return 0
 

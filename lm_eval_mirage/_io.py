@@ -238,7 +238,12 @@ class InputFileError(ValueError):
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISLNK, "symbolic link")):
+    for test, name in (
+        (stat.S_ISDIR, "folder"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISLNK, "symbolic link"),
+    ):
         if test(mode):
             return name
     return "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special file"
@@ -289,7 +294,9 @@ def _utf8(path: str | os.PathLike, data: bytes, what: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: not UTF-8 text (byte {exc.start} is {data[exc.start:exc.start + 1]!r}); expected {what}") from None
+        raise InputFileError(
+            f"{path}: not UTF-8 text (byte {exc.start} is {data[exc.start : exc.start + 1]!r}); expected {what}"
+        ) from None
 
 
 def read_json_file(path: str | os.PathLike, *, max_bytes: int | None = None, follow_symlinks: bool = True) -> Any:
@@ -337,7 +344,10 @@ def _strict_loader() -> type:
             event = self.peek_event()
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 name = f"{'*' if isinstance(event, yaml.AliasEvent) else '&'}{event.anchor}"
-                raise _Refused(event.start_mark.line + 1, f"YAML anchors and aliases ({_short(name)}) are not accepted; write the value out")
+                raise _Refused(
+                    event.start_mark.line + 1,
+                    f"YAML anchors and aliases ({_short(name)}) are not accepted; write the value out",
+                )
             return super().compose_node(parent, index)
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
@@ -352,13 +362,18 @@ def _strict_loader() -> type:
                     except TypeError:  # an unhashable key: the constructor below reports it
                         continue
                     if line != key_node.start_mark.line + 1:
-                        raise _Refused(key_node.start_mark.line + 1, f"key {_short(key)} given twice (first at line {line}); give each key once")
+                        raise _Refused(
+                            key_node.start_mark.line + 1,
+                            f"key {_short(key)} given twice (first at line {line}); give each key once",
+                        )
             return super().construct_mapping(node, deep=deep)
 
     return StrictLoader
 
 
-def read_yaml_file(path: str | os.PathLike, *, strict: bool = True, loader: type | None = None, max_bytes: int | None = None) -> Any:
+def read_yaml_file(
+    path: str | os.PathLike, *, strict: bool = True, loader: type | None = None, max_bytes: int | None = None
+) -> Any:
     """The YAML value in ``path`` (a regular file, see :func:`read_regular_file`), read safely (no tags that
     build Python objects).
 

@@ -79,7 +79,9 @@ def check_replaceable(out: str | os.PathLike, command: str, *, inputs: list[str]
             "it would be replaced whole, so choose a new or empty folder"
         )
     if manifest["command"] != command:
-        raise ValueError(f"--out {out}: written by lm-eval-mirage {manifest['command']}, not {command}; choose another folder")
+        raise ValueError(
+            f"--out {out}: written by lm-eval-mirage {manifest['command']}, not {command}; choose another folder"
+        )
     listed = set(manifest["files"]) | {MANIFEST}
     listed |= {p.rsplit("/", i)[0] for p in manifest["files"] for i in range(1, p.count("/") + 1)}
     extra = sorted(_listing(out) - listed)

@@ -123,7 +123,10 @@ def rescored_results_path(results_file: str | os.PathLike, folder: str | os.Path
         'out/m/160m_step143000.rescored.json'
     """
     original = Path(results_file)
-    return Path(folder if folder is not None else original.parent) / f"{_strip_suffixes(original.name)}{RESCORED_SUFFIX}.json"
+    return (
+        Path(folder if folder is not None else original.parent)
+        / f"{_strip_suffixes(original.name)}{RESCORED_SUFFIX}.json"
+    )
 
 
 def check_task_name(task: object, source: str | os.PathLike = "") -> str:
@@ -152,7 +155,9 @@ def check_task_name(task: object, source: str | os.PathLike = "") -> str:
         reason = "it holds a NUL or control character"
     else:
         return task
-    raise UnsafeTaskNameError(f"{where}task name {task!r} refused: {reason} and would name a file outside the run folder")
+    raise UnsafeTaskNameError(
+        f"{where}task name {task!r} refused: {reason} and would name a file outside the run folder"
+    )
 
 
 def samples_file_name(task: str, date: str, *, rescored: bool = False) -> str:
@@ -182,7 +187,9 @@ def samples_file_task(path: str | os.PathLike) -> str | None:
     return get_file_task_name(_strip_suffixes(name)) or None
 
 
-def samples_path(folder: str | os.PathLike, task: str, date: str, *, rescored: bool = False, source: str | os.PathLike = "") -> Path:
+def samples_path(
+    folder: str | os.PathLike, task: str, date: str, *, rescored: bool = False, source: str | os.PathLike = ""
+) -> Path:
     """The samples file of ``task`` for the run ``date`` in ``folder``; never a path outside ``folder``.
 
     Raises:
@@ -350,17 +357,29 @@ def read_results_file(path: str | os.PathLike) -> ResultsFile:
     if not looks_like_results(data):
         raise NotResultsFileError(path, _NOT_RESULTS)
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
-    model_args = parse_model_args(config.get("model_args") if isinstance(config.get("model_args"), (str, Mapping)) else None)
+    model_args = parse_model_args(
+        config.get("model_args") if isinstance(config.get("model_args"), (str, Mapping)) else None
+    )
     name = data.get("model_name") or model_args.get("pretrained") or model_args.get("model") or path.parent.name
     revision = model_args.get("revision") or config.get("model_revision")
     revision = None if revision in (None, "", "main") else str(revision)
     date = data.get("date")
-    date = float(date) if isinstance(date, (int, float)) and not isinstance(date, bool) and math.isfinite(date) else path.stat().st_mtime
+    date = (
+        float(date)
+        if isinstance(date, (int, float)) and not isinstance(date, bool) and math.isfinite(date)
+        else path.stat().st_mtime
+    )
     return ResultsFile(
-        path=path, data=data, layout="0.4" if isinstance(data.get("configs"), dict) else "2023", model_name=str(name),
-        model_args=model_args, revision=revision, date_id=date_id(path), date=date,
+        path=path,
+        data=data,
+        layout="0.4" if isinstance(data.get("configs"), dict) else "2023",
+        model_name=str(name),
+        model_args=model_args,
+        revision=revision,
+        date_id=date_id(path),
+        date=date,
         rescored=is_rescored(path) or isinstance(data.get("rescore"), dict),
-    )  # fmt: skip
+    )
 
 
 _NOT_RESULTS = "not an lm-eval results file (no 'results' object of tasks beside 'versions'/'config')"

@@ -76,7 +76,7 @@ def harness_version() -> str | None:
         return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def source_hash(target: str) -> str | None:
     """SHA-256 of the source of ``"module:Qualified.name"`` as written in the module's file; ``None`` when
     the module or the name is not found."""
@@ -91,8 +91,12 @@ def source_hash(target: str) -> str | None:
         text = fh.read()
     nodes: list[ast.AST] = [ast.parse(text)]
     for part in qualname.split("."):
-        found = [n for parent in nodes for n in getattr(parent, "body", [])
-                 if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == part]
+        found = [
+            n
+            for parent in nodes
+            for n in getattr(parent, "body", [])
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == part
+        ]
         if not found:
             return None
         nodes = found[:1]
@@ -116,6 +120,9 @@ def check(target: str) -> bool:
         logger.warning(
             "lm-eval %s is not a tested harness version (tested: %s): the source of %s differs from the one "
             "the plugin was written against; %s",
-            harness_version(), ", ".join(TESTED_HARNESS_VERSIONS), target, RECORDED[target][1],
+            harness_version(),
+            ", ".join(TESTED_HARNESS_VERSIONS),
+            target,
+            RECORDED[target][1],
         )
     return ok

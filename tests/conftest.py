@@ -103,13 +103,17 @@ def starts_the_harness(args: Sequence[str]) -> bool:
     return name == "lm_eval" or (name == "lm-eval-mirage" and len(args) > 1 and args[1] in HARNESS_SUBCOMMANDS)
 
 
-def run_command(args: list[str], *, cwd: Path | None = None, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+def run_command(
+    args: list[str], *, cwd: Path | None = None, timeout: float = 600, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run a console script of this environment (``lm_eval``, ``lm-eval-mirage``) as a subprocess."""
     exe = BIN / args[0]
     cmd = [str(exe) if exe.exists() else args[0], *args[1:]]
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-8000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-8000:]}"
+        )
     return proc
 
 
@@ -172,7 +176,9 @@ SLURM_TOOLS = ("srun", "sbatch", "squeue", "sinfo", "sacct", "scancel", "scontro
 def slurm_unavailable() -> str | None:
     """Why the one-node test cluster cannot be used, or None when it can (asked once per test session)."""
     if not os.environ.get("SLURM_CONF"):
-        return "no Slurm cluster: SLURM_CONF is not set (start one: bash .ci/slurm.sh start && . /tmp/mirage-slurm/env.sh)"
+        return (
+            "no Slurm cluster: SLURM_CONF is not set (start one: bash .ci/slurm.sh start && . /tmp/mirage-slurm/env.sh)"
+        )
     for tool in SLURM_TOOLS:
         if shutil.which(tool) is None:
             return f"no Slurm cluster: {tool} is not on PATH"

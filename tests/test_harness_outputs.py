@@ -22,12 +22,31 @@ def _harness_run(tmp_path: Path, model: str = "org/m", task: str = "t") -> Path:
 
     tracker = EvaluationTracker(output_path=str(tmp_path))
     tracker.general_config_tracker.log_experiment_args(
-        model_source="hf", model_args=f"pretrained={model}", system_instruction=None, chat_template=None, fewshot_as_multiturn=False
+        model_source="hf",
+        model_args=f"pretrained={model}",
+        system_instruction=None,
+        chat_template=None,
+        fewshot_as_multiturn=False,
     )
-    results = {"results": {task: {"acc,none": 0.5}}, "configs": {task: {}}, "versions": {task: 1.0}, "n-shot": {task: 3},
-               "config": {"model": "hf", "model_args": f"pretrained={model}"}}  # fmt: skip
-    line = {"doc_id": 0, "doc": {"q": "q"}, "arguments": [("q", "a")], "resps": [], "filtered_resps": [], "target": "a",
-            "filter": "none", "doc_hash": "d", "prompt_hash": "p", "target_hash": "t"}  # fmt: skip
+    results = {
+        "results": {task: {"acc,none": 0.5}},
+        "configs": {task: {}},
+        "versions": {task: 1.0},
+        "n-shot": {task: 3},
+        "config": {"model": "hf", "model_args": f"pretrained={model}"},
+    }
+    line = {
+        "doc_id": 0,
+        "doc": {"q": "q"},
+        "arguments": [("q", "a")],
+        "resps": [],
+        "filtered_resps": [],
+        "target": "a",
+        "filter": "none",
+        "doc_hash": "d",
+        "prompt_hash": "p",
+        "target_hash": "t",
+    }
     tracker.save_results_aggregated(results=results, samples={task: [line]})
     tracker.save_results_samples(task_name=task, samples=[line])
     (found,) = (tmp_path / layout.model_folder_name(model)).glob("results_*.json")
@@ -82,7 +101,9 @@ def test_scan_skips_other_json_and_hidden_folders_and_names_unreadable_files(tmp
     runs, unreadable = layout.scan_results([tmp_path])
     assert sorted(r.path.name for r in runs) == ["70m-5shot_step143000.json", "70m_step143000.json"]
     assert sorted((e.path.name, e.reason.split(" (")[0]) for e in unreadable) == [
-        ("broken.json", "not UTF-8 text"), ("deep.json", "JSON nested too deeply to read")]  # fmt: skip
+        ("broken.json", "not UTF-8 text"),
+        ("deep.json", "JSON nested too deeply to read"),
+    ]
     with pytest.raises(layout.NotResultsFileError, match=r"config\.json: not an lm-eval results file"):
         layout.scan_results([tmp_path / "p" / "config.json"])  # a file given explicitly must be one
     with pytest.raises(FileNotFoundError, match="does not exist"):
@@ -103,7 +124,11 @@ def test_ordinary_task_names_stay_in_the_folder(tmp_path, task):
 
 def test_model_args_strings_and_dicts():
     assert layout.parse_model_args("pretrained=a/b, revision=0100,dtype=float16,trust_remote_code=True,junk") == {
-        "pretrained": "a/b", "revision": "0100", "dtype": "float16", "trust_remote_code": True}  # fmt: skip
+        "pretrained": "a/b",
+        "revision": "0100",
+        "dtype": "float16",
+        "trust_remote_code": True,
+    }
     assert layout.parse_model_args({"pretrained": "a", "revision": "step1"}) == {"pretrained": "a", "revision": "step1"}
     assert layout.parse_model_args("") == {} and layout.parse_model_args(None) == {}
 

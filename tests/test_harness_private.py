@@ -39,7 +39,9 @@ def test_a_changed_source_is_detected_and_warned_once(monkeypatch, caplog):
         assert harness_private.check(target) is False
         assert harness_private.check(target) is False
     messages = [r.getMessage() for r in caplog.records if "apply_template" in r.getMessage()]
-    assert len(messages) == 1 and "not a tested harness version" in messages[0] and "demo shortcut skipped" in messages[0]
+    assert (
+        len(messages) == 1 and "not a tested harness version" in messages[0] and "demo shortcut skipped" in messages[0]
+    )
 
 
 def test_hf_mirage_falls_back_to_stock_scoring_on_an_untested_harness(tiny_model, monkeypatch, caplog):
@@ -53,7 +55,10 @@ def test_hf_mirage_falls_back_to_stock_scoring_on_an_untested_harness(tiny_model
 
     def run(cls):
         lm = cls(pretrained=str(tiny_model), device="cpu", batch_size=1)
-        return lm.loglikelihood([Instance(request_type="loglikelihood", doc={}, arguments=r, idx=i) for i, r in enumerate(reqs)], disable_tqdm=True)
+        return lm.loglikelihood(
+            [Instance(request_type="loglikelihood", doc={}, arguments=r, idx=i) for i, r in enumerate(reqs)],
+            disable_tqdm=True,
+        )
 
     stock, ours = run(HFLM), run(HFMirageLM)
     assert all(isinstance(r, LoglikelihoodResult) for r in ours)

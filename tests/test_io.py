@@ -12,7 +12,16 @@ import pytest
 import yaml
 
 from lm_eval_mirage import _io
-from lm_eval_mirage._io import InputFileError, Terminated, atomic_dir, defer_signals, raise_on_signals, read_json_file, read_regular_file, read_yaml_file
+from lm_eval_mirage._io import (
+    InputFileError,
+    Terminated,
+    atomic_dir,
+    defer_signals,
+    raise_on_signals,
+    read_json_file,
+    read_regular_file,
+    read_yaml_file,
+)
 
 
 def _publish(target, text: str) -> None:
@@ -146,7 +155,9 @@ def test_raise_on_signals_raises_terminated_and_restores_the_handlers():
         with raise_on_signals():
             os.kill(os.getpid(), signal.SIGHUP)
             signal.sigtimedwait([], 0) if hasattr(signal, "sigtimedwait") else None  # let the handler run
-    assert caught.value.signum == signal.SIGHUP and not isinstance(caught.value, Exception)  # not caught by `except Exception`
+    assert caught.value.signum == signal.SIGHUP and not isinstance(
+        caught.value, Exception
+    )  # not caught by `except Exception`
     assert {sig: signal.getsignal(sig) for sig in before} == before
 
 
@@ -186,12 +197,15 @@ def test_only_regular_files_are_read(tmp_path):
         read_regular_file(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("content, words", [
-    (b'{"jobs": {"a": ', "not valid JSON: Expecting value"),
-    (b"\x00\xff\xfe\x80garbage", "not UTF-8 text (byte 1"),
-    (b"[" * 100_000 + b"]" * 100_000, "not valid JSON: nested too deeply"),
-    (b"1" * 5000, "not valid JSON: Exceeds the limit"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b'{"jobs": {"a": ', "not valid JSON: Expecting value"),
+        (b"\x00\xff\xfe\x80garbage", "not UTF-8 text (byte 1"),
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON: nested too deeply"),
+        (b"1" * 5000, "not valid JSON: Exceeds the limit"),
+    ],
+)
 def test_bad_json_is_one_line_naming_the_file(tmp_path, content, words):
     path = tmp_path / "state.json"
     path.write_bytes(content)
@@ -207,18 +221,25 @@ def test_json_values_come_back_as_written(tmp_path):
 
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi")
+)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("output: a\ntasks: [t]\noutput: b\n", "line 3: key 'output' given twice (first at line 1); give each key once"),
-    ("models:\n  - name: m\n    path: p\n    name: n\n", "line 4: key 'name' given twice (first at line 2)"),
-    ("base: &base {gpus: 1}\nresources: *base\n", "line 1: YAML anchors and aliases ('&base') are not accepted"),
-    (BOMB, "line 1: YAML anchors and aliases ('&a') are not accepted"),
-    ("a: " + "[" * 5000 + "]" * 5000 + "\n", "not valid YAML: nested too deeply"),
-    ("a: b: c\n", "not valid YAML: mapping values are not allowed here"),
-    ("params: " + "1" * 5000 + "\n", "not valid YAML: Exceeds the limit"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (
+            "output: a\ntasks: [t]\noutput: b\n",
+            "line 3: key 'output' given twice (first at line 1); give each key once",
+        ),
+        ("models:\n  - name: m\n    path: p\n    name: n\n", "line 4: key 'name' given twice (first at line 2)"),
+        ("base: &base {gpus: 1}\nresources: *base\n", "line 1: YAML anchors and aliases ('&base') are not accepted"),
+        (BOMB, "line 1: YAML anchors and aliases ('&a') are not accepted"),
+        ("a: " + "[" * 5000 + "]" * 5000 + "\n", "not valid YAML: nested too deeply"),
+        ("a: b: c\n", "not valid YAML: mapping values are not allowed here"),
+        ("params: " + "1" * 5000 + "\n", "not valid YAML: Exceeds the limit"),
+    ],
+)
 def test_strict_yaml_refuses_duplicates_aliases_and_depth_in_one_line(tmp_path, text, words):
     path = tmp_path / "s.yaml"
     path.write_text(text)
@@ -232,7 +253,13 @@ def test_strict_yaml_refuses_duplicates_aliases_and_depth_in_one_line(tmp_path, 
 def test_strict_yaml_reads_ordinary_files_and_bounds_their_size(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text("output: out\ntasks: [a, b]\nmodels: [{name: m, params: 1.2e+9}]\n'1': one\n1: int one\n")
-    assert read_yaml_file(path) == {"output": "out", "tasks": ["a", "b"], "models": [{"name": "m", "params": 1.2e9}], "1": "one", 1: "int one"}
+    assert read_yaml_file(path) == {
+        "output": "out",
+        "tasks": ["a", "b"],
+        "models": [{"name": "m", "params": 1.2e9}],
+        "1": "one",
+        1: "int one",
+    }
     with pytest.raises(InputFileError, match="larger than 10 bytes"):
         read_yaml_file(path, max_bytes=10)
     path.write_bytes(b"a: \xff\n")

@@ -55,13 +55,27 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Collection": "collect", "load": "collect", "collect": "collect", "lookup_model": "families",
-    "tidy": "table", "judge_curve": "verdict", "metric_direction": "schema", "metric_kind": "schema", "emergence_table": "table",
-    "PowerLawFit": "scaling", "Prediction": "scaling", "predict": "scaling", "fit_power_law": "scaling",
-    "fit_table": "scaling", "prediction_table": "scaling",
-    "Report": "report", "write_report": "report", "summarize_task": "report", "simulate_results": "simulated_results",
+    "Collection": "collect",
+    "load": "collect",
+    "collect": "collect",
+    "lookup_model": "families",
+    "tidy": "table",
+    "judge_curve": "verdict",
+    "metric_direction": "schema",
+    "metric_kind": "schema",
+    "emergence_table": "table",
+    "PowerLawFit": "scaling",
+    "Prediction": "scaling",
+    "predict": "scaling",
+    "fit_power_law": "scaling",
+    "fit_table": "scaling",
+    "prediction_table": "scaling",
+    "Report": "report",
+    "write_report": "report",
+    "summarize_task": "report",
+    "simulate_results": "simulated_results",
     "ForecastOptions": "forecast",
-}  # fmt: skip
+}
 
 
 def __getattr__(name: str):

@@ -94,9 +94,16 @@ def bootstrap_emergence_cis(
     for i, (samples, higher, paired) in enumerate(curves):
         arrays = [np.asarray(s, dtype=float).reshape(-1) for s in samples]
         sizes = {a.size for a in arrays}
-        if paired is False or len(arrays) < 2 or len(sizes) != 1 or 0 in sizes or any(np.isnan(a).any() for a in arrays):
-            out[i] = bootstrap_emergence_ci(samples, higher_is_better=higher, n_boot=n_boot, level=level, seed=seed,
-                                            paired=paired)  # fmt: skip
+        if (
+            paired is False
+            or len(arrays) < 2
+            or len(sizes) != 1
+            or 0 in sizes
+            or any(np.isnan(a).any() for a in arrays)
+        ):
+            out[i] = bootstrap_emergence_ci(
+                samples, higher_is_better=higher, n_boot=n_boot, level=level, seed=seed, paired=paired
+            )
             continue
         by_n.setdefault(arrays[0].size, []).append((i, np.vstack(arrays), higher))
     tail = (1.0 - level) / 2.0

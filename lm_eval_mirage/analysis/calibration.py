@@ -35,11 +35,19 @@ __all__ = ["GRIDS", "simulate_curves", "calibrate", "format_rates"]
 
 #: Model-size grids: Pythia's 8 sizes, the paper's 4 GPT-3 sizes, the simulator's 5 sizes.
 GRIDS: dict[str, tuple[float, ...]] = {
-    "pythia-8": (70_426_624, 162_322_944, 405_334_016, 1_011_781_632, 1_414_647_808, 2_775_208_960,
-                 6_857_302_016, 11_846_072_320),
+    "pythia-8": (
+        70_426_624,
+        162_322_944,
+        405_334_016,
+        1_011_781_632,
+        1_414_647_808,
+        2_775_208_960,
+        6_857_302_016,
+        11_846_072_320,
+    ),
     "paper-4": (3.5e8, 1.3e9, 6.7e9, 1.75e11),
     "sim-5": (1e8, 4e8, 1.6e9, 6.4e9, 2.56e10),
-}  # fmt: skip
+}
 EMERGENT_SHARE, NOT_EMERGENT_SHARE, RESOLVABLE_SE = 0.9, 0.6, 5.0
 
 
@@ -76,16 +84,33 @@ def simulate_curves(*, reps: int = 10, seed: int = 0) -> Iterator[dict]:
                         for _ in range(reps):
                             y = rng.binomial(n, g) / n
                             se = np.sqrt(y * (1 - y) / (n - 1))
-                            yield {"family": "exact match (p^L)", "grid": grid_name, "x": x, "y": y, "stderr": se,
-                                   "n": float(n), "truth": truth, "discontinuous": True, "higher": True}  # fmt: skip
+                            yield {
+                                "family": "exact match (p^L)",
+                                "grid": grid_name,
+                                "x": x,
+                                "y": y,
+                                "stderr": se,
+                                "n": float(n),
+                                "truth": truth,
+                                "discontinuous": True,
+                                "higher": True,
+                            }
                         ted = L * (1 - p)
                         ted_se = np.sqrt(L * p * (1 - p) / n)
                         truth = _truth(-ted, lx, float(max(ted_se[-1], 1e-12)))
                         for _ in range(reps):
                             y = ted + ted_se * rng.standard_normal(x.size)
-                            yield {"family": "edit distance L(1-p)", "grid": grid_name, "x": x, "y": y,
-                                   "stderr": ted_se, "n": float(n), "truth": truth, "discontinuous": False,
-                                   "higher": False}  # fmt: skip
+                            yield {
+                                "family": "edit distance L(1-p)",
+                                "grid": grid_name,
+                                "x": x,
+                                "y": y,
+                                "stderr": ted_se,
+                                "n": float(n),
+                                "truth": truth,
+                                "discontinuous": False,
+                                "higher": False,
+                            }
         shapes = {
             "linear": 0.2 + 0.5 * t,
             "concave k=3": 0.2 + 0.5 * (1 - np.exp(-3 * t)) / (1 - math.exp(-3)),
@@ -100,17 +125,36 @@ def simulate_curves(*, reps: int = 10, seed: int = 0) -> Iterator[dict]:
                 truth = _truth(g, lx, noise)
                 for _ in range(reps * 3):
                     y = g + noise * rng.standard_normal(x.size)
-                    yield {"family": "controls (gaussian)", "shape": name, "grid": grid_name, "x": x, "y": y,
-                           "stderr": np.full(x.size, noise), "n": None, "truth": truth, "discontinuous": False,
-                           "higher": True}  # fmt: skip
+                    yield {
+                        "family": "controls (gaussian)",
+                        "shape": name,
+                        "grid": grid_name,
+                        "x": x,
+                        "y": y,
+                        "stderr": np.full(x.size, noise),
+                        "n": None,
+                        "truth": truth,
+                        "discontinuous": False,
+                        "higher": True,
+                    }
         for name, g in {"at chance": np.full(x.size, 0.25), "slowly above chance": 0.25 + 0.1 * t}.items():
             for n in (100, 300, 1000):
                 truth = _truth(g, lx, math.sqrt(g[-1] * (1 - g[-1]) / n))
                 for _ in range(reps * 3):
                     y = rng.binomial(n, g) / n
-                    yield {"family": "multiple choice (chance 0.25)", "shape": name, "grid": grid_name, "x": x,
-                           "y": y, "stderr": np.sqrt(y * (1 - y) / (n - 1)), "n": float(n), "truth": truth,
-                           "discontinuous": True, "higher": True, "chance": 0.25}  # fmt: skip
+                    yield {
+                        "family": "multiple choice (chance 0.25)",
+                        "shape": name,
+                        "grid": grid_name,
+                        "x": x,
+                        "y": y,
+                        "stderr": np.sqrt(y * (1 - y) / (n - 1)),
+                        "n": float(n),
+                        "truth": truth,
+                        "discontinuous": True,
+                        "higher": True,
+                        "chance": 0.25,
+                    }
 
 
 def calibrate(*, reps: int = 10, seed: int = 0, n_boot: int = 200, threshold_factor: float = 1.5) -> dict:
@@ -121,9 +165,18 @@ def calibrate(*, reps: int = 10, seed: int = 0, n_boot: int = 200, threshold_fac
     """
     counts: dict[str, dict[str, Counter]] = {}
     for i, curve in enumerate(simulate_curves(reps=reps, seed=seed)):
-        judged = judge_curve(curve["y"], curve["x"], higher_is_better=curve["higher"], stderr=curve["stderr"],
-                             n=curve["n"], chance=curve.get("chance"), discontinuous=curve["discontinuous"],
-                             threshold_factor=threshold_factor, n_boot=n_boot, seed=seed + i)  # fmt: skip
+        judged = judge_curve(
+            curve["y"],
+            curve["x"],
+            higher_is_better=curve["higher"],
+            stderr=curve["stderr"],
+            n=curve["n"],
+            chance=curve.get("chance"),
+            discontinuous=curve["discontinuous"],
+            threshold_factor=threshold_factor,
+            n_boot=n_boot,
+            seed=seed + i,
+        )
         counts.setdefault(curve["family"], {}).setdefault(curve["truth"], Counter())[judged["verdict"]] += 1
     families = {}
     for family, by_truth in counts.items():
@@ -131,22 +184,31 @@ def calibrate(*, reps: int = 10, seed: int = 0, n_boot: int = 200, threshold_fac
         n_pos, n_neg = sum(pos.values()), sum(neg.values())
         families[family] = {
             "counts": {t: dict(sorted(c.items())) for t, c in sorted(by_truth.items())},
-            "n_emergent": n_pos, "n_not_emergent": n_neg,
+            "n_emergent": n_pos,
+            "n_not_emergent": n_neg,
             "false_positive_rate": (neg["emergent"] + neg["inverse emergent"]) / n_neg if n_neg else math.nan,
             "false_negative_rate": (n_pos - pos["emergent"]) / n_pos if n_pos else math.nan,
             "uncertain_rate": pos["uncertain"] / n_pos if n_pos else math.nan,
-        }  # fmt: skip
-    return {"families": families, "settings": {"reps": reps, "seed": seed, "n_boot": n_boot,
-                                               "threshold_factor": threshold_factor}}  # fmt: skip
+        }
+    return {
+        "families": families,
+        "settings": {"reps": reps, "seed": seed, "n_boot": n_boot, "threshold_factor": threshold_factor},
+    }
 
 
 def format_rates(result: dict) -> str:
     """A Markdown table of the rates (what docs/analysis.md quotes)."""
-    lines = ["| curves | truth: emergent | truth: not emergent | false positives | false negatives (of which uncertain) |",
-             "| --- | --- | --- | --- | --- |"]  # fmt: skip
+    lines = [
+        "| curves | truth: emergent | truth: not emergent | false positives | false negatives (of which uncertain) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for family, r in result["families"].items():
         fp = "n/a" if math.isnan(r["false_positive_rate"]) else f"{r['false_positive_rate']:.1%}"
-        fn = "n/a" if math.isnan(r["false_negative_rate"]) else f"{r['false_negative_rate']:.1%} ({r['uncertain_rate']:.1%})"
+        fn = (
+            "n/a"
+            if math.isnan(r["false_negative_rate"])
+            else f"{r['false_negative_rate']:.1%} ({r['uncertain_rate']:.1%})"
+        )
         lines.append(f"| {family} | {r['n_emergent']} | {r['n_not_emergent']} | {fp} | {fn} |")
     return "\n".join(lines)
 

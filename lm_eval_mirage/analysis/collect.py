@@ -90,8 +90,6 @@ class Collection:
         return self.store.frame()
 
 
-
-
 def _direction(run: ResultsFile, task: str, metric: str, notes: list[str]) -> bool | None:
     """The file's ``higher_is_better[task][metric]`` when it is a JSON boolean, else the metric name's rule."""
     hib = run.data.get("higher_is_better")
@@ -104,7 +102,7 @@ def _direction(run: ResultsFile, task: str, metric: str, notes: list[str]) -> bo
     guess = metric_higher_is_better(metric)
     notes.append(
         f"{run.path}: higher_is_better[{task!r}][{metric!r}] = {value!r} is not a JSON boolean; refused, direction "
-        f"taken from the metric name ({ {True: 'higher is better', False: 'lower is better'}.get(guess, 'unknown')})"
+        f"taken from the metric name ({ {True: 'higher is better', False: 'lower is better'}.get(guess, 'unknown') })"
     )
     return guess
 
@@ -125,12 +123,20 @@ def _result_rows(run: ResultsFile, task: str, notes: list[str]) -> list[dict]:
         stderr_key = f"{metric}_stderr,{filt}" if filt else f"{metric}_stderr"  # both layouts' names
         rows.append(
             {
-                "task": task, "metric": metric, "filter": filt or "none", "split": "all", "target_digits": math.nan,
-                "value": _number(value), "stderr": _number(res.get(stderr_key, math.nan)), "n": n,
-                "higher_is_better": _direction(run, task, metric, notes), "task_version": str(version),
-                "source": str(run.path), "num_fewshot": math.nan if nshot is None else float(nshot),
+                "task": task,
+                "metric": metric,
+                "filter": filt or "none",
+                "split": "all",
+                "target_digits": math.nan,
+                "value": _number(value),
+                "stderr": _number(res.get(stderr_key, math.nan)),
+                "n": n,
+                "higher_is_better": _direction(run, task, metric, notes),
+                "task_version": str(version),
+                "source": str(run.path),
+                "num_fewshot": math.nan if nshot is None else float(nshot),
             }
-        )  # fmt: skip
+        )
     return rows
 
 
@@ -148,8 +154,16 @@ def _split_rows(found: FileSamples, template: dict[tuple[str, str], dict]) -> li
             v = v[~np.isnan(v)]
             n = v.size
             stderr = float(v.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
-            rows.append({**base, "split": f"digits={int(d)}", "target_digits": float(d),
-                         "value": float(v.mean()) if n else math.nan, "stderr": stderr, "n": float(n)})  # fmt: skip
+            rows.append(
+                {
+                    **base,
+                    "split": f"digits={int(d)}",
+                    "target_digits": float(d),
+                    "value": float(v.mean()) if n else math.nan,
+                    "stderr": stderr,
+                    "n": float(n),
+                }
+            )
     return rows
 
 
@@ -172,7 +186,7 @@ def sweep_params(paths: Iterable[str | os.PathLike]) -> dict[str, float]:
             data = json.loads(f.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"{f}: not valid JSON ({exc})") from None
-        for key, entry in (data.items() if isinstance(data, dict) else ()):
+        for key, entry in data.items() if isinstance(data, dict) else ():
             if isinstance(entry, dict) and _is_count(entry.get("params")):
                 out[str(key)] = float(entry["params"])
     return out
@@ -338,9 +352,7 @@ def load(
             n_params, source = float(swept), "sweep params.json"
         elif known is not None:
             n_params, source = float(known.params), f"table ({'exact' if known.exact else 'nominal'})"
-        elif (
-            _is_count((run.data.get("config") or {}).get("model_num_parameters"))
-        ):
+        elif _is_count((run.data.get("config") or {}).get("model_num_parameters")):
             n_params, source = float(run.data["config"]["model_num_parameters"]), "results file"
         elif (counted := _count_local(run, messages)) is not None:
             n_params, source = float(counted), "local folder"
@@ -379,14 +391,27 @@ def load(
             series = family + (f"@{run.revision}" if run.revision else "")
         series += _shot_suffix(nshot) if by_shots else ""
         model_rows[label] = {
-            "model": label, "model_name": run.model_name, "revision": run.revision or "",
-            "num_fewshot": math.nan if nshot is None else float(nshot), "family": family, "series": series, "params": n_params, "params_source": source, "step": step, "tokens": n_tokens,
-            "flops": flops, "x": x_value, "lm_eval_version": str(run.data.get("lm_eval_version") or "unknown"),
+            "model": label,
+            "model_name": run.model_name,
+            "revision": run.revision or "",
+            "num_fewshot": math.nan if nshot is None else float(nshot),
+            "family": family,
+            "series": series,
+            "params": n_params,
+            "params_source": source,
+            "step": step,
+            "tokens": n_tokens,
+            "flops": flops,
+            "x": x_value,
+            "lm_eval_version": str(run.data.get("lm_eval_version") or "unknown"),
             "source": str(run.path),
-        }  # fmt: skip
+        }
         if math.isnan(x_value):
-            hint = {"params": f"pass --params {run.model_name}=N", "steps": f"pass --steps {label}=STEP",
-                    "flops": f"pass --tokens {run.model_name}=D (and --params if unknown)"}[x]  # fmt: skip
+            hint = {
+                "params": f"pass --params {run.model_name}=N",
+                "steps": f"pass --steps {label}=STEP",
+                "flops": f"pass --tokens {run.model_name}=D (and --params if unknown)",
+            }[x]
             what = {"params": "size", "steps": "training step", "flops": "training compute"}[x]
             messages.append(f"{label}: {what} unknown, left out of the curves ({hint})")
     for name, mapping in (("params", params), ("steps", steps), ("tokens", tokens)):
@@ -412,8 +437,12 @@ def load(
             sample_file = find_samples_file(run, task, [r.path.parent for r in same_run[_run_identity(run)]])
         pending.append((label, task, task_rows, notes, sample_file))
     files = [(f, {r["metric"] for r in task_rows}) for _, _, task_rows, _, f in pending if f is not None]
+
     def bar(it, total):
-        return tqdm(it, total=total, desc="reading samples", unit="file", disable=None if progress is None else not progress)
+        return tqdm(
+            it, total=total, desc="reading samples", unit="file", disable=None if progress is None else not progress
+        )
+
     read = iter(read_files(files, jobs=jobs, cache=cache, progress=bar))
     for label, task, task_rows, notes, sample_file in pending:
         messages.extend(notes)
@@ -429,14 +458,31 @@ def load(
                 task_rows.extend(_split_rows(found, template))
         model = model_rows[label]
         for r in task_rows:
-            r.update({k: model[k] for k in ("model", "family", "series", "params", "params_source", "step", "tokens",
-                                            "flops", "x", "lm_eval_version")})  # fmt: skip
+            r.update(
+                {
+                    k: model[k]
+                    for k in (
+                        "model",
+                        "family",
+                        "series",
+                        "params",
+                        "params_source",
+                        "step",
+                        "tokens",
+                        "flops",
+                        "x",
+                        "lm_eval_version",
+                    )
+                }
+            )
         rows.extend(task_rows)
 
     versions = sorted({m["lm_eval_version"] for m in model_rows.values()})
     if len(versions) > 1:
-        messages.append(f"results come from different harness versions ({', '.join(versions)}): check that the "
-                        "task versions match before comparing models")  # fmt: skip
+        messages.append(
+            f"results come from different harness versions ({', '.join(versions)}): check that the "
+            "task versions match before comparing models"
+        )
     table = tidy(pd.DataFrame(rows)) if rows else tidy(pd.DataFrame(columns=["model", "x", "task", "metric", "value"]))
     table = table.sort_values(
         ["series", "task", "metric", "filter", "target_digits", "x", "model"], na_position="first", kind="stable"

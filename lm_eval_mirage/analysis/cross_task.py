@@ -48,11 +48,16 @@ __all__ = [
 
 #: Verdict -> count column of :func:`metric_counts` (every verdict of the decision rule).
 VERDICT_COUNTS = {
-    "emergent": "n_emergent", "uncertain": "n_uncertain", "inverse emergent": "n_inverse_emergent",
-    "smooth": "n_smooth", "flat (within noise)": "n_flat", "at chance": "n_at_chance",
-    "at resolution floor": "n_at_floor", "too few models": "n_too_few_models",
+    "emergent": "n_emergent",
+    "uncertain": "n_uncertain",
+    "inverse emergent": "n_inverse_emergent",
+    "smooth": "n_smooth",
+    "flat (within noise)": "n_flat",
+    "at chance": "n_at_chance",
+    "at resolution floor": "n_at_floor",
+    "too few models": "n_too_few_models",
     "direction unknown": "n_direction_unknown",
-}  # fmt: skip
+}
 KIND_ORDER = ("discontinuous", "nonlinear", "continuous")
 #: The classes of :func:`metric_contrast`, in the order they are reported.
 PROPERTIES = ("metric property", "task-model property", "mixed", "undecided", "no continuous metric")
@@ -91,17 +96,18 @@ def cross_task_series(scores: pd.DataFrame, *, min_tasks: int = 2) -> list[tuple
 def _score_stats(scores: np.ndarray) -> dict:
     """Quantiles over every score that is not NaN (infinite ones included, no interpolation) and the counts."""
     known = scores[~np.isnan(scores)]
-    q = (
-        np.quantile(known, [0.0, 0.25, 0.5, 0.75, 1.0], method="inverted_cdf")
-        if known.size
-        else [math.nan] * 5
-    )
+    q = np.quantile(known, [0.0, 0.25, 0.5, 0.75, 1.0], method="inverted_cdf") if known.size else [math.nan] * 5
     return {
-        "n_scored": int(known.size), "n_pos_inf": int(np.isposinf(scores).sum()),
-        "n_neg_inf": int(np.isneginf(scores).sum()), "n_not_scored": int(np.isnan(scores).sum()),
-        "score_min": float(q[0]), "score_q25": float(q[1]), "score_median": float(q[2]),
-        "score_q75": float(q[3]), "score_max": float(q[4]),
-    }  # fmt: skip
+        "n_scored": int(known.size),
+        "n_pos_inf": int(np.isposinf(scores).sum()),
+        "n_neg_inf": int(np.isneginf(scores).sum()),
+        "n_not_scored": int(np.isnan(scores).sum()),
+        "score_min": float(q[0]),
+        "score_q25": float(q[1]),
+        "score_median": float(q[2]),
+        "score_q75": float(q[3]),
+        "score_max": float(q[4]),
+    }
 
 
 def _counts(g: pd.DataFrame) -> dict:
@@ -233,8 +239,20 @@ def metric_contrast(scores: pd.DataFrame, *, series: Sequence[tuple[str, str]] |
         >>> metric_contrast(s)[["task", "metric", "property"]].values.tolist()
         [['add', 'exact_match', 'metric property'], ['arc', 'acc', 'no continuous metric'], ['mul', 'exact_match', 'task-model property']]
     """
-    cols = ["family", "series", "task", "metric", "filter", "emergence_score", "reason", "n_continuous",
-            "n_continuous_smooth", "n_continuous_emergent", "continuous", "property"]  # fmt: skip
+    cols = [
+        "family",
+        "series",
+        "task",
+        "metric",
+        "filter",
+        "emergence_score",
+        "reason",
+        "n_continuous",
+        "n_continuous_smooth",
+        "n_continuous_emergent",
+        "continuous",
+        "property",
+    ]
     sel = _selected(scores, series)
     cont = sel[sel["kind"] == "continuous"]
     by_series = {k: g for k, g in cont.groupby(_KEYS)}
@@ -244,17 +262,25 @@ def metric_contrast(scores: pd.DataFrame, *, series: Sequence[tuple[str, str]] |
         pool = by_series.get((r.family, r.series), cont.iloc[:0])
         comp = pool[pool["task"].isin(_twins(r.task))]
         verdicts = comp["verdict"].astype(str)
-        rows.append({
-            "family": r.family, "series": r.series, "task": r.task, "metric": r.metric, "filter": r.filter,
-            "emergence_score": float(r.emergence_score), "reason": getattr(r, "reason", ""),
-            "n_continuous": int(len(comp)), "n_continuous_smooth": int(verdicts.isin(_SMOOTH).sum()),
-            "n_continuous_emergent": int((verdicts == "emergent").sum()),
-            "continuous": "; ".join(
-                f"{_label(c.metric, c.filter)}{'' if c.task == r.task else f' ({c.task})'}: {c.verdict}"
-                for c in comp.itertuples(index=False)
-            ),
-            "property": _classify(comp),
-        })  # fmt: skip
+        rows.append(
+            {
+                "family": r.family,
+                "series": r.series,
+                "task": r.task,
+                "metric": r.metric,
+                "filter": r.filter,
+                "emergence_score": float(r.emergence_score),
+                "reason": getattr(r, "reason", ""),
+                "n_continuous": int(len(comp)),
+                "n_continuous_smooth": int(verdicts.isin(_SMOOTH).sum()),
+                "n_continuous_emergent": int((verdicts == "emergent").sum()),
+                "continuous": "; ".join(
+                    f"{_label(c.metric, c.filter)}{'' if c.task == r.task else f' ({c.task})'}: {c.verdict}"
+                    for c in comp.itertuples(index=False)
+                ),
+                "property": _classify(comp),
+            }
+        )
     out = pd.DataFrame(rows, columns=cols)
     return out.sort_values(["family", "series", "task", "metric", "filter"], kind="stable").reset_index(drop=True)
 
@@ -286,11 +312,17 @@ def contrast_summary(
         p = pairs[(pairs["family"] == fam) & (pairs["series"] == ser)]
         with_cont = set(g.loc[g["kind"] == "continuous", "task"])
         disc = g[g["kind"] == "discontinuous"]
-        row = {"family": fam, "series": ser, "n_tasks": int(g["task"].nunique()),
-               "n_discontinuous_pairs": int(len(disc)),
-               "n_pairs_with_continuous": int(sum(bool(_twins(t) & with_cont) for t in disc["task"])),
-               "n_emergent_pairs": int(len(p))}  # fmt: skip
-        row.update({prop.replace(" ", "_").replace("-", "_"): int((p["property"] == prop).sum()) for prop in PROPERTIES})
+        row = {
+            "family": fam,
+            "series": ser,
+            "n_tasks": int(g["task"].nunique()),
+            "n_discontinuous_pairs": int(len(disc)),
+            "n_pairs_with_continuous": int(sum(bool(_twins(t) & with_cont) for t in disc["task"])),
+            "n_emergent_pairs": int(len(p)),
+        }
+        row.update(
+            {prop.replace(" ", "_").replace("-", "_"): int((p["property"] == prop).sum()) for prop in PROPERTIES}
+        )
         rows.append(row)
     cols = ["family", "series", "n_tasks", "n_discontinuous_pairs", "n_pairs_with_continuous", "n_emergent_pairs"] + [
         p.replace(" ", "_").replace("-", "_") for p in PROPERTIES
@@ -317,20 +349,31 @@ def contrast_sentence(row) -> str:
         with_cont = int(get("n_pairs_with_continuous"))
         if with_cont == n:
             return head + ", so there is nothing for a continuous metric to explain."
-        return (f"{head}; {with_cont} of the {n} {'has' if with_cont == 1 else 'have'} a continuous metric on the same "
-                "outputs (multiple-choice tasks get two with run --add_metrics brier_score,correct_choice_prob).")  # fmt: skip
+        return (
+            f"{head}; {with_cont} of the {n} {'has' if with_cont == 1 else 'have'} a continuous metric on the same "
+            "outputs (multiple-choice tasks get two with run --add_metrics brier_score,correct_choice_prob)."
+        )
     has = lambda n: "has" if n == 1 else "have"  # noqa: E731
-    mp, tm, mx, und, no = (int(get(c)) for c in ("metric_property", "task_model_property", "mixed", "undecided", "no_continuous_metric"))
-    return (f"{head}; {mp} {has(mp)} a smooth continuous metric on the same outputs and none emergent (metric "
-            f"property), {tm} {'stays' if tm == 1 else 'stay'} emergent under a continuous metric and smooth under "
-            f"none (task-model property), {mx} mixed (continuous metrics disagree), {und} undecided, {no} {has(no)} "
-            "no continuous metric.")  # fmt: skip
+    mp, tm, mx, und, no = (
+        int(get(c)) for c in ("metric_property", "task_model_property", "mixed", "undecided", "no_continuous_metric")
+    )
+    return (
+        f"{head}; {mp} {has(mp)} a smooth continuous metric on the same outputs and none emergent (metric "
+        f"property), {tm} {'stays' if tm == 1 else 'stay'} emergent under a continuous metric and smooth under "
+        f"none (task-model property), {mx} mixed (continuous metrics disagree), {und} undecided, {no} {has(no)} "
+        "no continuous metric."
+    )
 
 
 _VERDICT_COLORS = {
-    "emergent": "#D55E00", "uncertain": "#E69F00", "inverse emergent": "#CC79A7", "smooth": "#0072B2",
-    "flat (within noise)": "#56B4E9", "flat": "#56B4E9", "at chance": "#BBBBBB",
-}  # fmt: skip
+    "emergent": "#D55E00",
+    "uncertain": "#E69F00",
+    "inverse emergent": "#CC79A7",
+    "smooth": "#0072B2",
+    "flat (within noise)": "#56B4E9",
+    "flat": "#56B4E9",
+    "at chance": "#BBBBBB",
+}
 _OTHER_COLOR = "#555555"
 
 
@@ -343,6 +386,14 @@ def _axis_limit(scores: np.ndarray, threshold: float) -> float:
         return base
     top, q95 = float(finite.max()), float(np.quantile(finite, 0.95))
     return max(base, top * 1.05 if top <= 3.0 * q95 else 1.5 * q95)
+
+
+def _horizontal() -> dict:
+    """Horizontal boxes: ``orientation`` since matplotlib 3.10 (``vert`` is deprecated from 3.11), else ``vert``."""
+    import matplotlib
+
+    major, minor = (int(p) for p in matplotlib.__version__.split(".")[:2])
+    return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
 
 
 def plot_score_distribution(
@@ -394,17 +445,34 @@ def plot_score_distribution(
         known = v[~np.isnan(v)]
         if known.size:
             shown = np.clip(known, -limit, limit)
-            ax.boxplot(shown, positions=[i], vert=False, widths=0.55, showfliers=False, manage_ticks=False,
-                       medianprops={"color": "black"}, boxprops={"color": "#555555"}, whiskerprops={"color": "#555555"},
-                       capprops={"color": "#555555"})  # fmt: skip
+            ax.boxplot(
+                shown,
+                positions=[i],
+                **_horizontal(),
+                widths=0.55,
+                showfliers=False,
+                manage_ticks=False,
+                medianprops={"color": "black"},
+                boxprops={"color": "#555555"},
+                whiskerprops={"color": "#555555"},
+                capprops={"color": "#555555"},
+            )
         jitter = rng.uniform(-0.18, 0.18, size=v.size)
         for val, vd, dy in zip(v, verd, jitter):
             if np.isnan(val):
                 continue
             color = _VERDICT_COLORS.get(vd, _OTHER_COLOR)
             if abs(val) > limit:
-                ax.plot(math.copysign(limit, val), i + dy, marker=">" if val > 0 else "<", color=color, ms=7,
-                        ls="none", clip_on=False, zorder=3)  # fmt: skip
+                ax.plot(
+                    math.copysign(limit, val),
+                    i + dy,
+                    marker=">" if val > 0 else "<",
+                    color=color,
+                    ms=7,
+                    ls="none",
+                    clip_on=False,
+                    zorder=3,
+                )
             else:
                 ax.plot(val, i + dy, marker="o", color=color, ms=4.5, alpha=0.85, ls="none", zorder=3)
         beyond_hi, beyond_lo = int((v > limit).sum()), int((v < -limit).sum())
@@ -419,8 +487,14 @@ def plot_score_distribution(
         if n_nan:
             notes.append(f"{n_nan} not scored")
         if notes:
-            ax.annotate(", ".join(notes), xy=(1.01, i), xycoords=("axes fraction", "data"), va="center", fontsize=7,
-                        annotation_clip=False)  # fmt: skip
+            ax.annotate(
+                ", ".join(notes),
+                xy=(1.01, i),
+                xycoords=("axes fraction", "data"),
+                va="center",
+                fontsize=7,
+                annotation_clip=False,
+            )
     if math.isfinite(line):
         ax.axvline(line, color="black", lw=1, label=f"straight line ({line:.3g})")
     if math.isfinite(thr):
@@ -432,8 +506,11 @@ def plot_score_distribution(
     n_tasks = sel["task"].nunique()
     title = ", ".join(x for x in (series or family or "", f"{n_tasks} tasks") if x)
     ax.set_title(f"Emergence scores across tasks, per {by}: {title}", fontsize=9)
-    handles = [ax.plot([], [], marker="o", ls="none", color=c, label=v)[0]
-               for v, c in _VERDICT_COLORS.items() if v in set(verdicts) and v != "flat"]  # fmt: skip
+    handles = [
+        ax.plot([], [], marker="o", ls="none", color=c, label=v)[0]
+        for v, c in _VERDICT_COLORS.items()
+        if v in set(verdicts) and v != "flat"
+    ]
     if set(verdicts) - set(_VERDICT_COLORS):
         handles.append(ax.plot([], [], marker="o", ls="none", color=_OTHER_COLOR, label="other verdicts")[0])
     if rows:  # below the axes, so that no dot hides behind it
@@ -446,8 +523,9 @@ def _figure(cols: int, rows: int):
     from lm_eval_mirage.analysis.plots import require_matplotlib
 
     plt = require_matplotlib()
-    fig, axes = plt.subplots(1, cols, figsize=(6.0 * cols, max(2.4, 0.4 * rows + 1.9)), layout="constrained",
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        1, cols, figsize=(6.0 * cols, max(2.4, 0.4 * rows + 1.9)), layout="constrained", squeeze=False
+    )
     return fig, list(axes.flat)
 
 
@@ -478,18 +556,29 @@ def cross_task_section(
         report.files[f"{name}.csv"], report.files[f"{name}.json"] = csv, js
     all_series = set(zip(_all_split(scores)["family"], _all_split(scores)["series"]))
     blocks: list[tuple] = [("h", 2, "Across tasks: task, model or metric?")]
-    intro = ("For each series with several tasks: how many tasks each metric calls emergent (verdicts of the "
-             "emergence table), and, for the (task, discontinuous metric) pairs called emergent, whether the "
-             "continuous metrics on the same outputs are smooth (a metric property), emergent too (a task-model "
-             "property) or disagree (mixed).")  # fmt: skip
+    intro = (
+        "For each series with several tasks: how many tasks each metric calls emergent (verdicts of the "
+        "emergence table), and, for the (task, discontinuous metric) pairs called emergent, whether the "
+        "continuous metrics on the same outputs are smooth (a metric property), emergent too (a task-model "
+        "property) or disagree (mixed)."
+    )
     blocks.append(("p", intro))
     if len(all_series) > len(chosen):
-        blocks.append(("p", f"{len(all_series) - len(chosen)} other series are left out: fewer than two tasks with "
-                            "three or more models."))  # fmt: skip
+        blocks.append(
+            (
+                "p",
+                f"{len(all_series) - len(chosen)} other series are left out: fewer than two tasks with "
+                "three or more models.",
+            )
+        )
     blocks.append(("list", [contrast_sentence(r) for r in summary.itertuples(index=False)]))
     fixed = ["metric", "filter", "kind", "n_tasks", "n_emergent", "n_above_threshold"]
-    countable = [c for c in VERDICT_COUNTS.values() if c != "n_emergent"] + ["n_other", "n_pos_inf", "n_neg_inf",
-                                                                             "n_not_scored"]  # fmt: skip
+    countable = [c for c in VERDICT_COUNTS.values() if c != "n_emergent"] + [
+        "n_other",
+        "n_pos_inf",
+        "n_neg_inf",
+        "n_not_scored",
+    ]
     tail = ["score_median", "score_max", "straight_line", "threshold"]
     short = {c: c.removeprefix("n_").replace("_", " ") for c in fixed + countable if c not in ("n_tasks",)}
     short |= {"n_above_threshold": "ES >= threshold", "n_pos_inf": "ES inf", "n_neg_inf": "ES -inf"}
@@ -513,10 +602,16 @@ def cross_task_section(
             stem = f"figures/{file_slug(ser)}__cross_task"
             for path in save_figure(fig, out / stem, formats):  # closes the figure
                 report.files[f"figures/{path.name}"] = path
-            blocks.append(("figure", stem, "Emergence scores over the tasks, per metric (left) and per metric kind "
-                                            "(right); one dot per task coloured by verdict; solid line: a straight line "
-                                            "in log x, dashed: the threshold; arrows at the edge: beyond the axis "
-                                            "(counted at the row's end, infinite scores included)."))  # fmt: skip
+            blocks.append(
+                (
+                    "figure",
+                    stem,
+                    "Emergence scores over the tasks, per metric (left) and per metric kind "
+                    "(right); one dot per task coloured by verdict; solid line: a straight line "
+                    "in log x, dashed: the threshold; arrows at the edge: beyond the axis "
+                    "(counted at the row's end, infinite scores included).",
+                )
+            )
         p = pairs[(pairs["family"] == fam) & (pairs["series"] == ser)]
         if len(p):
             blocks.append(("table", p[["task", "metric", "filter", "emergence_score", "continuous", "property"]]))

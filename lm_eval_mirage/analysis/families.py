@@ -100,7 +100,11 @@ def lookup_model(model: str) -> KnownModel | None:
     name = _basename(model)
     if m := _PYTHIA_NAME.fullmatch(name):
         if m.group("size") in _PYTHIA:
-            family = "pythia" + ("-deduped" if m.group("dedup") or m.group("dedup2") else "") + ("-v0" if m.group("v0") else "")
+            family = (
+                "pythia"
+                + ("-deduped" if m.group("dedup") or m.group("dedup2") else "")
+                + ("-v0" if m.group("v0") else "")
+            )
             return KnownModel(
                 family, _PYTHIA[m.group("size")], True, PYTHIA_TOKENS_PER_STEP * PYTHIA_STEPS, PYTHIA_TOKENS_PER_STEP
             )

@@ -61,16 +61,41 @@ __all__ = [
 ]
 
 FORECAST_COLUMNS = (
-    "family", "series", "task", "metric", "filter", "split", "model", "x", "observed", "predicted", "low", "high",
-    "method", "n_fit", "covered",
-)  # fmt: skip
+    "family",
+    "series",
+    "task",
+    "metric",
+    "filter",
+    "split",
+    "model",
+    "x",
+    "observed",
+    "predicted",
+    "low",
+    "high",
+    "method",
+    "n_fit",
+    "covered",
+)
 EMERGE_COLUMNS = ("family", "series", "task", "split", "threshold", "x", "low", "high", "n_fit", "x_max_fit", "note")
 BAND_COLUMNS = ("family", "series", "task", "metric", "filter", "split", "method", "x", "predicted", "low", "high")
 #: Proportions in [0, 1]: the trend method fits a logistic in log x to these (a line to everything else).
-BOUNDED_METRICS = frozenset(DISCONTINUOUS_METRICS | {
-    "digit_accuracy", "normalized_edit_distance", "per_token_prob", "per_char_prob", "target_prob",
-    "pixel_accuracy", "subset_accuracy", "acc_mutual_info", "f1", "mc1", "mc2",
-})  # fmt: skip
+BOUNDED_METRICS = frozenset(
+    DISCONTINUOUS_METRICS
+    | {
+        "digit_accuracy",
+        "normalized_edit_distance",
+        "per_token_prob",
+        "per_char_prob",
+        "target_prob",
+        "pixel_accuracy",
+        "subset_accuracy",
+        "acc_mutual_info",
+        "f1",
+        "mc1",
+        "mc2",
+    }
+)
 #: Positive, lower-is-better losses: the trend method fits a power law (a line in log-log) so they stay positive.
 POSITIVE_LOSS_METRICS = frozenset({"ppl", "perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte", "mse"})
 _LIKELIHOOD_METRICS = {"per_token_logprob": "target_tokens", "per_char_logprob": "target_chars"}
@@ -165,7 +190,9 @@ def crossing_size(c: float, alpha: float, tokens: Sequence[float] | float, thres
         >>> f"{crossing_size(2e9, -0.5, 4, 0.5):.4g}", f"{crossing_size(2e9, -0.5, [4, 4, 4], 0.5):.4g}"
         ('6.66e+10', '6.66e+10')
     """
-    out = _crossing(np.array([math.log(c) * -alpha]), np.array([alpha]), np.atleast_1d(np.asarray(tokens, float)), threshold)
+    out = _crossing(
+        np.array([math.log(c) * -alpha]), np.array([alpha]), np.atleast_1d(np.asarray(tokens, float)), threshold
+    )
     return float(out[0])
 
 
@@ -216,7 +243,9 @@ class _Data:
         return self._rows.get((model, task, metric, filt, split))
 
 
-def _replicate_means(data: _Data, models: list[str], key: tuple[str, str, str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+def _replicate_means(
+    data: _Data, models: list[str], key: tuple[str, str, str, str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Point means, their bootstrap replicates (n_boot, models), problem counts and per-problem SDs.
 
     Bootstrap over problems when every model has samples (paired when they share the problems), else
@@ -289,16 +318,38 @@ def _grid(x_lo: float, x_hi: float) -> np.ndarray:
     return np.exp(np.linspace(math.log(x_lo), math.log(x_hi) + 0.1 * (math.log(x_hi) - math.log(x_lo)), _GRID))
 
 
-def _rows(base: dict, method: str, n_fit: int, models: list[str], xs: np.ndarray, observed: list[float],
-          pred: np.ndarray, low: np.ndarray, high: np.ndarray) -> list[dict]:  # fmt: skip
-    return [{**base, "model": m, "x": float(x), "observed": o, "predicted": float(p), "low": float(lo),
-             "high": float(hi), "method": method, "n_fit": n_fit}
-            for m, x, o, p, lo, hi in zip(models, xs, observed, pred, low, high)]  # fmt: skip
+def _rows(
+    base: dict,
+    method: str,
+    n_fit: int,
+    models: list[str],
+    xs: np.ndarray,
+    observed: list[float],
+    pred: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+) -> list[dict]:
+    return [
+        {
+            **base,
+            "model": m,
+            "x": float(x),
+            "observed": o,
+            "predicted": float(p),
+            "low": float(lo),
+            "high": float(hi),
+            "method": method,
+            "n_fit": n_fit,
+        }
+        for m, x, o, p, lo, hi in zip(models, xs, observed, pred, low, high)
+    ]
 
 
 def _bands(base: dict, method: str, xs: np.ndarray, pred: np.ndarray, low: np.ndarray, high: np.ndarray) -> list[dict]:
-    return [{**base, "method": method, "x": float(x), "predicted": float(p), "low": float(lo), "high": float(hi)}
-            for x, p, lo, hi in zip(xs, pred, low, high)]  # fmt: skip
+    return [
+        {**base, "method": method, "x": float(x), "predicted": float(p), "low": float(lo), "high": float(hi)}
+        for x, p, lo, hi in zip(xs, pred, low, high)
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ likelihood
@@ -344,8 +395,9 @@ def _held_problems(data: _Data, model: str, task: str, filt: str, split: str, by
     return T, np.maximum(np.rint(D), 1.0)
 
 
-def _likelihood_at(data: _Data, a: np.ndarray, alpha: np.ndarray, x: float, T: np.ndarray, D: np.ndarray, *,
-                   draw: bool = True) -> np.ndarray:  # fmt: skip
+def _likelihood_at(
+    data: _Data, a: np.ndarray, alpha: np.ndarray, x: float, T: np.ndarray, D: np.ndarray, *, draw: bool = True
+) -> np.ndarray:
     """Exact match and TED at ``x`` for fits (a, alpha): (2, fits) means, or draws of what n problems show."""
     ce = np.exp(np.clip(a + alpha * math.log(x), -700, 700))[:, None]
     whole = np.exp(-ce * T[None, :])  # P(all of problem i's tokens right)
@@ -380,8 +432,10 @@ def _likelihood(data: _Data, family: str, series: str, fit: list[str], held: lis
             fitted = [m for m in fit if data.row(m, source[0], source[1], source[2], split) is not None]
             xs = _xs(df, fitted)
             if np.unique(xs).size < 2:
-                out["messages"].append(f"{series} {task} [{split}]: likelihood forecast needs two smaller models with "
-                                       f"{source[1]}, found {len(fitted)}")  # fmt: skip
+                out["messages"].append(
+                    f"{series} {task} [{split}]: likelihood forecast needs two smaller models with "
+                    f"{source[1]}, found {len(fitted)}"
+                )
                 continue
             got = _replicate_means(data, fitted, (*source, split))
             if got is None:
@@ -403,9 +457,21 @@ def _likelihood(data: _Data, family: str, series: str, fit: list[str], held: lis
                     draws = np.nan_to_num(_crossing(a, al, T_fit, thr), nan=math.inf)
                     lo, hi = np.quantile(draws, [0.5 * (1 - level), 1 - 0.5 * (1 - level)], method="inverted_cdf")
                     note = "" if np.isfinite(x0) else "the fitted loss does not fall with size"
-                    out["emergence"].append({"family": family, "series": series, "task": task, "split": split,
-                                             "threshold": thr, "x": x0, "low": lo, "high": hi, "n_fit": len(fitted),
-                                             "x_max_fit": float(xs.max()), "note": note})  # fmt: skip
+                    out["emergence"].append(
+                        {
+                            "family": family,
+                            "series": series,
+                            "task": task,
+                            "split": split,
+                            "threshold": thr,
+                            "x": x0,
+                            "low": lo,
+                            "high": hi,
+                            "n_fit": len(fitted),
+                            "x_max_fit": float(xs.max()),
+                            "note": note,
+                        }
+                    )
             if not held:
                 continue
             fits = ((a0, al0), (a, al))
@@ -417,12 +483,21 @@ def _likelihood(data: _Data, family: str, series: str, fit: list[str], held: lis
                 grid = _grid(float(xs.min()), float(_xs(df, held).max()))
                 band = np.array([_likelihood_forecast(data, fits, g, per_model[done[0]], _BAND_REPS) for g in grid])
             for k, metric in enumerate(_LIKELIHOOD_TARGETS):
-                base = {"family": family, "series": series, "task": task, "metric": metric, "filter": gen_filt, "split": split}
+                base = {
+                    "family": family,
+                    "series": series,
+                    "task": task,
+                    "metric": metric,
+                    "filter": gen_filt,
+                    "split": split,
+                }
                 rows = [data.row(h, task, metric, gen_filt, split) for h in done]
                 obs = [float(r["value"]) if r is not None else math.nan for r in rows]
                 if done:
                     r = np.array([v[k] for v in res])
-                    out["rows"] += _rows(base, "likelihood", len(fitted), done, _xs(df, done), obs, r[:, 0], r[:, 1], r[:, 2])
+                    out["rows"] += _rows(
+                        base, "likelihood", len(fitted), done, _xs(df, done), obs, r[:, 0], r[:, 1], r[:, 2]
+                    )
                 if band is not None:
                     out["bands"] += _bands(base, "likelihood", grid, band[:, k, 0], band[:, k, 1], band[:, k, 2])
 
@@ -462,8 +537,10 @@ def _trend(data: _Data, family: str, series: str, fit: list[str], held: list[str
             else:
                 a0, b0 = _wls(logx, point[None, :])
                 a, b = _wls(logx, reps)
-        samples_binary = all((v := data.values(m, task, metric, filt, split)) is not None
-                             and np.isin(v[2], (0.0, 1.0)).all() for m in fitted)  # fmt: skip
+        samples_binary = all(
+            (v := data.values(m, task, metric, filt, split)) is not None and np.isin(v[2], (0.0, 1.0)).all()
+            for m in fitted
+        )
         binary = bounded and (metric in DISCONTINUOUS_METRICS or samples_binary)
         spread = float(sds[-1]) if np.isfinite(sds[-1]) else 0.0
 
@@ -555,19 +632,31 @@ def summary_lines(result: Forecast, task: str, *, x_label: str = "parameters", e
     lines = []
     for row in result.emergence[(result.emergence["task"] == task)].itertuples(index=False):
         if not np.isfinite(row.x):
-            lines.append(f"{row.series}: the likelihood fit on {row.n_fit} smaller models never reaches exact match "
-                         f"{row.threshold:g} ({row.note or 'no crossing'}).")  # fmt: skip
+            lines.append(
+                f"{row.series}: the likelihood fit on {row.n_fit} smaller models never reaches exact match "
+                f"{row.threshold:g} ({row.note or 'no crossing'})."
+            )
             continue
         where = "within" if row.x <= row.x_max_fit else "beyond"
-        lines.append(f"{row.series}: from the per-token loss of {row.n_fit} smaller models, exact match is forecast "
-                     f"to reach {row.threshold:g} at {x_label} {row.x:.3g} (95% interval {row.low:.3g} to "
-                     f"{row.high:.3g}; {where} the fitted range, which ends at {row.x_max_fit:.3g}).")  # fmt: skip
+        lines.append(
+            f"{row.series}: from the per-token loss of {row.n_fit} smaller models, exact match is forecast "
+            f"to reach {row.threshold:g} at {x_label} {row.x:.3g} (95% interval {row.low:.3g} to "
+            f"{row.high:.3g}; {where} the fitted range, which ends at {row.x_max_fit:.3g})."
+        )
     if not errors:
         return lines
-    t = result.table[(result.table["task"] == task) & (result.table["split"] == "all")
-                     & result.table["metric"].isin(_LIKELIHOOD_TARGETS) & result.table["observed"].notna()]  # fmt: skip
+    t = result.table[
+        (result.table["task"] == task)
+        & (result.table["split"] == "all")
+        & result.table["metric"].isin(_LIKELIHOOD_TARGETS)
+        & result.table["observed"].notna()
+    ]
     for (series, metric, method), g in t.groupby(["series", "metric", "method"], sort=True):
         covered = int(g["covered"].astype(bool).sum())
-        err = ", ".join(f"{r.model}: {r.predicted:.3g} [{r.low:.3g}, {r.high:.3g}] vs {r.observed:.3g}" for r in g.itertuples())
-        lines.append(f"{series}: {metric} forecast by {method} (held out {len(g)}, {covered} inside the interval): {err}.")
+        err = ", ".join(
+            f"{r.model}: {r.predicted:.3g} [{r.low:.3g}, {r.high:.3g}] vs {r.observed:.3g}" for r in g.itertuples()
+        )
+        lines.append(
+            f"{series}: {metric} forecast by {method} (held out {len(g)}, {covered} inside the interval): {err}."
+        )
     return lines

@@ -67,5 +67,7 @@ def params_from_folder(folder: str | os.PathLike) -> int | None:
             with safe_open(str(f), framework="numpy") as st:
                 total += sum(math.prod(st.get_slice(k).get_shape()) for k in st.keys())
         except Exception as exc:  # safetensors raises its own SafetensorError (and OSError, ValueError...)
-            raise ValueError(f"{f}: not a readable safetensors file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+            raise ValueError(
+                f"{f}: not a readable safetensors file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+            ) from None
     return total

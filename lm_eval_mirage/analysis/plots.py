@@ -74,7 +74,9 @@ def new_figure(rows: int = 1, cols: int = 1, *, panel: tuple[float, float] = (4.
     figure (fixed margins did: long titles were clipped, y labels ran into tick labels).
     """
     plt = require_matplotlib()
-    fig, axes = plt.subplots(rows, cols, figsize=(panel[0] * cols, panel[1] * rows), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(panel[0] * cols, panel[1] * rows), squeeze=False, layout="constrained"
+    )
     fig.get_layout_engine().set(w_pad=0.06, h_pad=0.06, wspace=0.04, hspace=0.06)
     return fig, axes
 
@@ -110,8 +112,10 @@ def _log_x(ax, x: np.ndarray) -> None:
         # family spanning a decade (which would otherwise show one or two), decades or every other decade for
         # wide ranges. Labels are short and never rotated.
         room = _axes_inches(ax) / 0.55
-        base, subs = next(((b, s) for b, s in ((10, (1.0, 2.0, 5.0)), (10, (1.0, 3.0)), (10, (1.0,)))
-                           if decades * len(s) <= room), (100, (1.0,)))  # fmt: skip
+        base, subs = next(
+            ((b, s) for b, s in ((10, (1.0, 2.0, 5.0)), (10, (1.0, 3.0)), (10, (1.0,))) if decades * len(s) <= room),
+            (100, (1.0,)),
+        )
         ax.xaxis.set_major_locator(LogLocator(base=base, subs=subs, numticks=12))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: scale_text(v)))
         ax.xaxis.set_minor_formatter(NullFormatter())
@@ -157,8 +161,13 @@ def _series_label(series: str, family: str, notes: Mapping[str, str] | None) -> 
 def _fit_rows(fits: pd.DataFrame | None, task: str, series: str, split: str) -> pd.DataFrame:
     if fits is None or fits.empty:
         return pd.DataFrame()
-    return fits[(fits["task"] == task) & (fits["series"] == series) & (fits["split"] == split)
-                & fits["c"].notna() & fits["L"].notna()]  # fmt: skip
+    return fits[
+        (fits["task"] == task)
+        & (fits["series"] == series)
+        & (fits["split"] == split)
+        & fits["c"].notna()
+        & fits["L"].notna()
+    ]
 
 
 def plot_metric(
@@ -209,11 +218,26 @@ def plot_metric(
             tops += list(y[positive])
             ax.plot(x[positive], y[positive], marker=marker, ls="-", color=color, label=label)
             if floors and (~positive).any():
-                ax.plot(x[~positive], np.full((~positive).sum(), floors[-1]), marker=marker, ls="none", mfc="white",
-                        color=color, label="0 (drawn at the floor)")  # fmt: skip
+                ax.plot(
+                    x[~positive],
+                    np.full((~positive).sum(), floors[-1]),
+                    marker=marker,
+                    ls="none",
+                    mfc="white",
+                    color=color,
+                    label="0 (drawn at the floor)",
+                )
         else:
-            ax.errorbar(x, y, yerr=None if np.all(np.isnan(err)) else np.nan_to_num(err), fmt=marker + "-",
-                        capsize=2, color=color, label=label, ms=5)  # fmt: skip
+            ax.errorbar(
+                x,
+                y,
+                yerr=None if np.all(np.isnan(err)) else np.nan_to_num(err),
+                fmt=marker + "-",
+                capsize=2,
+                color=color,
+                label=label,
+                ms=5,
+            )
         if metric in ("exact_match", "token_edit_distance"):
             for fit in _fit_rows(fits, task, series, split).itertuples(index=False):
                 grid = _grid(min(x.min(), fit.x_min), max(x.max(), fit.x_max))
@@ -223,8 +247,14 @@ def plot_metric(
                 flag = fit_flag(fit)
                 if log_y:
                     tops += list(curve[curve > 0])
-                ax.plot(grid, curve, "--", color="0.6" if flag else color, lw=1.2 if flag else 1.5,
-                        label=f"predicted {what} (L={fit.L:.3g}), " + (flag if flag else f"fit R^2 {fit.r2:.2f}"))  # fmt: skip
+                ax.plot(
+                    grid,
+                    curve,
+                    "--",
+                    color="0.6" if flag else color,
+                    lw=1.2 if flag else 1.5,
+                    label=f"predicted {what} (L={fit.L:.3g}), " + (flag if flag else f"fit R^2 {fit.r2:.2f}"),
+                )
                 break
     finite = [f for f in floors if not math.isnan(f)]
     if finite and (log_y or floor):
@@ -372,8 +402,14 @@ def plot_by_length(
     lengths = sorted(sel["target_digits"].unique())
     for i, d in enumerate(lengths):
         g = sel[sel["target_digits"] == d].sort_values("x")
-        ax.plot(g["x"], g["value"], marker=_MARKERS[i % len(_MARKERS)], ls="-", color=OKABE_ITO[i % len(OKABE_ITO)],
-                label=f"{int(d)} digits")  # fmt: skip
+        ax.plot(
+            g["x"],
+            g["value"],
+            marker=_MARKERS[i % len(_MARKERS)],
+            ls="-",
+            color=OKABE_ITO[i % len(OKABE_ITO)],
+            label=f"{int(d)} digits",
+        )
     _log_x(ax, sel["x"].to_numpy(float))
     ax.set_xlabel(f"{x_label} (log scale)")
     ax.set_ylabel(metric)
@@ -384,7 +420,9 @@ def plot_by_length(
 
 
 def _score_text(value: float) -> str:
-    return "inf" if value == math.inf else "-inf" if value == -math.inf else "n/a" if math.isnan(value) else f"{value:.3g}"
+    return (
+        "inf" if value == math.inf else "-inf" if value == -math.inf else "n/a" if math.isnan(value) else f"{value:.3g}"
+    )
 
 
 def plot_emergence_scores(scores: pd.DataFrame, *, task: str | None = None, split: str = "all", ax=None):
@@ -406,18 +444,33 @@ def plot_emergence_scores(scores: pd.DataFrame, *, task: str | None = None, spli
         ax = new_figure(panel=(6.4, 0.32 * max(len(sel), 2) + 1.0))[1][0, 0]
     finite = sel["emergence_score"].replace([np.inf, -np.inf], np.nan).abs()
     thresholds = sel["threshold"].dropna()
-    top = float(np.nanmax([finite.max() if finite.notna().any() else 0.0, thresholds.max() if len(thresholds) else 0.0, 10.0]))
+    top = float(
+        np.nanmax([finite.max() if finite.notna().any() else 0.0, thresholds.max() if len(thresholds) else 0.0, 10.0])
+    )
     cap = top * 3  # where an infinite score is drawn
     for i, row in sel.iterrows():
         value = row["emergence_score"]
         shown = float(np.clip(value, -cap, cap)) if not math.isnan(value) else 0.0
-        ax.barh(i, shown, color=KIND_COLORS.get(row["kind"], "0.5"), alpha=0.85, height=0.7,
-                hatch="//" if math.isinf(value) else None, edgecolor="white")  # fmt: skip
+        ax.barh(
+            i,
+            shown,
+            color=KIND_COLORS.get(row["kind"], "0.5"),
+            alpha=0.85,
+            height=0.7,
+            hatch="//" if math.isinf(value) else None,
+            edgecolor="white",
+        )
         if not (math.isnan(row["ci_low"]) or math.isnan(row["ci_high"])):
             lo, hi = np.clip([row["ci_low"], row["ci_high"]], -cap, cap)
             ax.plot([lo, hi], [i, i], color="k", lw=1)
-        ax.text(1.01, i, f"{_score_text(value)} ({row['verdict']})", va="center", fontsize=7,
-                transform=ax.get_yaxis_transform())  # fmt: skip
+        ax.text(
+            1.01,
+            i,
+            f"{_score_text(value)} ({row['verdict']})",
+            va="center",
+            fontsize=7,
+            transform=ax.get_yaxis_transform(),
+        )
     ax.set_yticks(range(len(sel)), labels, fontsize=8)
     ax.set_ylim(len(sel) - 0.5, -0.5)
     for t in sorted(set(thresholds.round(6))):
@@ -456,8 +509,14 @@ def plot_fit(table: pd.DataFrame, fit, *, metric: str | None = None, x_label: st
     )  # named tuple, or dict / Series
     metric = metric or get("metric") or "per_token_logprob"
     df = tidy(table)
-    sel = df[(df["task"] == get("fit_task")) & (df["metric"] == metric) & (df["series"] == get("series"))
-             & (df["split"] == get("split")) & (df["filter"] == get("filter")) & df["x"].notna()].sort_values("x")  # fmt: skip
+    sel = df[
+        (df["task"] == get("fit_task"))
+        & (df["metric"] == metric)
+        & (df["series"] == get("series"))
+        & (df["split"] == get("split"))
+        & (df["filter"] == get("filter"))
+        & df["x"].notna()
+    ].sort_values("x")
     if ax is None:
         ax = new_figure(panel=(4.6, 3.4))[1][0, 0]
     ce = -sel["value"].to_numpy(float) if sel["higher_is_better"].all() else sel["value"].to_numpy(float)
@@ -465,16 +524,22 @@ def plot_fit(table: pd.DataFrame, fit, *, metric: str | None = None, x_label: st
     if not math.isnan(get("c")):
         flag = fit_flag(fit)
         grid = _grid(get("x_min"), get("x_max"))
-        ax.plot(grid, (grid / get("c")) ** get("alpha"), "--", color="0.6" if flag else OKABE_ITO[1],
-                label=f"fit (N/c)^alpha: c={get('c'):.3g}, alpha={get('alpha'):.3g}, R2={get('r2'):.3f}"
-                + (f"\n{flag}" if flag else ""))  # fmt: skip
+        ax.plot(
+            grid,
+            (grid / get("c")) ** get("alpha"),
+            "--",
+            color="0.6" if flag else OKABE_ITO[1],
+            label=f"fit (N/c)^alpha: c={get('c'):.3g}, alpha={get('alpha'):.3g}, R2={get('r2'):.3f}"
+            + (f"\n{flag}" if flag else ""),
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     _log_x(ax, sel["x"].to_numpy(float))
     ax.set_xlabel(f"{x_label} (log scale)")
     ax.set_ylabel(f"cross-entropy (nats): -{metric}")
-    ax.set_title(_wrap(f"{get('fit_task')}: L_CE(N) power law ({get('series')}, {get('split')})", _title_chars(ax)),
-                 fontsize=9)  # fmt: skip
+    ax.set_title(
+        _wrap(f"{get('fit_task')}: L_CE(N) power law ({get('series')}, {get('split')})", _title_chars(ax)), fontsize=9
+    )
     ax.legend(fontsize=7, loc="best")
     return ax
 
@@ -492,8 +557,10 @@ def plot_paper_illustration(
     require_matplotlib()
     if axes is None:
         fig, axes = new_figure(1, 4, panel=(3.4, 3.0))
-        fig.suptitle(_wrap(f"Closed form: L_CE = (N/{c:.3g})^{alpha:g}, models at "
-                           f"{', '.join(scale_text(n) for n in N)}", 120), fontsize=10)  # fmt: skip
+        fig.suptitle(
+            _wrap(f"Closed form: L_CE = (N/{c:.3g})^{alpha:g}, models at {', '.join(scale_text(n) for n in N)}", 120),
+            fontsize=10,
+        )
     axes = np.asarray(axes).reshape(-1)
     grid = _grid(min(N), max(N))
     base = predict(grid, c, alpha, 1)

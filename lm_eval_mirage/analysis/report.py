@@ -120,19 +120,27 @@ def summarize_task(scores: pd.DataFrame, task: str, *, split: str = "all") -> li
         several = g["filter"].nunique() > 1  # name the filter only where it tells two curves apart
         names = lambda d: ", ".join(_metric_label(r, several) for r in d.itertuples())  # noqa: E731
         if len(cont_emergent):
-            text = (f"{series}: looks emergent under continuous metric(s) {names(cont_emergent)}"
-                    + (f" as well as {names(sharp)}" if len(sharp) else "")
-                    + (f", though smooth under {names(cont_smooth)}" if len(cont_smooth) else "")
-                    + "; the jump is not explained by the choice of metric alone.")  # fmt: skip
+            text = (
+                f"{series}: looks emergent under continuous metric(s) {names(cont_emergent)}"
+                + (f" as well as {names(sharp)}" if len(sharp) else "")
+                + (f", though smooth under {names(cont_smooth)}" if len(cont_smooth) else "")
+                + "; the jump is not explained by the choice of metric alone."
+            )
         elif len(sharp) and len(cont_smooth):
-            text = (f"{series}: looks emergent under {names(sharp)} but changes smoothly under {names(cont_smooth)}: "
-                    "consistent with a metric-induced mirage.")  # fmt: skip
+            text = (
+                f"{series}: looks emergent under {names(sharp)} but changes smoothly under {names(cont_smooth)}: "
+                "consistent with a metric-induced mirage."
+            )
         elif len(sharp):
             text = f"{series}: looks emergent under {names(sharp)}; no smooth continuous metric to compare with."
         elif len(uncertain):
             smooth = g[g["verdict"].isin(_SMOOTH)]
-            text = (f"{series}: possibly emergent under {names(uncertain)} (score above the threshold, but the "
-                    "bootstrap interval reaches below it)" + (f"; smooth under {names(smooth)}" if len(smooth) else "") + ".")  # fmt: skip
+            text = (
+                f"{series}: possibly emergent under {names(uncertain)} (score above the threshold, but the "
+                "bootstrap interval reaches below it)"
+                + (f"; smooth under {names(smooth)}" if len(smooth) else "")
+                + "."
+            )
             uncertain = uncertain.iloc[0:0]
         else:
             text = f"{series}: no metric looks emergent ({names(g[g['verdict'].isin(_SMOOTH)]) or 'none judged'})."
@@ -208,7 +216,11 @@ def _score_cell(value: float) -> str:
 
 
 def verdict_grid(
-    scores: pd.DataFrame, family: str, *, headline: str | None = None, threshold_factor: float = DEFAULT_THRESHOLD_FACTOR
+    scores: pd.DataFrame,
+    family: str,
+    *,
+    headline: str | None = None,
+    threshold_factor: float = DEFAULT_THRESHOLD_FACTOR,
 ) -> dict:
     """The verdict grid of one family: rows are (series, task), columns metrics, one cell per curve.
 
@@ -228,23 +240,33 @@ def verdict_grid(
         base = task[:-3] if task.endswith("_ll") else task
         if base != task and not ((series, base) in metrics_of and not metrics_of[(series, base)] & set(g["metric"])):
             base = task
-        row = rows.setdefault((series, base), {"label": base, "series": series, "tasks": [], "cells": [None] * len(columns)})
+        row = rows.setdefault(
+            (series, base), {"label": base, "series": series, "tasks": [], "cells": [None] * len(columns)}
+        )
         row["tasks"].append(task)
         for rec in g.to_dict(orient="records"):
             css, word = VERDICT_STYLES.get(rec["verdict"], ("v-other", str(rec["verdict"])))
             row["cells"][columns.index(rec["metric"])] = {
-                "verdict": rec["verdict"], "css": css, "word": word, "score": _score_cell(rec["emergence_score"]),
-                "reason": f"{task} / {rec['metric']}: " + _reason(rec, threshold_factor), "task": task,
+                "verdict": rec["verdict"],
+                "css": css,
+                "word": word,
+                "score": _score_cell(rec["emergence_score"]),
+                "reason": f"{task} / {rec['metric']}: " + _reason(rec, threshold_factor),
+                "task": task,
                 "metric": rec["metric"],
-            }  # fmt: skip
+            }
     # rows where nothing could be judged (a series of one checkpoint) are left out: the notes list them
     rows = {k: r for k, r in rows.items() if any(c and c["verdict"] != "too few models" for c in r["cells"])}
     several = len({k[0] for k in rows}) > 1
     out = list(rows.values())
     for row in out:
-        row["label"] = (f"{row['series']}: " if several else "") + row["label"] + ("" if len(row["tasks"]) == 1 else " (+_ll)")
+        row["label"] = (
+            (f"{row['series']}: " if several else "") + row["label"] + ("" if len(row["tasks"]) == 1 else " (+_ll)")
+        )
     rank = {"emergent": 0, "uncertain": 1, "inverse emergent": 2}
-    out.sort(key=lambda r: (headline not in r["tasks"], min([rank.get(c["verdict"], 3) for c in r["cells"] if c] + [3])))
+    out.sort(
+        key=lambda r: (headline not in r["tasks"], min([rank.get(c["verdict"], 3) for c in r["cells"] if c] + [3]))
+    )
     return {"columns": columns, "rows": out}
 
 
@@ -328,7 +350,9 @@ def write_report(
     choices = {fam: choice for fam in families if (choice := headline_choice(display, fam)) is not None}
     figures: dict[str, list[tuple[str, str]]] = {t: [] for t in task_names}
     if plots:
-        figures.update(_draw(_curves(df), report, out, task_names, family_notes, x_label, formats, paper_figure, progress, choices))
+        figures.update(
+            _draw(_curves(df), report, out, task_names, family_notes, x_label, formats, paper_figure, progress, choices)
+        )
     report.summary = {t: summarize_task(display, t) for t in task_names}
     forecast_section: list[tuple] = []
     if forecast is not None:  # forecast.csv, summary lines and a section before the list of files
@@ -341,9 +365,13 @@ def write_report(
             "note": family_notes.get(fam, ""),
             "figure": (figures.get(f"headline:{fam}") or [(None, "")])[0],
             "task": choices[fam][0] if fam in choices else "",
-            "summary": [line for line in report.summary.get(choices[fam][0], [])
-                        if line.split(":", 1)[0] in set(display.loc[display["family"] == fam, "series"])]
-            if fam in choices else [],  # fmt: skip
+            "summary": [
+                line
+                for line in report.summary.get(choices[fam][0], [])
+                if line.split(":", 1)[0] in set(display.loc[display["family"] == fam, "series"])
+            ]
+            if fam in choices
+            else [],
             "grid": verdict_grid(display, fam, headline=choices.get(fam, ("",))[0], threshold_factor=threshold_factor),
         }
         for fam in families
@@ -390,12 +418,17 @@ def _draw(
         figures.setdefault(task, []).append((f"figures/{stem.name}", caption))
 
     for fam, (task, metric, companions) in choices.items():
-        axes = plots.plot_headline(df, (task, metric, companions), family=fam, fits=report.fits, x_label=x_label,
-                                   notes=family_notes)  # fmt: skip
+        axes = plots.plot_headline(
+            df, (task, metric, companions), family=fam, fits=report.fits, x_label=x_label, notes=family_notes
+        )
         names = ", ".join(m for _, m in companions)
-        save(axes.flat[0].figure, f"{fam}", "headline",
-             f"{metric} of {task} against scale, linear and log y (dotted: the resolution floor 1/n; open markers: "
-             f"0 drawn at the floor)" + (f", next to the continuous {names}" if names else "") + ".")  # fmt: skip
+        save(
+            axes.flat[0].figure,
+            f"{fam}",
+            "headline",
+            f"{metric} of {task} against scale, linear and log y (dotted: the resolution floor 1/n; open markers: "
+            f"0 drawn at the floor)" + (f", next to the continuous {names}" if names else "") + ".",
+        )
         figures[f"headline:{fam}"] = figures.pop(fam)
     for task in tqdm(task_names, desc="figures", unit="task", disable=not progress or len(task_names) < 3):
         axes = plots.plot_side_by_side(df, task, fits=report.fits, x_label=x_label, notes=family_notes)
@@ -483,16 +516,22 @@ def _blocks(
         )
     if report.messages:
         b += [("h", 2, "Data notes"), ("list", list(report.messages))]
-    b += [("h", 2, "How to read this report"), ("list", [
-        "Emergence score (BIG-bench breakthroughness): sign(argmax y - argmin y) * (max y - min y) / sqrt(median (y_i - y_{i-1})^2), "
-        "models ordered by scale, lower-is-better metrics negated first; inf when half or more of the steps are exactly zero (a pure jump), 0 for a flat curve.",
-        f"Verdict: 'emergent' when the score is at least {threshold_factor:g} times the score of a straight line in log {x_label} over the same models "
-        "('straight_line'; n - 1 for n equally spaced models); 'uncertain' when the bootstrap interval reaches below that threshold.",
-        "Linearity: R^2 of a straight-line fit of the metric against log x (1 = exactly linear).",
-        f"Interval: {level:.0%} percentile bootstrap over the problems (paired across models when all saw the same problems), from samples files.",
-        "Kinds: discontinuous (exact match, accuracy), nonlinear (whole-target probability p^L), continuous (edit distances, log-likelihoods).",
-        "Predicted curves: L_CE(N) = (N/c)^alpha fitted to -per_token_logprob; exact match p^L and token edit distance L(1-p), p = exp(-L_CE).",
-    ])]  # fmt: skip
+    b += [
+        ("h", 2, "How to read this report"),
+        (
+            "list",
+            [
+                "Emergence score (BIG-bench breakthroughness): sign(argmax y - argmin y) * (max y - min y) / sqrt(median (y_i - y_{i-1})^2), "
+                "models ordered by scale, lower-is-better metrics negated first; inf when half or more of the steps are exactly zero (a pure jump), 0 for a flat curve.",
+                f"Verdict: 'emergent' when the score is at least {threshold_factor:g} times the score of a straight line in log {x_label} over the same models "
+                "('straight_line'; n - 1 for n equally spaced models); 'uncertain' when the bootstrap interval reaches below that threshold.",
+                "Linearity: R^2 of a straight-line fit of the metric against log x (1 = exactly linear).",
+                f"Interval: {level:.0%} percentile bootstrap over the problems (paired across models when all saw the same problems), from samples files.",
+                "Kinds: discontinuous (exact match, accuracy), nonlinear (whole-target probability p^L), continuous (edit distances, log-likelihoods).",
+                "Predicted curves: L_CE(N) = (N/c)^alpha fitted to -per_token_logprob; exact match p^L and token edit distance L(1-p), p = exp(-L_CE).",
+            ],
+        ),
+    ]
     if figures.get("paper"):
         b.append(("h", 2, "The paper's closed form"))
         b += [("figure", stem, caption) for stem, caption in figures["paper"]]
@@ -625,8 +664,13 @@ def _html_blocks(blocks: list[tuple], out: Path) -> list[dict]:
             shown.append({"kind": "list", "entries": [str(i) for i in block[1]]})
         elif kind == "table":
             frame = block[1]
-            shown.append({"kind": "table", "columns": [str(c) for c in frame.columns],
-                          "rows": [[format_value(v) for v in row] for row in frame.itertuples(index=False)]})  # fmt: skip
+            shown.append(
+                {
+                    "kind": "table",
+                    "columns": [str(c) for c in frame.columns],
+                    "rows": [[format_value(v) for v in row] for row in frame.itertuples(index=False)],
+                }
+            )
         elif kind == "figure":
             image = _embedded(out, block[1])
             if image is not None:
@@ -648,6 +692,10 @@ def _render_html(blocks: list[tuple], out: Path, title: str, glance: list[dict])
     families = [{**fam, "image": _embedded(out, fam["figure"][0]), "caption": fam["figure"][1]} for fam in glance]
     legend = [(css, word, verdict) for verdict, (css, word) in VERDICT_STYLES.items() if verdict != "flat"]
     return env.get_template("report.html.j2").render(
-        title=title, families=families, blocks=_html_blocks(blocks, out), legend=legend, slug=file_slug,
+        title=title,
+        families=families,
+        blocks=_html_blocks(blocks, out),
+        legend=legend,
+        slug=file_slug,
         max_rows=GRID_ROWS,
     )

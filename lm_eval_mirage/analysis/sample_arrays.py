@@ -183,7 +183,14 @@ def _strict(text: str, metrics: tuple[str, ...]) -> tuple | str:
         ok = isinstance(v, (bool, int, float)) or v is None
         values.append(_number(v) if ok else math.nan)
         present.append(ok)
-    return line.get("doc_id", _MISSING), digits, line.get("target", _MISSING), line.get("filter", _MISSING), values, present
+    return (
+        line.get("doc_id", _MISSING),
+        digits,
+        line.get("target", _MISSING),
+        line.get("filter", _MISSING),
+        values,
+        present,
+    )
 
 
 def line_values(raw: bytes, metrics: tuple[str, ...], *, strict: bool = False) -> tuple | str:
@@ -219,9 +226,13 @@ def line_values(raw: bytes, metrics: tuple[str, ...], *, strict: bool = False) -
                 values = [math.nan if v is None else v for v in values]
             digits = _MISSING if doc is _UNSET or doc.answer_digits is _UNSET else doc.answer_digits
             return (
-                _MISSING if doc_id is _UNSET else doc_id, digits, _MISSING if target is _UNSET else target,
-                _MISSING if filt is _UNSET else filt, values, present,
-            )  # fmt: skip
+                _MISSING if doc_id is _UNSET else doc_id,
+                digits,
+                _MISSING if target is _UNSET else target,
+                _MISSING if filt is _UNSET else filt,
+                values,
+                present,
+            )
     return _strict(text, metrics)
 
 
@@ -292,7 +303,14 @@ def read_samples(
         for i, present in partial.items():
             mask[:, i] = present
     return FileSamples(
-        doc_id=_doc_ids(ids), target_digits=np.array(digits, dtype=np.float64),
-        filter_code=np.array(codes, dtype=np.int32), filters=tuple(filters), metrics=metrics, values=values,
-        present=mask, notes=tuple(notes), skipped=skipped, lines=lines,
-    )  # fmt: skip
+        doc_id=_doc_ids(ids),
+        target_digits=np.array(digits, dtype=np.float64),
+        filter_code=np.array(codes, dtype=np.int32),
+        filters=tuple(filters),
+        metrics=metrics,
+        values=values,
+        present=mask,
+        notes=tuple(notes),
+        skipped=skipped,
+        lines=lines,
+    )

@@ -70,10 +70,12 @@ class SampleCache:
             with np.load(entry, allow_pickle=False) as npz:
                 header = json.loads(bytes(npz["header"]).decode("utf-8"))
                 if (
-                    header.get("format") != _FORMAT or header.get("path") != str(path.resolve())
-                    or header.get("metrics") != list(metrics) or header.get("size") != st.st_size
+                    header.get("format") != _FORMAT
+                    or header.get("path") != str(path.resolve())
+                    or header.get("metrics") != list(metrics)
+                    or header.get("size") != st.st_size
                     or header.get("mtime_ns") != st.st_mtime_ns
-                ):  # fmt: skip
+                ):
                     return None
                 found = _from_arrays(header, {k: npz[k] for k in npz.files if k != "header"})
         except (OSError, ValueError, KeyError, TypeError, EOFError, UnicodeDecodeError, json.JSONDecodeError):
@@ -88,12 +90,23 @@ class SampleCache:
         """Store the arrays read from ``path`` (whose bytes hashed to ``sha256`` and had ``stat`` before)."""
         path = Path(path)
         header = {
-            "format": _FORMAT, "path": str(path.resolve()), "metrics": list(found.metrics), "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns, "sha256": sha256, "filters": list(found.filters),
-            "notes": [list(n) for n in found.notes], "skipped": found.skipped, "lines": found.lines,
-        }  # fmt: skip
-        arrays = {"doc_id": found.doc_id, "target_digits": found.target_digits, "filter_code": found.filter_code,
-                  "values": found.values}  # fmt: skip
+            "format": _FORMAT,
+            "path": str(path.resolve()),
+            "metrics": list(found.metrics),
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "sha256": sha256,
+            "filters": list(found.filters),
+            "notes": [list(n) for n in found.notes],
+            "skipped": found.skipped,
+            "lines": found.lines,
+        }
+        arrays = {
+            "doc_id": found.doc_id,
+            "target_digits": found.target_digits,
+            "filter_code": found.filter_code,
+            "values": found.values,
+        }
         if found.present is not None:
             arrays["present"] = found.present
         raw = json.dumps(header, ensure_ascii=True).encode("ascii")
@@ -120,13 +133,19 @@ def _from_arrays(header: dict, arrays: dict[str, np.ndarray]) -> FileSamples | N
         return None
     n = doc.shape[0] if doc.ndim == 1 else -1
     ok = (
-        doc.dtype.kind in "iU" and digits.dtype == np.float64 and codes.dtype == np.int32 and values.dtype == np.float64
-        and digits.shape == (n,) and codes.shape == (n,) and values.shape == (len(metrics), n)
+        doc.dtype.kind in "iU"
+        and digits.dtype == np.float64
+        and codes.dtype == np.int32
+        and values.dtype == np.float64
+        and digits.shape == (n,)
+        and codes.shape == (n,)
+        and values.shape == (len(metrics), n)
         and (present is None or (present.dtype == np.bool_ and present.shape == values.shape))
         and (n == 0 or (0 <= codes.min() and codes.max() < len(filters)))
         and all(isinstance(f, str) for f in (*metrics, *filters))
-        and isinstance(header["skipped"], int) and isinstance(header["lines"], int)
-    )  # fmt: skip
+        and isinstance(header["skipped"], int)
+        and isinstance(header["lines"], int)
+    )
     if not ok:
         return None
     notes = tuple((int(a), str(b)) for a, b in header["notes"])

@@ -84,11 +84,19 @@ class SampleStore:
             for metric, filt, idx in found.groups():
                 m = found.metrics.index(metric)
                 doc = found.doc_id[idx]
-                parts.append(pd.DataFrame({
-                    "model": model, "task": task, "metric": metric, "filter": filt,
-                    "doc_id": doc.astype(object) if doc.dtype.kind == "U" else doc,
-                    "target_digits": found.target_digits[idx], "value": found.values[m, idx],
-                }))  # fmt: skip
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "model": model,
+                            "task": task,
+                            "metric": metric,
+                            "filter": filt,
+                            "doc_id": doc.astype(object) if doc.dtype.kind == "U" else doc,
+                            "target_digits": found.target_digits[idx],
+                            "value": found.values[m, idx],
+                        }
+                    )
+                )
         df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(SAMPLE_COLUMNS))
         df = df[list(SAMPLE_COLUMNS)]
         for col in ("model", "task", "metric", "filter"):
@@ -113,9 +121,19 @@ class SampleStore:
             doc = g["doc_id"].to_numpy()
             doc = doc.astype(np.int64) if all(isinstance(d, (int, np.integer)) for d in doc) else doc.astype(str)
             codes = np.array([filters.index(str(f)) for f in g["filter"]], dtype=np.int32)
-            store.add(str(model), str(task), FileSamples(
-                doc, g["target_digits"].to_numpy(dtype=float), codes, filters, metrics, values, present,
-            ))  # fmt: skip
+            store.add(
+                str(model),
+                str(task),
+                FileSamples(
+                    doc,
+                    g["target_digits"].to_numpy(dtype=float),
+                    codes,
+                    filters,
+                    metrics,
+                    values,
+                    present,
+                ),
+            )
         return store
 
 

@@ -42,9 +42,24 @@ PAPER_ALPHA = -0.5
 PAPER_N = (3.5e8, 1.3e9, 6.7e9, 1.75e11)
 
 FIT_COLUMNS = (
-    "family", "series", "task", "fit_task", "filter", "split", "metric", "c", "alpha", "r2", "n_models", "x_min", "x_max",
-    "L", "L_source", "error", "warning",
-)  # fmt: skip
+    "family",
+    "series",
+    "task",
+    "fit_task",
+    "filter",
+    "split",
+    "metric",
+    "c",
+    "alpha",
+    "r2",
+    "n_models",
+    "x_min",
+    "x_max",
+    "L",
+    "L_source",
+    "error",
+    "warning",
+)
 #: A fit whose R^2 (log-log space) is below this explains too little of the loss to predict from.
 R2_MIN = 0.8
 PREDICTION_COLUMNS = (
@@ -152,8 +167,10 @@ def fit_power_law(N: Sequence[float] | np.ndarray, cross_entropy: Sequence[float
     if np.unique(n).size < 2:
         raise ValueError(f"a power-law fit needs at least two distinct sizes, got {n.tolist()}")
     if np.any(n <= 0) or np.any(ce <= 0):
-        raise ValueError(f"N and cross_entropy must be positive (cross-entropy in nats, -log p), got N={n.tolist()}, "
-                         f"cross_entropy={ce.tolist()}")  # fmt: skip
+        raise ValueError(
+            f"N and cross_entropy must be positive (cross-entropy in nats, -log p), got N={n.tolist()}, "
+            f"cross_entropy={ce.tolist()}"
+        )
     lx, ly = np.log(n), np.log(ce)
     alpha, intercept = np.polyfit(lx, ly, 1)
     if np.ptp(ly) <= 1e-12 * max(1.0, float(np.abs(ly).max())) or not np.isfinite(alpha):
@@ -187,7 +204,9 @@ def _target_length(df: pd.DataFrame, series: str, tasks: Sequence[str], split: s
         if not splits.empty and splits["n"].sum() > 0:
             return float((splits["target_digits"] * splits["n"]).sum() / splits["n"].sum()), "mean answer digits"
     length_metric = LENGTH_METRICS.get(metric, "target_tokens")
-    sel = df[(df["series"] == series) & (df["task"] == tasks[-1]) & (df["metric"] == length_metric) & (df["split"] == split)]
+    sel = df[
+        (df["series"] == series) & (df["task"] == tasks[-1]) & (df["metric"] == length_metric) & (df["split"] == split)
+    ]
     if sel["value"].notna().any():
         return float(sel["value"].mean()), length_metric
     return math.nan, "unknown"
@@ -250,19 +269,35 @@ def fit_table(table: pd.DataFrame, *, metric: str | None = None) -> pd.DataFrame
         ce = -g["value"].to_numpy() if bool(g["higher_is_better"].iloc[0]) else g["value"].to_numpy()
         task = _generation_task(fit_task, tasks)
         L, L_source = _target_length(df, series, [task, fit_task], split, used)
-        row = {"family": family, "series": series, "task": task, "fit_task": fit_task, "filter": filt,
-               "split": split, "metric": used, "n_models": len(g), "L": L, "L_source": L_source, "error": "",
-               "warning": ""}  # fmt: skip
+        row = {
+            "family": family,
+            "series": series,
+            "task": task,
+            "fit_task": fit_task,
+            "filter": filt,
+            "split": split,
+            "metric": used,
+            "n_models": len(g),
+            "L": L,
+            "L_source": L_source,
+            "error": "",
+            "warning": "",
+        }
         try:
             with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
                 fit = fit_power_law(g["x"].to_numpy(), ce)
             row.update(c=fit.c, alpha=fit.alpha, r2=fit.r2, x_min=fit.x_min, x_max=fit.x_max)
             if warning := fit_warning(fit):
-                row.update(c=math.nan, alpha=math.nan, warning=f"{fit_task}: not used for predictions: {warning} "
-                           f"(fitted c = {fit.c:.4g}, alpha = {fit.alpha:.4g}, R^2 = {fit.r2:.4g})")  # fmt: skip
+                row.update(
+                    c=math.nan,
+                    alpha=math.nan,
+                    warning=f"{fit_task}: not used for predictions: {warning} "
+                    f"(fitted c = {fit.c:.4g}, alpha = {fit.alpha:.4g}, R^2 = {fit.r2:.4g})",
+                )
         except (ValueError, FloatingPointError, ZeroDivisionError) as exc:
-            row.update(c=math.nan, alpha=math.nan, r2=math.nan, x_min=math.nan, x_max=math.nan,
-                       error=f"{fit_task}: {exc}")  # fmt: skip
+            row.update(
+                c=math.nan, alpha=math.nan, r2=math.nan, x_min=math.nan, x_max=math.nan, error=f"{fit_task}: {exc}"
+            )
         rows.append(row)
     out = pd.DataFrame(rows, columns=list(FIT_COLUMNS))
     return out.sort_values(
@@ -273,8 +308,13 @@ def fit_table(table: pd.DataFrame, *, metric: str | None = None) -> pd.DataFrame
 
 
 def _unit(source: str) -> str:
-    return "answer digits" if "digits" in source else "model tokens" if "tokens" in source else (
-        "characters" if "chars" in source else source)
+    return (
+        "answer digits"
+        if "digits" in source
+        else "model tokens"
+        if "tokens" in source
+        else ("characters" if "chars" in source else source)
+    )
 
 
 def prediction_table(
@@ -308,9 +348,19 @@ def prediction_table(
                 pr = predict(x, fit.c, fit.alpha, fit.L)
                 observed = obs.loc[obs["model"] == model, "value"]
                 rows.append(
-                    {"family": fit.family, "series": fit.series, "task": fit.task, "split": fit.split, "model": model,
-                     "x": x, "metric": metric, "filter": filt or "", "L": fit.L, "L_unit": _unit(fit.L_source),
-                     "observed": float(observed.iloc[0]) if len(observed) else math.nan,
-                     "predicted": float(pr.exact_match if metric == "exact_match" else pr.token_edit_distance)}
-                )  # fmt: skip
+                    {
+                        "family": fit.family,
+                        "series": fit.series,
+                        "task": fit.task,
+                        "split": fit.split,
+                        "model": model,
+                        "x": x,
+                        "metric": metric,
+                        "filter": filt or "",
+                        "L": fit.L,
+                        "L_unit": _unit(fit.L_source),
+                        "observed": float(observed.iloc[0]) if len(observed) else math.nan,
+                        "predicted": float(pr.exact_match if metric == "exact_match" else pr.token_edit_distance),
+                    }
+                )
     return pd.DataFrame(rows, columns=list(PREDICTION_COLUMNS))

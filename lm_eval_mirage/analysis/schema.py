@@ -61,24 +61,78 @@ VERDICTS = (TOO_FEW_MODELS, DIRECTION_UNKNOWN, AT_RESOLUTION_FLOOR, AT_CHANCE, F
 REQUIRED_COLUMNS = ("model", "x", "task", "metric", "value")
 #: Columns of a tidy table, in order (a tidy table may carry more after these).
 TABLE_COLUMNS = (
-    "family", "series", "model", "x", "params", "params_source", "step", "tokens", "flops",
-    "task", "metric", "filter", "split", "target_digits", "value", "stderr", "n",
-    "higher_is_better", "kind", "lm_eval_version", "task_version", "source", "direction",
-)  # fmt: skip
+    "family",
+    "series",
+    "model",
+    "x",
+    "params",
+    "params_source",
+    "step",
+    "tokens",
+    "flops",
+    "task",
+    "metric",
+    "filter",
+    "split",
+    "target_digits",
+    "value",
+    "stderr",
+    "n",
+    "higher_is_better",
+    "kind",
+    "lm_eval_version",
+    "task_version",
+    "source",
+    "direction",
+)
 #: Per-problem values (from samples files), for bootstrap intervals.
 SAMPLE_COLUMNS = ("model", "task", "metric", "filter", "doc_id", "target_digits", "value")
 EMERGENCE_COLUMNS = (
-    "family", "series", "task", "metric", "filter", "split", "kind", "higher_is_better", "n_models", "models",
-    "x_min", "x_max", "first_value", "last_value", "emergence_score", "linearity", "straight_line",
-    "threshold", "ci_low", "ci_high", "ci_method", "p_change", "late_share", "chance", "n", "verdict", "reason",
+    "family",
+    "series",
+    "task",
+    "metric",
+    "filter",
+    "split",
+    "kind",
+    "higher_is_better",
+    "n_models",
+    "models",
+    "x_min",
+    "x_max",
+    "first_value",
+    "last_value",
+    "emergence_score",
+    "linearity",
+    "straight_line",
+    "threshold",
+    "ci_low",
+    "ci_high",
+    "ci_method",
+    "p_change",
+    "late_share",
+    "chance",
+    "n",
+    "verdict",
+    "reason",
     "missing",
-)  # fmt: skip
+)
 
 #: All-or-nothing metrics: the ones the mirage hypothesis says can manufacture a jump.
 DISCONTINUOUS_METRICS = frozenset(
-    {"exact_match", "greedy_exact_match", "acc", "acc_norm", "em", "accuracy", "multiple_choice_grade",
-     "exact_str_match", "pass@1", "reconstruction_accuracy"}
-)  # fmt: skip
+    {
+        "exact_match",
+        "greedy_exact_match",
+        "acc",
+        "acc_norm",
+        "em",
+        "accuracy",
+        "multiple_choice_grade",
+        "exact_str_match",
+        "pass@1",
+        "reconstruction_accuracy",
+    }
+)
 #: Continuous but sharply nonlinear in per-token probability: the whole-target probability is ``p**L``, the
 #: expected exact match under sampling at temperature 1 (the paper's example of a nonlinear metric).
 NONLINEAR_METRICS = frozenset({"target_prob"})
@@ -106,25 +160,75 @@ def metric_kind(metric: str) -> str:
     return "continuous"
 
 
-
-
 #: Metric names whose larger values are better: the harness's registry (lm_eval 0.4.13), task metrics of the
 #: 2023 harness, and this package's metrics.
 HIGHER_IS_BETTER_METRICS = frozenset(
-    {"acc", "acc_norm", "acc_all", "acc_bytes", "acc_mutual_info", "exact_match", "em", "f1", "mcc", "bleu",
-     "chrf", "chrf++", "likelihood", "matthews_corrcoef", "rouge1", "rouge2", "rougeL", "rougeLsum", "bleurt",
-     "accuracy", "multiple_choice_grade", "exact_str_match", "pass@1", "mc1", "mc2", "contains",
-     "greedy_exact_match", "digit_accuracy", "target_logprob", "target_prob", "per_token_logprob",
-     "per_token_prob", "per_char_logprob", "token_logprobs", "correct_choice_prob", "correct_choice_logprob",
-     "reconstruction_accuracy", "bypass"}
-)  # fmt: skip
+    {
+        "acc",
+        "acc_norm",
+        "acc_all",
+        "acc_bytes",
+        "acc_mutual_info",
+        "exact_match",
+        "em",
+        "f1",
+        "mcc",
+        "bleu",
+        "chrf",
+        "chrf++",
+        "likelihood",
+        "matthews_corrcoef",
+        "rouge1",
+        "rouge2",
+        "rougeL",
+        "rougeLsum",
+        "bleurt",
+        "accuracy",
+        "multiple_choice_grade",
+        "exact_str_match",
+        "pass@1",
+        "mc1",
+        "mc2",
+        "contains",
+        "greedy_exact_match",
+        "digit_accuracy",
+        "target_logprob",
+        "target_prob",
+        "per_token_logprob",
+        "per_token_prob",
+        "per_char_logprob",
+        "token_logprobs",
+        "correct_choice_prob",
+        "correct_choice_logprob",
+        "reconstruction_accuracy",
+        "bypass",
+    }
+)
 #: Metric names whose smaller values are better (perplexities, losses, distances, Brier, calibration error;
 #: crows_pairs' bias measures, as the harness declares them).
 LOWER_IS_BETTER_METRICS = frozenset(
-    {"ppl", "perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte", "ter", "brier_score",
-     "binary_brier_score", "token_edit_distance", "normalized_edit_distance", "ece", "ece_equal_width", "mse", "test_mse",
-     "cross_entropy", "likelihood_difference", "likelihood_diff", "pct_stereotype", "target_tokens"}
-)  # fmt: skip
+    {
+        "ppl",
+        "perplexity",
+        "word_perplexity",
+        "byte_perplexity",
+        "bits_per_byte",
+        "ter",
+        "brier_score",
+        "binary_brier_score",
+        "token_edit_distance",
+        "normalized_edit_distance",
+        "ece",
+        "ece_equal_width",
+        "mse",
+        "test_mse",
+        "cross_entropy",
+        "likelihood_difference",
+        "likelihood_diff",
+        "pct_stereotype",
+        "target_tokens",
+    }
+)
 #: Metrics for which a chance level (random guessing among the choices) is meaningful.
 CHANCE_METRICS = frozenset({"acc", "acc_norm", "acc_mutual_info", "accuracy", "multiple_choice_grade", "mc1"})
 

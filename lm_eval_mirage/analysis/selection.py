@@ -34,6 +34,7 @@ FIT_R2_BOUND = 0.9
 #: ``token_logprobs`` is the pooled mean of the per-position log-probs, i.e. ``per_token_logprob`` again.
 SAME_QUANTITY = {"token_logprobs": "per_token_logprob"}
 
+
 def choose_filter(table: pd.DataFrame, task: str, preference: Sequence[str] = FILTER_PREFERENCE) -> str:
     """The filter shown for a task: the first of ``preference`` it has, else its first filter alphabetically."""
     filters = sorted(set(table.loc[table["task"] == task, "filter"]))
@@ -91,8 +92,14 @@ def headline_choice(scores: pd.DataFrame, family: str) -> tuple[str, str, list[t
     """
     sel = scores[(scores["family"] == family) & (scores["split"] == "all")]
     sel = sel[sel["metric"].isin(shown_metrics(sel["metric"]))]
-    prefer = ("token_edit_distance", "per_token_logprob", "normalized_edit_distance", "per_token_prob",
-              "digit_accuracy", "brier_score")  # fmt: skip
+    prefer = (
+        "token_edit_distance",
+        "per_token_logprob",
+        "normalized_edit_distance",
+        "per_token_prob",
+        "digit_accuracy",
+        "brier_score",
+    )
 
     def companions(task: str) -> list[tuple[str, str]]:
         twin = task[:-3] if task.endswith("_ll") else f"{task}_ll"
@@ -107,7 +114,13 @@ def headline_choice(scores: pd.DataFrame, family: str) -> tuple[str, str, list[t
     rank = {EMERGENT: 0, UNCERTAIN: 1}
     best = min(
         disc.itertuples(index=False),
-        key=lambda r: (rank.get(r.verdict, 2), not companions(r.task), -(r.emergence_score if r.emergence_score
-                       == r.emergence_score else -math.inf), r.task.endswith("_ll"), r.task, r.metric),
-    )  # fmt: skip
+        key=lambda r: (
+            rank.get(r.verdict, 2),
+            not companions(r.task),
+            -(r.emergence_score if r.emergence_score == r.emergence_score else -math.inf),
+            r.task.endswith("_ll"),
+            r.task,
+            r.metric,
+        ),
+    )
     return best.task, best.metric, companions(best.task)

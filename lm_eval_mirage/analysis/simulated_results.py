@@ -37,8 +37,12 @@ __all__ = ["DEFAULT_MODELS", "DEFAULT_TASKS", "simulate_results"]
 
 #: Five model sizes spanning the paper's range (names are made up; sizes are recorded in each results file).
 DEFAULT_MODELS: dict[str, float] = {
-    "sim/model-100m": 1e8, "sim/model-400m": 4e8, "sim/model-1.6b": 1.6e9, "sim/model-6.4b": 6.4e9, "sim/model-25.6b": 2.56e10,
-}  # fmt: skip
+    "sim/model-100m": 1e8,
+    "sim/model-400m": 4e8,
+    "sim/model-1.6b": 1.6e9,
+    "sim/model-6.4b": 6.4e9,
+    "sim/model-25.6b": 2.56e10,
+}
 #: task -> answer lengths (digits) of its problems, cycled over the problems.
 DEFAULT_TASKS: dict[str, Sequence[int]] = {"mirage_arith_add_2d": (2, 3), "mirage_arith_mul_3d": (5, 6)}
 _GEN_METRICS = {
@@ -47,8 +51,14 @@ _GEN_METRICS = {
     "normalized_edit_distance": False,
     "digit_accuracy": True,
 }
-_LL_METRICS = {"greedy_exact_match": True, "target_logprob": True, "target_prob": True, "per_token_logprob": True,
-               "per_token_prob": True, "target_tokens": True}  # fmt: skip
+_LL_METRICS = {
+    "greedy_exact_match": True,
+    "target_logprob": True,
+    "target_prob": True,
+    "per_token_logprob": True,
+    "per_token_prob": True,
+    "target_tokens": True,
+}
 
 
 def _write_json(path: str | os.PathLike, payload: object, *, lines: bool = False) -> Path:
@@ -110,27 +120,51 @@ def simulate_results(
             # Each digit is wrong with probability 1 - p: E[TED] = L(1-p) and P(exact) = P(no wrong digit) = p**L.
             ted = rng.binomial(L, 1.0 - p).astype(float)
             em = (ted == 0.0).astype(float)
-            per_doc = {"exact_match": em, "token_edit_distance": ted, "normalized_edit_distance": ted / L,
-                       "digit_accuracy": 1.0 - ted / L}  # fmt: skip
-            docs = [{"id": i, "op": task.split("_")[2] if task.count("_") >= 3 else "add", "answer": "9" * int(L[i]),
-                     "answer_digits": int(L[i])} for i in range(n_problems)]  # fmt: skip
+            per_doc = {
+                "exact_match": em,
+                "token_edit_distance": ted,
+                "normalized_edit_distance": ted / L,
+                "digit_accuracy": 1.0 - ted / L,
+            }
+            docs = [
+                {
+                    "id": i,
+                    "op": task.split("_")[2] if task.count("_") >= 3 else "add",
+                    "answer": "9" * int(L[i]),
+                    "answer_digits": int(L[i]),
+                }
+                for i in range(n_problems)
+            ]
             entry = {"name": task, "alias": task, "sample_len": n_problems}
             for metric in _GEN_METRICS:
                 mean, se = _aggregate(per_doc[metric])
                 entry[f"{metric},parsed"], entry[f"{metric}_stderr,parsed"] = mean, se
             results[task], hib[task], versions[task] = entry, dict(_GEN_METRICS), 1.0
             n_samples[task] = {"original": n_problems, "effective": n_problems}
-            lines = [{"doc_id": i, "doc": docs[i], "target": docs[i]["answer"], "filter": "parsed",
-                      "metrics": list(_GEN_METRICS), **{m: float(per_doc[m][i]) for m in _GEN_METRICS}}
-                     for i in range(n_problems)]  # fmt: skip
+            lines = [
+                {
+                    "doc_id": i,
+                    "doc": docs[i],
+                    "target": docs[i]["answer"],
+                    "filter": "parsed",
+                    "metrics": list(_GEN_METRICS),
+                    **{m: float(per_doc[m][i]) for m in _GEN_METRICS},
+                }
+                for i in range(n_problems)
+            ]
             if samples:
                 _write_json(folder / samples_file_name(task, stamp), lines, lines=True)
             if likelihood:
                 ll_task = f"{task}_ll"
                 ptl = -ce + logprob_noise * rng.standard_normal(n_problems)
-                ll = {"greedy_exact_match": (rng.random(n_problems) < np.exp(ptl * L)).astype(float),
-                      "target_logprob": ptl * L, "target_prob": np.exp(ptl * L), "per_token_logprob": ptl,
-                      "per_token_prob": np.exp(ptl), "target_tokens": L.astype(float)}  # fmt: skip
+                ll = {
+                    "greedy_exact_match": (rng.random(n_problems) < np.exp(ptl * L)).astype(float),
+                    "target_logprob": ptl * L,
+                    "target_prob": np.exp(ptl * L),
+                    "per_token_logprob": ptl,
+                    "per_token_prob": np.exp(ptl),
+                    "target_tokens": L.astype(float),
+                }
                 entry = {"name": ll_task, "alias": ll_task, "sample_len": n_problems}
                 for metric in _LL_METRICS:
                     mean, se = _aggregate(ll[metric])
@@ -138,20 +172,52 @@ def simulate_results(
                 results[ll_task], hib[ll_task], versions[ll_task] = entry, dict(_LL_METRICS), 1.0
                 n_samples[ll_task] = {"original": n_problems, "effective": n_problems}
                 if samples:
-                    ll_lines = [{"doc_id": i, "doc": docs[i], "target": docs[i]["answer"], "filter": "none",
-                                 "metrics": list(_LL_METRICS), **{m: float(ll[m][i]) for m in _LL_METRICS}}
-                                for i in range(n_problems)]  # fmt: skip
+                    ll_lines = [
+                        {
+                            "doc_id": i,
+                            "doc": docs[i],
+                            "target": docs[i]["answer"],
+                            "filter": "none",
+                            "metrics": list(_LL_METRICS),
+                            **{m: float(ll[m][i]) for m in _LL_METRICS},
+                        }
+                        for i in range(n_problems)
+                    ]
                     _write_json(folder / samples_file_name(ll_task, stamp), ll_lines, lines=True)
-        config = {"model": "hf", "model_args": {"pretrained": name}, "model_revision": "main", "batch_size": 1,
-                  "limit": None, "bootstrap_iters": 100000, "gen_kwargs": {}, "random_seed": 0}  # fmt: skip
+        config = {
+            "model": "hf",
+            "model_args": {"pretrained": name},
+            "model_revision": "main",
+            "batch_size": 1,
+            "limit": None,
+            "bootstrap_iters": 100000,
+            "gen_kwargs": {},
+            "random_seed": 0,
+        }
         if record_params:
             config["model_num_parameters"] = int(n_params)
         payload = {
-            "results": results, "group_subtasks": {t: [] for t in results}, "configs": {}, "versions": versions,
-            "n-shot": {t: 2 for t in results}, "higher_is_better": hib, "n-samples": n_samples, "config": config,
-            "git_hash": None, "date": date, "transformers_version": "simulated", "lm_eval_version": lm_eval_version,
-            "model_source": "hf", "model_name": name, "model_name_sanitized": folder.name,
-            "simulation": {"c": c, "alpha": alpha, "seed": seed, "note": "SIMULATED from the closed form, not a model run"},
-        }  # fmt: skip
+            "results": results,
+            "group_subtasks": {t: [] for t in results},
+            "configs": {},
+            "versions": versions,
+            "n-shot": {t: 2 for t in results},
+            "higher_is_better": hib,
+            "n-samples": n_samples,
+            "config": config,
+            "git_hash": None,
+            "date": date,
+            "transformers_version": "simulated",
+            "lm_eval_version": lm_eval_version,
+            "model_source": "hf",
+            "model_name": name,
+            "model_name_sanitized": folder.name,
+            "simulation": {
+                "c": c,
+                "alpha": alpha,
+                "seed": seed,
+                "note": "SIMULATED from the closed form, not a model run",
+            },
+        }
         written.append(_write_json(folder / results_file_name(stamp), payload))
     return written

@@ -39,6 +39,7 @@ __all__ = [
     "split_order",
 ]
 
+
 def metric_higher_is_better(metric: str) -> bool | None:
     """Direction of a metric from its name: ``None`` when the name is not known (see
     :func:`~lm_eval_mirage.analysis.schema.metric_direction`; a results file's map wins over it).
@@ -82,9 +83,11 @@ def step_zero_notes(table: pd.DataFrame) -> list[str]:
         shifted, _ = log_axis(x)
         positive = x[x > 0]
         without = f"{straight_line_score(positive):.2f}" if positive.size >= 2 else "undefined"
-        out.append(f"series {series}: x = {x.min():g} cannot be placed on a log axis, so every x is shifted by "
-                   f"{1.0 - x.min():+g} ({x.min():g} -> 1); the straight-line yardstick is "
-                   f"{straight_line_score(shifted):.2f} on the shifted x ({without} without the x <= 0 models)")  # fmt: skip
+        out.append(
+            f"series {series}: x = {x.min():g} cannot be placed on a log axis, so every x is shifted by "
+            f"{1.0 - x.min():+g} ({x.min():g} -> 1); the straight-line yardstick is "
+            f"{straight_line_score(shifted):.2f} on the shifted x ({without} without the x <= 0 models)"
+        )
     return out
 
 
@@ -149,9 +152,14 @@ def tidy(table: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
             )
         df[col] = numeric.astype(float)
     defaults: dict[str, object] = {
-        "family": "models", "filter": "none", "split": "all", "params_source": "", "lm_eval_version": "",
-        "task_version": "", "source": "",
-    }  # fmt: skip
+        "family": "models",
+        "filter": "none",
+        "split": "all",
+        "params_source": "",
+        "lm_eval_version": "",
+        "task_version": "",
+        "source": "",
+    }
     for col, default in defaults.items():
         if col not in df.columns:
             df[col] = default
@@ -195,7 +203,9 @@ def _sample_arrays(by_key: dict, models: list[str], task: str, metric: str, filt
     return values, paired
 
 
-def _curve_n(y: np.ndarray, stderr: np.ndarray, n: np.ndarray, arrays: list[np.ndarray] | None, discontinuous: bool) -> float:
+def _curve_n(
+    y: np.ndarray, stderr: np.ndarray, n: np.ndarray, arrays: list[np.ndarray] | None, discontinuous: bool
+) -> float:
     """Problems per model: samples, else the table's ``n``, else (0/1 metrics) from the standard errors."""
     if arrays is not None:
         return float(min(a.size for a in arrays))
@@ -233,22 +243,58 @@ def _judge_pending(pending: list[tuple], *, num, col, choices, n_boot, level, se
                 stderr = np.array([a.std(ddof=1) / math.sqrt(a.size) if a.size > 1 else math.nan for a in found[0]])
         chance = chance_level(task, metric, n_choices=choices.get(task))
         judged = judge_curve(
-            y, x_log, higher_is_better=higher, stderr=stderr, n=None if math.isnan(n) else n, chance=chance,
-            discontinuous=discontinuous, direction_known=bool((col["direction"][idx] != "unknown").all()),
-            labels=models, ci=ci, threshold_factor=threshold_factor, n_boot=n_boot, level=level, seed=seed,
-        )  # fmt: skip
+            y,
+            x_log,
+            higher_is_better=higher,
+            stderr=stderr,
+            n=None if math.isnan(n) else n,
+            chance=chance,
+            discontinuous=discontinuous,
+            direction_known=bool((col["direction"][idx] != "unknown").all()),
+            labels=models,
+            ci=ci,
+            threshold_factor=threshold_factor,
+            n_boot=n_boot,
+            level=level,
+            seed=seed,
+        )
         rows.append(
             {
-                "family": family, "series": series, "task": task, "metric": metric, "filter": filt, "split": split,
-                "kind": kind, "higher_is_better": higher, "n_models": len(models), "models": ";".join(models),
-                "x_min": float(x.min()) if x.size else math.nan, "x_max": float(x.max()) if x.size else math.nan,
-                "first_value": float(y[0]) if y.size else math.nan, "last_value": float(y[-1]) if y.size else math.nan,
-                **{k: judged[k] for k in ("emergence_score", "linearity", "straight_line", "threshold", "ci_low",
-                                          "ci_high", "ci_method", "p_change", "late_share")},
-                "chance": math.nan if chance is None else chance, "n": n,
-                "verdict": judged["verdict"], "reason": judged["reason"], "missing": ";".join(missing),
+                "family": family,
+                "series": series,
+                "task": task,
+                "metric": metric,
+                "filter": filt,
+                "split": split,
+                "kind": kind,
+                "higher_is_better": higher,
+                "n_models": len(models),
+                "models": ";".join(models),
+                "x_min": float(x.min()) if x.size else math.nan,
+                "x_max": float(x.max()) if x.size else math.nan,
+                "first_value": float(y[0]) if y.size else math.nan,
+                "last_value": float(y[-1]) if y.size else math.nan,
+                **{
+                    k: judged[k]
+                    for k in (
+                        "emergence_score",
+                        "linearity",
+                        "straight_line",
+                        "threshold",
+                        "ci_low",
+                        "ci_high",
+                        "ci_method",
+                        "p_change",
+                        "late_share",
+                    )
+                },
+                "chance": math.nan if chance is None else chance,
+                "n": n,
+                "verdict": judged["verdict"],
+                "reason": judged["reason"],
+                "missing": ";".join(missing),
             }
-        )  # fmt: skip
+        )
     return rows
 
 
@@ -300,8 +346,15 @@ def emergence_table(
     rows: list[dict] = []
     pending: list[tuple] = []
     held = 0
-    judge = {"num": num, "col": col, "choices": choices, "n_boot": n_boot, "level": level, "seed": seed,
-             "threshold_factor": threshold_factor}  # fmt: skip
+    judge = {
+        "num": num,
+        "col": col,
+        "choices": choices,
+        "n_boot": n_boot,
+        "level": level,
+        "seed": seed,
+        "threshold_factor": threshold_factor,
+    }
     iterator = groups
     if progress is not False and len(groups) > 50:  # None: on a terminal only
         from tqdm.auto import tqdm
@@ -318,7 +371,9 @@ def emergence_table(
         y, x = num["value"][idx], num["x"][idx]
         x_log, _ = log_axis(x)
         found = _sample_arrays(by_key, models, task, metric, filt, split) if has_samples and len(models) >= 2 else None
-        pending.append(((family, series, task, metric, filt, split), idx, models, missing, higher, kind, y, x, x_log, found))
+        pending.append(
+            ((family, series, task, metric, filt, split), idx, models, missing, higher, kind, y, x, x_log, found)
+        )
         held += sum(a.size for a in found[0]) if found is not None else 0
         if held > _HELD_VALUES:  # per-problem values waiting for their intervals: bounded memory
             rows.extend(_judge_pending(pending, **judge))

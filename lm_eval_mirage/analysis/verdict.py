@@ -240,16 +240,28 @@ def decide(
     if se is not None and np.isnan(se).any():
         se = None
     if np.unique(xv).size < 3 or math.isnan(score):
-        return Verdict("too few models", "too few models: emergence needs at least three distinct x", math.nan, math.nan)
+        return Verdict(
+            "too few models", "too few models: emergence needs at least three distinct x", math.nan, math.nan
+        )
     if not direction_known:
-        return Verdict("direction unknown", "direction unknown: the results file has no higher_is_better for this "
-                       "metric and its name is not a known metric; not judged", math.nan, math.nan)  # fmt: skip
+        return Verdict(
+            "direction unknown",
+            "direction unknown: the results file has no higher_is_better for this "
+            "metric and its name is not a known metric; not judged",
+            math.nan,
+            math.nan,
+        )
     spread = float(np.ptp(yv))
     if discontinuous and n is not None and n > 0 and not math.isnan(n):
         problems = spread * n
         if 0 < problems < RESOLUTION_PROBLEMS + 0.5:
-            return Verdict("at resolution floor", f"at resolution floor: the whole change is {problems:.0f} "
-                           f"problem(s) of {n:.0f} (resolution 1/n = {1 / n:.2g})", math.nan, math.nan)  # fmt: skip
+            return Verdict(
+                "at resolution floor",
+                f"at resolution floor: the whole change is {problems:.0f} "
+                f"problem(s) of {n:.0f} (resolution 1/n = {1 / n:.2g})",
+                math.nan,
+                math.nan,
+            )
     if discontinuous and n is not None and n > 0 and not math.isnan(n):
         # 0 of n right is not "no uncertainty": never below the binomial standard error at 1/n
         floor = binomial_stderr(yv, n)
@@ -261,16 +273,25 @@ def decide(
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(se > 0, (yv - chance) / se, np.where(yv > chance, np.inf, -np.inf))
         if float(z.max()) < Z_CHANCE:
-            return Verdict("at chance", f"at chance: no model is {Z_CHANCE:g} standard errors above chance "
-                           f"{chance:g} (best {float(yv.max()):.3g}, z = {float(z.max()):.1f})",
-                           math.nan, math.nan)  # fmt: skip
+            return Verdict(
+                "at chance",
+                f"at chance: no model is {Z_CHANCE:g} standard errors above chance "
+                f"{chance:g} (best {float(yv.max()):.3g}, z = {float(z.max()):.1f})",
+                math.nan,
+                math.nan,
+            )
     p_change = change_p_value(yv, se) if se is not None else math.nan
     share = late_share(yv, xv)
     if spread == 0.0 or score == 0.0:
         return Verdict("flat (within noise)", "flat (within noise): no change at all", share, p_change)
     if not math.isnan(p_change) and p_change >= FLAT_P:
-        return Verdict("flat (within noise)", f"flat (within noise): the spread {spread:.3g} is within the "
-                       f"standard errors (chi-square test p = {p_change:.2g})", share, p_change)  # fmt: skip
+        return Verdict(
+            "flat (within noise)",
+            f"flat (within noise): the spread {spread:.3g} is within the "
+            f"standard errors (chi-square test p = {p_change:.2g})",
+            share,
+            p_change,
+        )
     rising = float(yv[-1] - yv[0]) > 0
     es_txt = f"ES {score:.3g}" if math.isfinite(score) else f"ES {score}"
     sharp = abs(score) >= threshold
@@ -284,8 +305,13 @@ def decide(
             where = f"{share:.0%} of the change in the upper half of the log-x range"
         bound = ci[0] if score > 0 and ci is not None else (ci[1] if ci is not None else math.nan)
         if not math.isnan(bound) and (bound < threshold if score > 0 else bound > -threshold):
-            return Verdict("uncertain", f"uncertain: {word} by shape ({where}) but the interval of the score "
-                           f"reaches {bound:.3g}, past the threshold {threshold:.3g}", share, p_change)  # fmt: skip
+            return Verdict(
+                "uncertain",
+                f"uncertain: {word} by shape ({where}) but the interval of the score "
+                f"reaches {bound:.3g}, past the threshold {threshold:.3g}",
+                share,
+                p_change,
+            )
         return Verdict(word, f"{word}: {where} ({es_txt} >= {threshold:.3g}){noise}", share, p_change)
     if math.isnan(share) or (score > 0) != rising:
         return Verdict("smooth", f"smooth: not monotone (the change reverses; {es_txt}){noise}", share, p_change)
@@ -294,8 +320,12 @@ def decide(
         tail = f"; {es_txt} passes {threshold:.3g} on early gains" if sharp else ""
         return Verdict("smooth", f"smooth: saturating ({pct}{tail}){noise}", share, p_change)
     if share >= LATE_SHARE_MIN:
-        return Verdict("smooth", f"smooth: changes late but no sharper than a straight line ({pct}; {es_txt} < "
-                       f"{threshold:.3g}){noise}", share, p_change)  # fmt: skip
+        return Verdict(
+            "smooth",
+            f"smooth: changes late but no sharper than a straight line ({pct}; {es_txt} < {threshold:.3g}){noise}",
+            share,
+            p_change,
+        )
     return Verdict("smooth", f"smooth: roughly even in log x ({pct}; {es_txt}){noise}", share, p_change)
 
 
@@ -339,21 +369,41 @@ def judge_curve(
     if ci is not None and not (math.isnan(ci[0]) and math.isnan(ci[1])):
         method = "bootstrap over problems"
     elif not few and se is not None and not np.isnan(se).any():
-        ci, method = parametric_emergence_ci(yv, se, higher_is_better=higher_is_better, n_boot=n_boot, level=level,
-                                             seed=seed), "parametric (stderr)"  # fmt: skip
+        ci, method = (
+            parametric_emergence_ci(yv, se, higher_is_better=higher_is_better, n_boot=n_boot, level=level, seed=seed),
+            "parametric (stderr)",
+        )
     elif not few and discontinuous and n is not None and not math.isnan(n) and n >= 1:
         se = binomial_stderr(yv, n)
-        ci, method = parametric_emergence_ci(yv, se, higher_is_better=higher_is_better, n_boot=n_boot, level=level,
-                                             seed=seed), "parametric (binomial, n)"  # fmt: skip
+        ci, method = (
+            parametric_emergence_ci(yv, se, higher_is_better=higher_is_better, n_boot=n_boot, level=level, seed=seed),
+            "parametric (binomial, n)",
+        )
     else:
         ci = (math.nan, math.nan)
     judged = decide(
-        [] if few else (yv if higher_is_better else -yv), [] if few else xv, score=score, threshold=threshold,
-        ci=None if method == "none" else ci, stderr=se, n=n, chance=chance if higher_is_better else None,
-        discontinuous=discontinuous, direction_known=direction_known, labels=labels,
-    )  # fmt: skip
+        [] if few else (yv if higher_is_better else -yv),
+        [] if few else xv,
+        score=score,
+        threshold=threshold,
+        ci=None if method == "none" else ci,
+        stderr=se,
+        n=n,
+        chance=chance if higher_is_better else None,
+        discontinuous=discontinuous,
+        direction_known=direction_known,
+        labels=labels,
+    )
     return {
-        "emergence_score": score, "linearity": math.nan if few else linearity_score(yv, xv), "straight_line": line,
-        "threshold": threshold, "ci_low": ci[0], "ci_high": ci[1], "ci_method": method, "verdict": judged.verdict,
-        "reason": judged.reason, "late_share": judged.late_share, "p_change": judged.p_change,
-    }  # fmt: skip
+        "emergence_score": score,
+        "linearity": math.nan if few else linearity_score(yv, xv),
+        "straight_line": line,
+        "threshold": threshold,
+        "ci_low": ci[0],
+        "ci_high": ci[1],
+        "ci_method": method,
+        "verdict": judged.verdict,
+        "reason": judged.reason,
+        "late_share": judged.late_share,
+        "p_change": judged.p_change,
+    }

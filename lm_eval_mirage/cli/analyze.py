@@ -101,38 +101,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument(
-        "--threshold-factor", type=_positive_float, default=None,
+        "--threshold-factor",
+        type=_positive_float,
+        default=None,
         help="verdict threshold in straight-line units (default: 1.5)",
     )
     parser.add_argument(
-        "--formats", default="png",
+        "--formats",
+        default="png",
         help="figure formats, comma-separated: png, svg, pdf (default: %(default)s; the report embeds the PNGs, and "
         "SVG doubles the drawing time, about 0.4 s a figure)",
-    )  # fmt: skip
+    )
     parser.add_argument("--no-plots", action="store_true", help="tables and report text only")
     parser.add_argument(
         "--no-samples", action="store_true", help="ignore samples files (no split by length, no intervals)"
     )
     parser.add_argument("--paper-figure", action="store_true", help="also draw the paper's closed-form illustration")
     parser.add_argument(
-        "--holdout", type=int, metavar="K", help="forecast the K largest models of each series from the others (forecast.csv)"
+        "--holdout",
+        type=int,
+        metavar="K",
+        help="forecast the K largest models of each series from the others (forecast.csv)",
     )
     parser.add_argument(
-        "--emerge-at", type=float, default=0.5, metavar="T", help="exact match whose size --holdout forecasts (default: 0.5)"
+        "--emerge-at",
+        type=float,
+        default=0.5,
+        metavar="T",
+        help="exact match whose size --holdout forecasts (default: 0.5)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
-        "--progress", action="store_true", help="progress bars even when stderr is not a terminal (default: on a terminal)"
+        "--progress",
+        action="store_true",
+        help="progress bars even when stderr is not a terminal (default: on a terminal)",
     )
     parser.add_argument(
-        "--jobs", type=int, default=None, metavar="N",
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
         help="processes reading samples files in parallel (default and at most: one per core); results do not depend on it",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--cache", metavar="DIR", default=None,
+        "--cache",
+        metavar="DIR",
+        default=None,
         help="cache of the samples files' arrays, so a second analysis parses nothing (default: "
         "$XDG_CACHE_HOME/lm-eval-mirage/analyze); an entry is used only while its file is unchanged",
-    )  # fmt: skip
+    )
     parser.add_argument("--no-cache", action="store_true", help="read every samples file, use and write no cache")
 
 
@@ -258,10 +275,15 @@ def run(args: argparse.Namespace) -> int:
         rows = report.forecast.table[report.forecast.table["split"] == "all"]
         for method, g in rows.groupby("method", sort=True):
             covered = g["covered"].dropna().astype(bool)
-            print(f"forecast ({method}): {int(covered.sum())} of {len(covered)} held-out value(s) inside the 95% interval")
+            print(
+                f"forecast ({method}): {int(covered.sum())} of {len(covered)} held-out value(s) inside the 95% interval"
+            )
         print(f"forecast: {report.files['forecast.csv']}")
     print(f"report: {report.files['report.md']} and {report.files['report.html']}")
     if found.skipped:
-        print(f"lm-eval-mirage analyze: {found.skipped} unreadable line(s) or task(s) skipped (see the notes above)", file=sys.stderr)
+        print(
+            f"lm-eval-mirage analyze: {found.skipped} unreadable line(s) or task(s) skipped (see the notes above)",
+            file=sys.stderr,
+        )
         return 1
     return 0

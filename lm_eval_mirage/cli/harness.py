@@ -25,7 +25,14 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["combined_include_root", "include_paths", "plugin_help", "run_harness", "split_add_metrics", "unknown_task_message"]
+__all__ = [
+    "combined_include_root",
+    "include_paths",
+    "plugin_help",
+    "run_harness",
+    "split_add_metrics",
+    "unknown_task_message",
+]
 
 _SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 
@@ -86,7 +93,9 @@ def split_add_metrics(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return rest, metrics
 
 
-def _split_option(argv: list[str], names: tuple[str, ...], nargs: str | None = None) -> tuple[list[str], list[str] | None]:
+def _split_option(
+    argv: list[str], names: tuple[str, ...], nargs: str | None = None
+) -> tuple[list[str], list[str] | None]:
     """Take one option (all its occurrences, ``--x v`` and ``--x=v``) out of ``argv``: (rest, values or None)."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument(*names, dest="value", action="extend" if nargs else "append", nargs=nargs)
@@ -223,7 +232,10 @@ def run_harness(argv: Sequence[str]) -> int:
             from lm_eval_mirage.metrics.catalog import METRICS
 
             unknown = [m for m in add_metrics if m not in METRICS]
-            print(f"lm-eval-mirage: unknown metric(s) for --add_metrics: {', '.join(unknown)}; accepted: {', '.join(sorted(METRICS))}", file=sys.stderr)
+            print(
+                f"lm-eval-mirage: unknown metric(s) for --add_metrics: {', '.join(unknown)}; accepted: {', '.join(sorted(METRICS))}",
+                file=sys.stderr,
+            )
             return 2
     import lm_eval_mirage
     from lm_eval_mirage import models
@@ -246,7 +258,13 @@ def run_harness(argv: Sequence[str]) -> int:
     _, tasks = _split_option(rest, ("--tasks", "-t"), nargs="+")
     if tasks is None:  # tasks from the --config file
         from_config = _config_value(config, "tasks")
-        tasks = [from_config] if isinstance(from_config, str) else [str(t) for t in from_config] if isinstance(from_config, list) else None
+        tasks = (
+            [from_config]
+            if isinstance(from_config, str)
+            else [str(t) for t in from_config]
+            if isinstance(from_config, list)
+            else None
+        )
     names = _task_names(tasks)
     folders = include_paths(user_paths)
 
@@ -262,7 +280,9 @@ def run_harness(argv: Sequence[str]) -> int:
 
             own = TaskManager(include_path=include, include_defaults=False)
             plugin_index = set(own.all_tasks)
-            unknown = [n for n in names if n.startswith("mirage") and not any(c in n for c in "*?[") and n not in plugin_index]
+            unknown = [
+                n for n in names if n.startswith("mirage") and not any(c in n for c in "*?[") and n not in plugin_index
+            ]
             if unknown:
                 print(unknown_task_message(unknown, own.all_tasks), file=sys.stderr)
                 return 2
@@ -289,7 +309,9 @@ def _cli_evaluate(argv: list[str], names: list[str], folders: list[str]) -> int:
             raise
         from lm_eval.tasks import TaskManager
 
-        known = TaskManager(include_path=folders[-1] if len(folders) > 1 else folders[0], include_defaults=False).all_tasks
+        known = TaskManager(
+            include_path=folders[-1] if len(folders) > 1 else folders[0], include_defaults=False
+        ).all_tasks
         if len(folders) > 1:
             known = sorted(set(known) | set(TaskManager(include_path=folders[0], include_defaults=False).all_tasks))
         missing = [n for n in names if n in str(exc)] or [str(exc).split(":", 1)[-1].strip()]

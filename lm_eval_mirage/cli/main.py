@@ -50,7 +50,9 @@ def _build_parser(available: dict[str, object]) -> argparse.ArgumentParser:
     for name in PASSTHROUGH:
         sub.add_parser(name, help=f"lm_eval {name} with the plugin loaded", add_help=False)
     for name, module in available.items():
-        p = sub.add_parser(name, help=module.HELP, description=module.DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name, help=module.HELP, description=module.DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         module.add_arguments(p)
         p.set_defaults(_module=module)
     return parser

@@ -36,15 +36,38 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("output_path", metavar="OUTPUT_PATH", help="a results_*.json file, a model folder, or a tree of them")
     parser.add_argument(
-        "--metrics", nargs="+", metavar="NAME", help="metrics to add, comma- or space-separated (default: all that apply to each task)"
+        "output_path", metavar="OUTPUT_PATH", help="a results_*.json file, a model folder, or a tree of them"
     )
-    parser.add_argument("--out", metavar="DIR", help="write under DIR, mirroring the tree (default: next to the originals)")
-    parser.add_argument("--write-samples", action="store_true", help="also write per-sample values (samples_<task>_<ts>.rescored.jsonl)")
-    parser.add_argument("--strict", action="store_true", help="parse every line fully as JSON (slower; default: fast path for generation samples)")
-    parser.add_argument("--tokenizer", metavar="NAME", help="count edit distances in this transformers tokenizer's tokens (default: characters)")
-    parser.add_argument("--show-problems", type=int, default=20, metavar="N", help="skipped lines to list per results file (default 20; all are counted)")
+    parser.add_argument(
+        "--metrics",
+        nargs="+",
+        metavar="NAME",
+        help="metrics to add, comma- or space-separated (default: all that apply to each task)",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="write under DIR, mirroring the tree (default: next to the originals)"
+    )
+    parser.add_argument(
+        "--write-samples", action="store_true", help="also write per-sample values (samples_<task>_<ts>.rescored.jsonl)"
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="parse every line fully as JSON (slower; default: fast path for generation samples)",
+    )
+    parser.add_argument(
+        "--tokenizer",
+        metavar="NAME",
+        help="count edit distances in this transformers tokenizer's tokens (default: characters)",
+    )
+    parser.add_argument(
+        "--show-problems",
+        type=int,
+        default=20,
+        metavar="N",
+        help="skipped lines to list per results file (default 20; all are counted)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only paths and problems, no tables")
 
 
@@ -86,7 +109,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except (KeyboardInterrupt, Terminated) as exc:
         signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
-        print(f"lm-eval-mirage rescore: stopped by {signal.Signals(signum).name}; files being written were removed, finished ones kept", file=sys.stderr)
+        print(
+            f"lm-eval-mirage rescore: stopped by {signal.Signals(signum).name}; files being written were removed, finished ones kept",
+            file=sys.stderr,
+        )
         return 128 + signum
 
     for run_report in report.runs:
@@ -109,7 +135,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {problem}", file=sys.stderr)
             hidden = len(run_report.problems) - max(args.show_problems, 0)
             if hidden > 0:
-                print(f"  ... {hidden} more (the first 100 are in the 'rescore' block of the output file; all are counted)", file=sys.stderr)
+                print(
+                    f"  ... {hidden} more (the first 100 are in the 'rescore' block of the output file; all are counted)",
+                    file=sys.stderr,
+                )
     if report.skipped:
         print(f"lm-eval-mirage rescore: {report.skipped} skipped in total; exit status 1", file=sys.stderr)
     return report.exit_status

@@ -34,14 +34,27 @@ a minimal sweep file:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("args", nargs="+", metavar="[status] SWEEP.yaml", help="the sweep file; 'status FILE' shows progress")
-    parser.add_argument("--executor", choices=("auto", "slurm", "local"), default="auto",
-                        help="where jobs run: slurm, local (this machine), auto = slurm when sbatch is on PATH (default)")
-    parser.add_argument("--dry-run", action="store_true", help="print the jobs and rendered job scripts; submit nothing")
+    parser.add_argument(
+        "args", nargs="+", metavar="[status] SWEEP.yaml", help="the sweep file; 'status FILE' shows progress"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=("auto", "slurm", "local"),
+        default="auto",
+        help="where jobs run: slurm, local (this machine), auto = slurm when sbatch is on PATH (default)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the jobs and rendered job scripts; submit nothing"
+    )
     parser.add_argument("--no-wait", action="store_true", help="submit and return (exit 0) without following the jobs")
     parser.add_argument("--status", action="store_true", help="same as 'sweep status FILE'")
-    parser.add_argument("--poll", type=float, default=None, metavar="SECONDS",
-                        help="seconds between job state checks (default 10 for Slurm, 1 locally)")
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between job state checks (default 10 for Slurm, 1 locally)",
+    )
 
 
 def _noter():
@@ -93,19 +106,35 @@ def run(args: argparse.Namespace) -> int:
         except ModuleNotFoundError as exc:
             if exc.name != "submitit":
                 raise
-            print(f"lm-eval-mirage sweep: error: {SWEEP_INSTALL_HINT} (--dry-run and 'sweep status' work without it)", file=sys.stderr)
+            print(
+                f"lm-eval-mirage sweep: error: {SWEEP_INSTALL_HINT} (--dry-run and 'sweep status' work without it)",
+                file=sys.stderr,
+            )
             return 2
 
         n_units = sum(len(j.units) for j in jobs)
-        print(f"sweep {config.name!r}: {len(jobs)} job(s), {n_units} task run(s), executor {executor}, output {config.output}", flush=True)
-        summary = run_sweep(config, jobs, executor=executor, wait=not args.no_wait, poll_s=args.poll,
-                            echo=lambda line: print(line, flush=True), note=note)
+        print(
+            f"sweep {config.name!r}: {len(jobs)} job(s), {n_units} task run(s), executor {executor}, output {config.output}",
+            flush=True,
+        )
+        summary = run_sweep(
+            config,
+            jobs,
+            executor=executor,
+            wait=not args.no_wait,
+            poll_s=args.poll,
+            echo=lambda line: print(line, flush=True),
+            note=note,
+        )
     except (SweepConfigError, StateFileError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted: submitted Slurm jobs keep running; 'lm-eval-mirage sweep status FILE' follows them, "
-              "running the sweep again resumes", file=sys.stderr)
+        print(
+            "\ninterrupted: submitted Slurm jobs keep running; 'lm-eval-mirage sweep status FILE' follows them, "
+            "running the sweep again resumes",
+            file=sys.stderr,
+        )
         return 130
     print(summary.format())
     if args.no_wait:
@@ -135,9 +164,17 @@ def _dry_run(config, jobs, executor: str, note) -> str:
         out += ["", f"----- job script {paths.script(job.key)}", render_job_script(config, job, pending).rstrip()]
     if executor == "slurm" and todo:
         try:
-            out += ["", "----- submitit batch script (first job's resources)", _sbatch_preview(config, todo[0][0]).rstrip()]
+            out += [
+                "",
+                "----- submitit batch script (first job's resources)",
+                _sbatch_preview(config, todo[0][0]).rstrip(),
+            ]
         except ModuleNotFoundError as exc:
-            out.append(f"(no batch script preview: {SWEEP_INSTALL_HINT})" if exc.name == "submitit" else f"(no batch script preview: {exc})")
+            out.append(
+                f"(no batch script preview: {SWEEP_INSTALL_HINT})"
+                if exc.name == "submitit"
+                else f"(no batch script preview: {exc})"
+            )
         except Exception as exc:  # a private submitit function: never let a preview break the dry run  # noqa: BLE001
             out.append(f"(no batch script preview: {exc})")
     if not todo:

@@ -159,12 +159,19 @@ def run(args: argparse.Namespace) -> int:
         return 1
     factor = args.threshold_factor if args.threshold_factor is not None else DEFAULT_THRESHOLD_FACTOR
     report = write_vision_report(
-        result, args.out, n_boot=args.n_boot, plots=plots, formats=args.formats, threshold_factor=factor,
+        result,
+        args.out,
+        n_boot=args.n_boot,
+        plots=plots,
+        formats=args.formats,
+        threshold_factor=factor,
         progress=not args.quiet,
-    )  # fmt: skip
+    )
     first, last = result.models[0], result.models[-1]
-    print(f"trained {len(result.models)} autoencoders ({first.params:,} to {last.params:,} parameters) "
-          f"in {result.train_seconds:.1f} s; total {time.perf_counter() - start:.1f} s")  # fmt: skip
+    print(
+        f"trained {len(result.models)} autoencoders ({first.params:,} to {last.params:,} parameters) "
+        f"in {result.train_seconds:.1f} s; total {time.perf_counter() - start:.1f} s"
+    )
     for row in report.scores.itertuples(index=False):
         interval = f"[{_shown(row.ci_low)}, {_shown(row.ci_high)}]"
         print(

@@ -44,7 +44,7 @@ def describe(value: Any, limit: int = 60) -> str:
         text_ = repr(value)
     except Exception:  # noqa: BLE001 - a hostile __repr__ (or a nested huge int) must not replace the real error
         return f"a {type(value).__name__}"
-    return text_ if len(text_) <= limit else f"{text_[:limit - 6]}... ({len(text_)} chars)"
+    return text_ if len(text_) <= limit else f"{text_[: limit - 6]}... ({len(text_)} chars)"
 
 
 def real(value: Any, name: str) -> float:
@@ -104,7 +104,9 @@ def real_array(values: Any, name: str, *, allow_bool: bool = False) -> np.ndarra
     if type(values) is np.ndarray and values.dtype == np.float64:
         return values
     if isinstance(values, (str, bytes, Mapping, set, frozenset)) or values is None:
-        raise ValueError(f"{name} must be an array or a sequence of numbers, got {type(values).__name__} {describe(values)}")
+        raise ValueError(
+            f"{name} must be an array or a sequence of numbers, got {type(values).__name__} {describe(values)}"
+        )
     if not allow_bool and _has_bool(values):
         raise ValueError(f"{name} must hold numbers, not bools")
     try:
@@ -147,4 +149,3 @@ def text(value: Any, name: str) -> str:
     if isinstance(value, str):
         return str(value)
     raise ValueError(f"{name} must be a string or None, got {type(value).__name__} {describe(value)}")
-

@@ -40,22 +40,42 @@ class MetricSpec:
 
 
 _SPECS = [
-    MetricSpec("token_edit_distance", "generate_until", False, "mean", "Levenshtein distance in tokens (characters by default)"),
+    MetricSpec(
+        "token_edit_distance", "generate_until", False, "mean", "Levenshtein distance in tokens (characters by default)"
+    ),
     MetricSpec("normalized_edit_distance", "generate_until", False, "mean", "token edit distance / longer length"),
-    MetricSpec("digit_accuracy", "generate_until", True, "mean", "right-aligned digit agreement (integer targets only)"),
+    MetricSpec(
+        "digit_accuracy", "generate_until", True, "mean", "right-aligned digit agreement (integer targets only)"
+    ),
     MetricSpec("greedy_exact_match", "loglikelihood", True, "mean", "every target token is the greedy choice"),
     MetricSpec("target_logprob", "loglikelihood", True, "mean", "log P(target | prompt)"),
     MetricSpec("target_prob", "loglikelihood", True, "mean", "P(target | prompt)"),
     MetricSpec("per_token_logprob", "loglikelihood", True, "mean", "log P(target) / L (needs per-token values)"),
     MetricSpec("per_token_prob", "loglikelihood", True, "mean", "exp(log P(target) / L) (needs per-token values)"),
     MetricSpec("target_tokens", "loglikelihood", False, "mean", "L, target tokens (needs per-token values)"),
-    MetricSpec("token_logprobs", "loglikelihood", True, "pooled", "mean log-prob over all target tokens (needs token_logprobs)"),
-    MetricSpec("brier_score", "multiple_choice", False, "np_mean", "multi-class Brier over choice-renormalized probabilities"),
+    MetricSpec(
+        "token_logprobs", "loglikelihood", True, "pooled", "mean log-prob over all target tokens (needs token_logprobs)"
+    ),
+    MetricSpec(
+        "brier_score", "multiple_choice", False, "np_mean", "multi-class Brier over choice-renormalized probabilities"
+    ),
     MetricSpec("binary_brier_score", "multiple_choice", False, "mean", "(1 - p_correct) ** 2"),
     MetricSpec("correct_choice_prob", "multiple_choice", True, "mean", "p_correct renormalized over the choices"),
-    MetricSpec("correct_choice_logprob", "multiple_choice", True, "mean", "vocabulary-level log-likelihood of the correct choice"),
+    MetricSpec(
+        "correct_choice_logprob",
+        "multiple_choice",
+        True,
+        "mean",
+        "vocabulary-level log-likelihood of the correct choice",
+    ),
     MetricSpec("ece", "multiple_choice", False, "ece", "expected calibration error, 10 equal-mass bins (HELM)"),
-    MetricSpec("ece_equal_width", "multiple_choice", False, "ece_equal_width", "expected calibration error, 10 equal-width bins (Guo et al.)"),
+    MetricSpec(
+        "ece_equal_width",
+        "multiple_choice",
+        False,
+        "ece_equal_width",
+        "expected calibration error, 10 equal-width bins (Guo et al.)",
+    ),
 ]
 
 #: name -> spec, in display order.

@@ -64,7 +64,9 @@ def _logliks(logliks: Sequence[float]) -> np.ndarray:
     if x.ndim != 1 or x.size == 0:
         raise ValueError(f"logliks must be a non-empty 1-D sequence of per-choice log-likelihoods, got shape {x.shape}")
     if np.isnan(x).any() or (x > LOGPROB_TOLERANCE).any():
-        raise ValueError(f"logliks must be log-likelihoods in [-inf, 0] (no NaN, nothing positive), got {describe(logliks)}")
+        raise ValueError(
+            f"logliks must be log-likelihoods in [-inf, 0] (no NaN, nothing positive), got {describe(logliks)}"
+        )
     return x
 
 
@@ -80,7 +82,9 @@ def _gold_indices(gold: Gold, n_choices: int) -> list[int]:
     for g in items:
         # bool is an int subclass (True would mean choice 1); floats like 1.0 are not indices either
         if isinstance(g, (bool, np.bool_)) or not isinstance(g, (int, np.integer)) or not 0 <= int(g) < n_choices:
-            raise ValueError(f"gold must be a choice index in [0, {n_choices}) or a sequence of them, got {describe(gold)}")
+            raise ValueError(
+                f"gold must be a choice index in [0, {n_choices}) or a sequence of them, got {describe(gold)}"
+            )
         out.append(int(g))
     return sorted(set(out))
 
@@ -235,7 +239,9 @@ def choice_accuracy(gold: Gold, logliks: Sequence[float]) -> float:
     return 1.0 if int(np.argmax(x)) in idx else 0.0
 
 
-def _calibration_inputs(confidences: Sequence[float], correct: Sequence[float], n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+def _calibration_inputs(
+    confidences: Sequence[float], correct: Sequence[float], n_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(n_bins, (bool, np.bool_)) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive int, got {describe(n_bins)}")
     conf = real_array(confidences, "confidences")
@@ -268,7 +274,9 @@ def _binned_error(conf: np.ndarray, hit: np.ndarray, which: np.ndarray) -> float
 # functions with uncertainty-calibration (get_ece_em, get_ece) and with scikit-learn's calibration_curve.
 
 
-def expected_calibration_error_equal_mass(confidences: Sequence[float], correct: Sequence[float], *, n_bins: int = 10) -> float:
+def expected_calibration_error_equal_mass(
+    confidences: Sequence[float], correct: Sequence[float], *, n_bins: int = 10
+) -> float:
     """Expected calibration error with equal-mass bins, as HELM's ``ece_10_bin`` (the plugin's metric ``ece``).
 
     ``ECE = sum_b (|B_b| / n) * |mean_{s in B_b} conf_s - mean_{s in B_b} correct_s|``
@@ -303,7 +311,9 @@ def expected_calibration_error_equal_mass(confidences: Sequence[float], correct:
     return _binned_error(conf, hit, np.searchsorted(np.asarray(bounds), conf, side="left"))
 
 
-def expected_calibration_error_equal_width(confidences: Sequence[float], correct: Sequence[float], *, n_bins: int = 10) -> float:
+def expected_calibration_error_equal_width(
+    confidences: Sequence[float], correct: Sequence[float], *, n_bins: int = 10
+) -> float:
     """Expected calibration error with ``n_bins`` equal-width bins (Guo et al. 2017, "On Calibration of Modern
     Neural Networks"), the ECE most papers and torchmetrics report.
 

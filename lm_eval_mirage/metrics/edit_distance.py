@@ -20,7 +20,8 @@ from functools import lru_cache
 
 import editdistance
 
-from lm_eval_mirage.metrics._checks import describe, text as _text
+from lm_eval_mirage.metrics._checks import describe
+from lm_eval_mirage.metrics._checks import text as _text
 
 __all__ = [
     "MAX_TOKENS",

@@ -111,4 +111,6 @@ def register() -> None:
     for name, (fn, higher_is_better) in GENERATION_METRICS.items():
         if metric_registry.get(name, None) is fn:
             continue
-        register_metric(metric=name, higher_is_better=higher_is_better, output_type="generate_until", aggregation="mean")(fn)
+        register_metric(
+            metric=name, higher_is_better=higher_is_better, output_type="generate_until", aggregation="mean"
+        )(fn)

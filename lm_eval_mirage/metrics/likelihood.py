@@ -162,7 +162,9 @@ def greedy_exact_match(is_greedy: bool) -> float:
 
 def _logprobs(values: Iterable[float], name: str) -> list[float]:
     if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
-        raise ValueError(f"{name} must be a sequence of log-probabilities, got {type(values).__name__} {describe(values)}")
+        raise ValueError(
+            f"{name} must be a sequence of log-probabilities, got {type(values).__name__} {describe(values)}"
+        )
     if isinstance(values, np.ndarray) and values.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got an array of shape {values.shape}")
     xs = _check_many(values.tolist() if isinstance(values, np.ndarray) else list(values), name)

@@ -38,9 +38,20 @@ __all__ = [
 
 #: Per-token key -> its name when L counts characters (no tokenizer known), so a character count never
 #: passes for a token count.
-CHAR_NAMES: dict[str, str] = {"per_token_logprob": "per_char_logprob", "per_token_prob": "per_char_prob", "target_tokens": "target_chars"}
+CHAR_NAMES: dict[str, str] = {
+    "per_token_logprob": "per_char_logprob",
+    "per_token_prob": "per_char_prob",
+    "target_tokens": "target_chars",
+}
 #: Keys :func:`choice_values` returns.
-CHOICE_KEYS = ("brier_score", "binary_brier_score", "correct_choice_prob", "correct_choice_logprob", "ece", "ece_equal_width")
+CHOICE_KEYS = (
+    "brier_score",
+    "binary_brier_score",
+    "correct_choice_prob",
+    "correct_choice_logprob",
+    "ece",
+    "ece_equal_width",
+)
 
 
 def continuation_length(continuation: str, encode: Callable[[str], Sequence[Any]] | None = None) -> tuple[int, str]:
@@ -116,7 +127,14 @@ def choice_values(gold: int | Sequence[int] | None, lls: Sequence[float]) -> dic
     """
     if gold is None:
         nan = math.nan
-        return {"brier_score": nan, "binary_brier_score": nan, "correct_choice_prob": nan, "correct_choice_logprob": nan, "ece": (nan, nan), "ece_equal_width": (nan, nan)}
+        return {
+            "brier_score": nan,
+            "binary_brier_score": nan,
+            "correct_choice_prob": nan,
+            "correct_choice_logprob": nan,
+            "ece": (nan, nan),
+            "ece_equal_width": (nan, nan),
+        }
     pair = (choice.max_choice_prob(lls), choice.choice_accuracy(gold, lls))
     return {
         "brier_score": choice.brier_score(gold, lls),

@@ -43,7 +43,9 @@ def _as_images(values: Any, name: str) -> np.ndarray:
     """``values`` as a float64 ``(N, K)`` array, one row per image."""
     arr = real_array(values, name)
     if arr.ndim == 0 or arr.shape[0] == 0 or arr.size == 0:  # size 0 with N >= 1: images without pixels
-        raise ValueError(f"{name} must be an array of shape (N, ...) with N >= 1 images of >= 1 pixel, got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be an array of shape (N, ...) with N >= 1 images of >= 1 pixel, got shape {arr.shape}"
+        )
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr.reshape(arr.shape[0], -1)))[:5, 0].tolist()
         raise ValueError(f"{name} contains NaN or infinite values (images {bad}...): every pixel must be finite")

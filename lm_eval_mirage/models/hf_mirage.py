@@ -82,7 +82,9 @@ class HFMirageLM(HFLM):
         if batch_fn is not None:
             self.batch_sizes = {}  # as HFLM: detect the batch size against these requests
 
-        pbar = tqdm(total=len(requests), disable=(disable_tqdm or (self.rank != 0)), desc="Running loglikelihood requests")
+        pbar = tqdm(
+            total=len(requests), disable=(disable_tqdm or (self.rank != 0)), desc="Running loglikelihood requests"
+        )
         for chunk in re_ord.get_batched(n=batch_size, batch_fn=batch_fn):
             inps, cont_toks_list, inplens = [], [], []
             padding_len_inp = None
@@ -95,7 +97,9 @@ class HFMirageLM(HFLM):
                     logger.warning(
                         "Combined length of context (%d) and continuation (%d) exceeds the model's maximum "
                         "length (%d); truncating from the left.",
-                        len(context_enc), len(continuation_enc), self.max_length,
+                        len(context_enc),
+                        len(continuation_enc),
+                        self.max_length,
                     )
                 # The last token is never an input: its log-prob comes from the row before it.
                 inp = torch.tensor(

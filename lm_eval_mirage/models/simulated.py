@@ -107,7 +107,7 @@ def parse_last_question(context: str) -> tuple[str, str]:
             f"mirage-sim answers the plugin's arithmetic prompts only ('Q: What is 48 plus 76? A:'); "
             f"no such question in the context ending {context[-80:]!r}"
         )
-    return last.group(0), context[last.end():]
+    return last.group(0), context[last.end() :]
 
 
 def answer_line(question: str) -> str:
@@ -218,9 +218,13 @@ class SimulatedLM(LM):
         super().__init__()
         unknown = sorted(set(kwargs) - _HARNESS_KWARGS)
         if unknown:
-            raise ValueError(f"mirage-sim: unknown model argument(s) {unknown}; accepted: params (or N), c, alpha, seed, model")
+            raise ValueError(
+                f"mirage-sim: unknown model argument(s) {unknown}; accepted: params (or N), c, alpha, seed, model"
+            )
         if (params is None) == (N is None):
-            raise ValueError("mirage-sim needs the model size: give exactly one of params=... or N=... (e.g. params=1.3e9)")
+            raise ValueError(
+                "mirage-sim needs the model size: give exactly one of params=... or N=... (e.g. params=1.3e9)"
+            )
         self.params = _number("params", params if params is not None else N)
         self.c = _number("c", c)
         self.alpha = _number("alpha", alpha)
@@ -235,7 +239,13 @@ class SimulatedLM(LM):
         """Recorded in the results file's config (the analysis reads the size from ``model_num_parameters``)."""
         return {
             "model_num_parameters": self.params,
-            "simulation": {"backend": MODEL_NAME, "c": self.c, "alpha": self.alpha, "seed": self.seed, "token_probability": self.p},
+            "simulation": {
+                "backend": MODEL_NAME,
+                "c": self.c,
+                "alpha": self.alpha,
+                "seed": self.seed,
+                "token_probability": self.p,
+            },
         }
 
     @property
@@ -258,7 +268,7 @@ class SimulatedLM(LM):
             output = simulate_output(question, self.p, self.seed)
             if not output.startswith(prefix):
                 raise ValueError(f"mirage-sim: the context after 'A:' ({prefix!r}) is not part of the answer line")
-            text = output[len(prefix):][: int(gen_kwargs.get("max_gen_toks", 256))]
+            text = output[len(prefix) :][: int(gen_kwargs.get("max_gen_toks", 256))]
             until = gen_kwargs.get("until") or []
             for stop in [until] if isinstance(until, str) else until:
                 if stop and stop in text:
@@ -267,7 +277,9 @@ class SimulatedLM(LM):
         return results
 
     def loglikelihood_rolling(self, requests: Sequence[Any], disable_tqdm: bool = False) -> list[float]:
-        raise NotImplementedError("mirage-sim models only answers to arithmetic questions, not free text (loglikelihood_rolling)")
+        raise NotImplementedError(
+            "mirage-sim models only answers to arithmetic questions, not free text (loglikelihood_rolling)"
+        )
 
 
 def register() -> None:

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from lm_eval_mirage.metrics.catalog import MetricSpec
 from lm_eval_mirage.metrics.choice import expected_calibration_error_equal_mass, expected_calibration_error_equal_width
 from lm_eval_mirage.metrics.likelihood import mean_logprob
-from lm_eval_mirage.metrics.catalog import MetricSpec
 
 __all__ = ["Accumulator", "harness_mean", "harness_mean_stderr"]
 
@@ -87,7 +87,11 @@ class Accumulator:
 
     def _aggregate(self, spec: MetricSpec, values: Any) -> tuple[float, Any]:
         if spec.aggregation in ("ece", "ece_equal_width"):
-            ece = expected_calibration_error_equal_mass if spec.aggregation == "ece" else expected_calibration_error_equal_width
+            ece = (
+                expected_calibration_error_equal_mass
+                if spec.aggregation == "ece"
+                else expected_calibration_error_equal_width
+            )
             conf, hit = values
             return ece(np.frombuffer(conf), np.frombuffer(hit)), "N/A"
         if spec.aggregation == "pooled":

@@ -40,7 +40,9 @@ def _temporary(path: Path) -> tuple[int, str]:
     ``.<name>.rescore-<host>-<pid>-<random>.tmp`` so that a later run can tell whether its writer is gone."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.rescore-{_HOST}-{os.getpid()}-", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.rescore-{_HOST}-{os.getpid()}-", suffix=".tmp"
+        )
     except OSError as exc:
         raise OutputError(f"cannot write in {str(path.parent)!r}: {exc.strerror or exc}") from None
     umask = os.umask(0)

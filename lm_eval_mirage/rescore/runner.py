@@ -27,13 +27,22 @@ from typing import Any
 
 from lm_eval_mirage import harness_outputs as layout
 from lm_eval_mirage.harness_outputs import RESCORED_SUFFIX, UnsafeTaskNameError, find_results_files, scan_results
-from lm_eval_mirage.rescore.aggregate import Accumulator
 from lm_eval_mirage.metrics.catalog import NOT_APPLICABLE, OUTPUT_TYPES, metrics_for
+from lm_eval_mirage.rescore.aggregate import Accumulator
 from lm_eval_mirage.rescore.output import AtomicLines, OutputError, check_writable, remove_stale_temporaries, write_text
 from lm_eval_mirage.rescore.samples import SampleError, check_loglikelihoods, generation_fields, parse_sample
 from lm_eval_mirage.rescore.scorers import make_scorer
 
-__all__ = ["OutputError", "Problem", "RunReport", "RescoreReport", "RESCORED_SUFFIX", "find_results_files", "rescore", "rescore_results_file"]
+__all__ = [
+    "OutputError",
+    "Problem",
+    "RunReport",
+    "RescoreReport",
+    "RESCORED_SUFFIX",
+    "find_results_files",
+    "rescore",
+    "rescore_results_file",
+]
 
 #: Problems kept in a results file's ``rescore`` block (all are counted).
 MAX_RECORDED_PROBLEMS = 100
@@ -233,7 +242,12 @@ def _count_lines(path: Path) -> int:
 _PROBES: dict[str, dict[str, Any]] = {
     "generate_until": {"doc_id": 0, "target": "1", "filtered_resps": ["1"], "filter": "none"},
     "loglikelihood": {"doc_id": 0, "target": " 1", "filtered_resps": [["-1.0", "True"]], "filter": "none"},
-    "multiple_choice": {"doc_id": 0, "target": "0", "filtered_resps": [["-1.0", "False"], ["-2.0", "False"]], "filter": "none"},
+    "multiple_choice": {
+        "doc_id": 0,
+        "target": "0",
+        "filtered_resps": [["-1.0", "False"], ["-2.0", "False"]],
+        "filter": "none",
+    },
 }
 
 
@@ -296,7 +310,9 @@ def rescore_results_file(
     expected_names = {f"samples_{task}_{ts}.jsonl" for task in original["configs"]}
     for stray in sorted(folder.glob(f"samples_*_{glob.escape(ts)}.jsonl")):
         if stray.name not in expected_names:
-            run_problems.append(Problem(str(stray), None, "samples file of a task the results file does not list; skipped"))
+            run_problems.append(
+                Problem(str(stray), None, "samples file of a task the results file does not list; skipped")
+            )
             report.skipped += 1
 
     for task, config in original["configs"].items():
@@ -311,12 +327,20 @@ def rescore_results_file(
             report.notes.append(f"{task}: no re-scoring metrics for output type {output_type}; left as is")
             continue
         if not samples_path.is_file():
-            run_problems.append(Problem(str(samples_path), None, f"no samples file for task {task!r} (was the run logged with --log_samples?)"))
+            run_problems.append(
+                Problem(
+                    str(samples_path),
+                    None,
+                    f"no samples file for task {task!r} (was the run logged with --log_samples?)",
+                )
+            )
             report.skipped += 1
             continue
         if output_type not in OUTPUT_TYPES:
             n = _count_lines(samples_path)
-            run_problems.append(Problem(str(samples_path), None, f"unknown output_type {_short(output_type)}: {n} lines skipped"))
+            run_problems.append(
+                Problem(str(samples_path), None, f"unknown output_type {_short(output_type)}: {n} lines skipped")
+            )
             report.count(samples_path, max(n, 1))
             continue
         specs = metrics_for(output_type, metrics)
@@ -340,7 +364,9 @@ def rescore_results_file(
         try:
             wrap = (lambda it, _t=task: progress(it, _t)) if progress else None
             check = check_loglikelihoods if output_type != "generate_until" else None
-            lines, skipped, problems = _score_samples_file(samples_path, scorer, acc, strict=strict, writer=writer, progress=wrap, check=check)
+            lines, skipped, problems = _score_samples_file(
+                samples_path, scorer, acc, strict=strict, writer=writer, progress=wrap, check=check
+            )
             if writer is not None:
                 writer.commit()
                 report.samples_outputs.append(writer.path)
@@ -365,7 +391,11 @@ def rescore_results_file(
         if isinstance(expected, int) and lines < expected * n_filters:
             missing = expected * n_filters - lines
             run_problems.append(
-                Problem(str(samples_path), None, f"{missing} samples missing: the results file reports {expected} per filter, the samples file has {lines} lines")
+                Problem(
+                    str(samples_path),
+                    None,
+                    f"{missing} samples missing: the results file reports {expected} per filter, the samples file has {lines} lines",
+                )
             )
             report.count(samples_path, missing)
 
@@ -395,7 +425,9 @@ def rescore_results_file(
             "lines": lines,
             "skipped": skipped,
             "scored": dict(acc.filters),
-            "values": {f"{s.name},{f}": acc.count(s.name, f) for f in acc.filters for s in specs if acc.count(s.name, f)},
+            "values": {
+                f"{s.name},{f}": acc.count(s.name, f) for f in acc.filters for s in specs if acc.count(s.name, f)
+            },
         }
 
     report.problems = run_problems
@@ -404,7 +436,9 @@ def rescore_results_file(
             report.skipped_by_file[p.file] = 1
     block["skipped"] = report.skipped
     block["skipped_by_file"] = {Path(f).name: n for f, n in report.skipped_by_file.items()}
-    block["problems"] = [{"file": p.file, "line": p.line, "reason": p.reason} for p in run_problems[:MAX_RECORDED_PROBLEMS]]
+    block["problems"] = [
+        {"file": p.file, "line": p.line, "reason": p.reason} for p in run_problems[:MAX_RECORDED_PROBLEMS]
+    ]
     block["notes"] = list(report.notes)
     new["rescore"] = block
     output = layout.rescored_results_path(results_file, target_dir)
@@ -459,11 +493,15 @@ def rescore(
         found, unreadable = scan_results([path], rescored=False)
         files = [r.path for r in found]
         for exc in unreadable:
-            unread = RunReport(exc.path, problems=[Problem(str(exc.path), None, f"cannot read results file: {exc.reason}")])
+            unread = RunReport(
+                exc.path, problems=[Problem(str(exc.path), None, f"cannot read results file: {exc.reason}")]
+            )
             unread.count(exc.path, 1)
             runs.append(unread)
     if not files and not runs:
-        raise FileNotFoundError(f"no results_*.json files under {str(path)!r} (write them with lm_eval --output_path DIR --log_samples)")
+        raise FileNotFoundError(
+            f"no results_*.json files under {str(path)!r} (write them with lm_eval --output_path DIR --log_samples)"
+        )
     root = path if path.is_dir() else path.parent
     if out is not None:
         check_writable(Path(out))
@@ -471,7 +509,13 @@ def rescore(
         out_dir = None if out is None else Path(out) / results_file.parent.relative_to(root)
         try:
             run = rescore_results_file(
-                results_file, out_dir=out_dir, metrics=metrics, write_samples=write_samples, strict=strict, tokenizer=tokenizer, progress=progress
+                results_file,
+                out_dir=out_dir,
+                metrics=metrics,
+                write_samples=write_samples,
+                strict=strict,
+                tokenizer=tokenizer,
+                progress=progress,
             )
         except OutputError:
             raise

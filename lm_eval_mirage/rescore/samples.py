@@ -32,7 +32,15 @@ import msgspec
 
 from lm_eval_mirage.metrics.likelihood import LOGPROB_TOLERANCE
 
-__all__ = ["SampleError", "parse_sample", "generation_fields", "parse_loglikelihood", "check_loglikelihoods", "parse_bool", "parse_target_list"]
+__all__ = [
+    "SampleError",
+    "parse_sample",
+    "generation_fields",
+    "parse_loglikelihood",
+    "check_loglikelihoods",
+    "parse_bool",
+    "parse_target_list",
+]
 
 
 class _GenerationFields(msgspec.Struct):
@@ -114,7 +122,9 @@ def parse_loglikelihood(value: Any, name: str) -> float:
         lm_eval_mirage.rescore.samples.SampleError: filtered_resps[0][0] must be a log-likelihood (a number <= 0), got True
     """
     x = None
-    if (isinstance(value, (int, float)) and not isinstance(value, bool)) or (isinstance(value, str) and len(value) <= 64 and "_" not in value):
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+        isinstance(value, str) and len(value) <= 64 and "_" not in value
+    ):
         try:
             x = float(value)
         except (ValueError, OverflowError):
@@ -136,7 +146,9 @@ def check_loglikelihoods(filtered: Any) -> None:
         lm_eval_mirage.rescore.samples.SampleError: filtered_resps[1][0] must be a log-likelihood (a number <= 0), got '3.8'
     """
     if not isinstance(filtered, list) or not filtered:
-        raise SampleError(f"filtered_resps must be a non-empty list of (loglikelihood, is_greedy) pairs, got {_short(filtered)}")
+        raise SampleError(
+            f"filtered_resps must be a non-empty list of (loglikelihood, is_greedy) pairs, got {_short(filtered)}"
+        )
     for i, pair in enumerate(filtered):
         if not isinstance(pair, list) or len(pair) != 2:
             raise SampleError(f"filtered_resps[{i}] must be a (loglikelihood, is_greedy) pair, got {_short(pair)}")

@@ -45,11 +45,11 @@ def _metric_options(config: dict[str, Any], name: str) -> dict[str, Any]:
 class GenerationScorer:
     """``generate_until``: edit distances and digit accuracy of ``filtered_resps[0]`` against ``target``.
 
-    Computes what the harness adapters of :mod:`lm_eval_mirage.metrics.harness` compute online: their pure
-    functions directly, or the adapters themselves (``fn(references=[target], predictions=[output],
-    **options)``) when the task's ``metric_list`` gives options or ``tokenizer=`` is set. A target logged as a list (several references) scores the closest reference (smallest
-    distance, largest digit accuracy), as :class:`~lm_eval_mirage.tasks.mirage_task.MirageTask` does online. ``digit_accuracy`` is given only for integer targets, unless the task's
-own ``metric_list`` has it (then for every sample, as online).
+        Computes what the harness adapters of :mod:`lm_eval_mirage.metrics.harness` compute online: their pure
+        functions directly, or the adapters themselves (``fn(references=[target], predictions=[output],
+        **options)``) when the task's ``metric_list`` gives options or ``tokenizer=`` is set. A target logged as a list (several references) scores the closest reference (smallest
+        distance, largest digit accuracy), as :class:`~lm_eval_mirage.tasks.mirage_task.MirageTask` does online. ``digit_accuracy`` is given only for integer targets, unless the task's
+    own ``metric_list`` has it (then for every sample, as online).
     """
 
     fast = True  # samples can be read with samples.generation_fields
@@ -58,7 +58,9 @@ own ``metric_list`` has it (then for every sample, as online).
         self.specs = specs
         self.unsupported: str | None = None
         if config.get("doc_to_choice") is not None:
-            self.unsupported = "generate_until task with doc_to_choice: the logged target is a choice index, not the answer text"
+            self.unsupported = (
+                "generate_until task with doc_to_choice: the logged target is a choice index, not the answer text"
+            )
         self._fns: dict[str, tuple] = {}
         self._accepts: dict[str, object] = {}
         for spec in specs:
@@ -202,14 +204,23 @@ class ChoiceScorer:
     def score(self, sample: dict[str, Any]) -> dict[str, Any]:
         filtered = sample.get("filtered_resps")
         if not isinstance(filtered, list) or not filtered:
-            raise SampleError(f"filtered_resps must hold one (loglikelihood, is_greedy) pair per choice, got {_short(filtered)}")
+            raise SampleError(
+                f"filtered_resps must hold one (loglikelihood, is_greedy) pair per choice, got {_short(filtered)}"
+            )
         lls = [_pair(p)[0] for p in filtered]
         contexts, conts = _arguments(sample.get("arguments"), len(lls))
         half = len(lls) // 2
-        if contexts and len(lls) % 2 == 0 and all(c == "" for c in contexts[half:]) and any(c != "" for c in contexts[:half]):
+        if (
+            contexts
+            and len(lls) % 2 == 0
+            and all(c == "" for c in contexts[half:])
+            and any(c != "" for c in contexts[:half])
+        ):
             lls, contexts, conts = lls[:half], contexts[:half], conts[:half]  # acc_mutual_info's unconditional half
         if conts and len(conts) > 1 and len(set(conts)) == 1 and len(set(contexts)) > 1:
-            raise SampleError("multiple-input task (choices in the context, e.g. winogrande): the gold index is not in the samples file")
+            raise SampleError(
+                "multiple-input task (choices in the context, e.g. winogrande): the gold index is not in the samples file"
+            )
         gold = self._gold(sample.get("target"), lls, conts, sample.get("acc"))
         try:
             values = per_sample.choice_values(gold, lls)

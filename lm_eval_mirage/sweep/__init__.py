@@ -21,8 +21,15 @@ from typing import Any
 
 #: public name -> submodule; imported on first use, so a job's ``step`` does not import pydantic or the planner
 _LAZY = {
-    "SweepConfig": "config", "SweepConfigError": "config", "load_sweep": "config", "parse_sweep": "config",
-    "Job": "plan", "Unit": "plan", "config_hash": "plan", "expand_tasks": "plan", "plan_sweep": "plan",
+    "SweepConfig": "config",
+    "SweepConfigError": "config",
+    "load_sweep": "config",
+    "parse_sweep": "config",
+    "Job": "plan",
+    "Unit": "plan",
+    "config_hash": "plan",
+    "expand_tasks": "plan",
+    "plan_sweep": "plan",
     "render_job_script": "script",
 }
 

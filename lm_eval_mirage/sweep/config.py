@@ -196,11 +196,17 @@ class _Resolver:
                 self.fail(f"models[{i}].name", m.name, f"a name not used before (models[{seen[m.name]}] has it)")
             seen[m.name] = i
         config = SweepConfig(
-            name=raw.name or (Path(source).stem if source is not None else "sweep"), output=self.path(raw.output), tasks=tuple(raw.tasks),
-            models=models, include_path=None if raw.include_path is None else self.path(raw.include_path), retries=raw.retries,
-            env=tuple((raw.env or {}).items()), setup=tuple(raw.setup or ()), python=raw.python or sys.executable,
+            name=raw.name or (Path(source).stem if source is not None else "sweep"),
+            output=self.path(raw.output),
+            tasks=tuple(raw.tasks),
+            models=models,
+            include_path=None if raw.include_path is None else self.path(raw.include_path),
+            retries=raw.retries,
+            env=tuple((raw.env or {}).items()),
+            setup=tuple(raw.setup or ()),
+            python=raw.python or sys.executable,
             source=Path(source) if source is not None else None,
-        )  # fmt: skip
+        )
         self.folders_inside(config)
         return config
 
@@ -212,8 +218,12 @@ class _Resolver:
                 folder = model_folder(m, revision)
                 if not is_plain_folder(folder):
                     key = f"models[{i}].folder" if m.folder is not None else f"models[{i}].path"
-                    self.fail(key, m.folder or m.path, f"a model whose folder is a plain folder inside the output folder (it would be {show_value(folder)}; "
-                              "give the model a `folder:`)")
+                    self.fail(
+                        key,
+                        m.folder or m.path,
+                        f"a model whose folder is a plain folder inside the output folder (it would be {show_value(folder)}; "
+                        "give the model a `folder:`)",
+                    )
 
     def model(self, raw: ModelFile, key: str, top: SweepFile) -> ModelSpec:
         if raw.name is None and raw.path is None:
@@ -232,7 +242,11 @@ class _Resolver:
         self.check_parallel(p, r, h.backend, key)
         revisions = self.revisions(raw, key)
         if revisions and h.backend == "local-completions" and "{revision}" not in path:
-            self.fail(f"{key}.revisions", list(revisions), "no revisions with backend 'local-completions' (unless the path has {revision})")
+            self.fail(
+                f"{key}.revisions",
+                list(revisions),
+                "no revisions with backend 'local-completions' (unless the path has {revision})",
+            )
         if "{revision}" in path and not revisions:
             self.fail(f"{key}.revisions", None, "a list of revisions to fill the '{revision}' in the path")
         model_args = tuple((raw.model_args or {}).items())
@@ -240,15 +254,31 @@ class _Resolver:
 
     def check_parallel(self, p: ParallelOptions, r: Resources, backend: str, key: str) -> None:
         if p.tensor > 1 and backend != "vllm":
-            self.fail(f"{key}.parallel.tensor", p.tensor, f"1 with backend {backend!r} (tensor parallelism is vLLM's; hf uses shard: true)")
+            self.fail(
+                f"{key}.parallel.tensor",
+                p.tensor,
+                f"1 with backend {backend!r} (tensor parallelism is vLLM's; hf uses shard: true)",
+            )
         if p.shard and backend not in HF_BACKENDS:
-            self.fail(f"{key}.parallel.shard", p.shard, f"false with backend {backend!r} (parallelize=True is an hf option; vLLM uses tensor)")
+            self.fail(
+                f"{key}.parallel.shard",
+                p.shard,
+                f"false with backend {backend!r} (parallelize=True is an hf option; vLLM uses tensor)",
+            )
         if backend == "local-completions" and p.data > 1:
             self.fail(f"{key}.parallel.data", p.data, "1 with backend 'local-completions' (the server scales itself)")
         if p.gpus_needed > 1 and r.gpus < p.gpus_needed:
-            self.fail(f"{key}.resources.gpus", r.gpus, f"at least {p.gpus_needed} GPUs for parallel data={p.data} x tensor={p.tensor}")
+            self.fail(
+                f"{key}.resources.gpus",
+                r.gpus,
+                f"at least {p.gpus_needed} GPUs for parallel data={p.data} x tensor={p.tensor}",
+            )
         if p.shard and r.gpus < 2 * p.data:
-            self.fail(f"{key}.resources.gpus", r.gpus, f"at least {2 * p.data} GPUs to shard each of {p.data} replica(s) over 2 or more")
+            self.fail(
+                f"{key}.resources.gpus",
+                r.gpus,
+                f"at least {2 * p.data} GPUs to shard each of {p.data} replica(s) over 2 or more",
+            )
 
     def revisions(self, raw: ModelFile, key: str) -> tuple[str, ...]:
         out: list[str] = []
@@ -260,7 +290,9 @@ class _Resolver:
                 self.fail(f"{key}.revisions[{i}].stop", item.stop, f"a whole number >= {item.start} (start)")
             if (item.stop - item.start) // item.step + len(out) >= MAX_REVISIONS:
                 self.fail(f"{key}.revisions[{i}]", item.model_dump(), f"at most {MAX_REVISIONS} revisions in all")
-            out.extend(item.format.replace("{}", str(n)) for n in range(item.start, item.stop + 1, item.step))  # stop is inclusive
+            out.extend(
+                item.format.replace("{}", str(n)) for n in range(item.start, item.stop + 1, item.step)
+            )  # stop is inclusive
         dupes = sorted({r for r in out if out.count(r) > 1}) if len(set(out)) < len(out) else []
         if dupes:
             self.fail(f"{key}.revisions", dupes, "revisions listed once each")
@@ -269,5 +301,8 @@ class _Resolver:
 
 def _merged(top: Any, model: Any, tuple_keys: tuple[str, ...] = ()) -> dict[str, Any]:
     """The keys the file sets, the model's over the top level's; ``null`` means the default."""
-    merged = {**(top.model_dump(exclude_unset=True) if top else {}), **(model.model_dump(exclude_unset=True) if model else {})}
+    merged = {
+        **(top.model_dump(exclude_unset=True) if top else {}),
+        **(model.model_dump(exclude_unset=True) if model else {}),
+    }
     return {k: tuple(v) if k in tuple_keys else v for k, v in merged.items() if v is not None}

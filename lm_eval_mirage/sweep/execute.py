@@ -17,8 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -27,12 +27,12 @@ from typing import Any
 
 import submitit
 
+from lm_eval_mirage._io import atomic_path
 from lm_eval_mirage.sweep.config import Resources, SweepConfig
 from lm_eval_mirage.sweep.failure import failure_cause, is_deterministic, read_log_tail
 from lm_eval_mirage.sweep.plan import Job, Unit
 from lm_eval_mirage.sweep.scheduler import ACTIVE_STATES, local_job_alive, slurm_states
 from lm_eval_mirage.sweep.script import render_job_script
-from lm_eval_mirage._io import atomic_path
 from lm_eval_mirage.sweep.state import EXECUTORS, StateFileError, read_job_states
 from lm_eval_mirage.sweep.store import SweepPaths, atomic_write_json, atomic_write_text, is_plain_folder, update_params
 from lm_eval_mirage.sweep.summary import JobRecord, SweepSummary, analyze_command, pending_units
@@ -76,9 +76,13 @@ class JobScript(submitit.helpers.Checkpointable):
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         if stopped:
-            raise RuntimeError(f"job script {self.script} stopped by SIGTERM (cancelled); tasks not done are left for a rerun")
+            raise RuntimeError(
+                f"job script {self.script} stopped by SIGTERM (cancelled); tasks not done are left for a rerun"
+            )
         if status != 0:
-            raise RuntimeError(f"job script {self.script} exited {status}; the failing task(s) are marked FAILED in this job's log")
+            raise RuntimeError(
+                f"job script {self.script} exited {status}; the failing task(s) are marked FAILED in this job's log"
+            )
         return {"script": self.script, "status": status}
 
 
@@ -89,7 +93,12 @@ def executor_parameters(resources: Resources, *, name: str, cluster: str) -> dic
         >>> executor_parameters(Resources(gpus=2, partition="gpu"), name="sweep", cluster="slurm")["slurm_partition"]
         'gpu'
     """
-    p: dict[str, Any] = {"name": name, "timeout_min": resources.time_min or DEFAULT_TIME_MIN, "nodes": 1, "tasks_per_node": 1}
+    p: dict[str, Any] = {
+        "name": name,
+        "timeout_min": resources.time_min or DEFAULT_TIME_MIN,
+        "nodes": 1,
+        "tasks_per_node": 1,
+    }
     if resources.gpus:
         p["gpus_per_node"] = resources.gpus
     if resources.cpus:
@@ -122,7 +131,13 @@ def submitit_python(config: SweepConfig) -> str:
 def write_params(config: SweepConfig, jobs: Sequence[Job]) -> None:
     """Record each (model, revision) folder's model, revision, backend and parameter count in ``params.json``."""
     entries = {
-        job.key: {"name": job.model.name, "model": job.path, "revision": job.revision, "backend": job.model.harness.backend, "params": job.model.params}
+        job.key: {
+            "name": job.model.name,
+            "model": job.path,
+            "revision": job.revision,
+            "backend": job.model.harness.backend,
+            "params": job.model.params,
+        }
         for job in jobs
     }
     update_params(config.output, entries)
@@ -140,9 +155,25 @@ class _Tracked:
 
 
 class _Runner:
-    def __init__(self, config: SweepConfig, jobs: Sequence[Job], *, cluster: str, wait: bool, poll_s: float, echo: Callable[[str], None],
-                 note: Callable[[str], None] | None = None) -> None:
-        self.config, self.jobs, self.cluster, self.wait, self.poll_s, self.echo = config, list(jobs), cluster, wait, poll_s, echo
+    def __init__(
+        self,
+        config: SweepConfig,
+        jobs: Sequence[Job],
+        *,
+        cluster: str,
+        wait: bool,
+        poll_s: float,
+        echo: Callable[[str], None],
+        note: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config, self.jobs, self.cluster, self.wait, self.poll_s, self.echo = (
+            config,
+            list(jobs),
+            cluster,
+            wait,
+            poll_s,
+            echo,
+        )
         self._note, self._noted = note or (lambda message: echo(f"note: {message}")), set()
         self.paths = SweepPaths(config.output)
         self.records = {j.key: JobRecord(j.key, j.label, len(j.units)) for j in jobs}
@@ -161,7 +192,9 @@ class _Runner:
     def _load_state(self) -> None:
         """The job records of earlier runs, checked; a damaged state.json is noted and replaced on the next save."""
         if self.paths.state.is_dir():  # os.replace cannot put the new state file there
-            raise StateFileError(f"{self.paths.state}: is a folder; expected the sweep's state file (move the folder away)")
+            raise StateFileError(
+                f"{self.paths.state}: is a folder; expected the sweep's state file (move the folder away)"
+            )
         try:
             jobs = read_job_states(self.paths, self.note)
         except StateFileError as exc:
@@ -170,7 +203,9 @@ class _Runner:
         self.state_file = {"jobs": jobs}
 
     def _save_state(self) -> None:
-        self.state_file.update({"sweep": self.config.name, "executor": self.cluster, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        self.state_file.update(
+            {"sweep": self.config.name, "executor": self.cluster, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        )
         for key, rec in self.records.items():
             if rec.job_id is not None:
                 self.state_file["jobs"][key] = {**rec.as_dict(), "executor": self.cluster}
@@ -185,13 +220,19 @@ class _Runner:
     def _executor(self, resources: Resources) -> Any:
         if resources not in self.executors:
             python = submitit_python(self.config)
-            ex = submitit.AutoExecutor(folder=self.paths.logs / "%j", cluster=self.cluster, slurm_python=python, local_python=python)
-            ex.update_parameters(**executor_parameters(resources, name=f"sweep-{self.config.name}", cluster=self.cluster))
+            ex = submitit.AutoExecutor(
+                folder=self.paths.logs / "%j", cluster=self.cluster, slurm_python=python, local_python=python
+            )
+            ex.update_parameters(
+                **executor_parameters(resources, name=f"sweep-{self.config.name}", cluster=self.cluster)
+            )
             self.executors[resources] = ex
         return self.executors[resources]
 
     def _script(self, job: Job, units: Sequence[Unit]) -> str:
-        if not is_plain_folder(job.key):  # the sweep file is checked for this; the script's name must not climb out either
+        if not is_plain_folder(
+            job.key
+        ):  # the sweep file is checked for this; the script's name must not climb out either
             raise RuntimeError(f"job folder {job.key!r} is not a plain folder inside {self.config.output}: refused")
         path = self.paths.script(job.key)
         atomic_write_text(path, render_job_script(self.config, job, units))
@@ -212,7 +253,12 @@ class _Runner:
             for (job, attempt, _), handle in zip(items, handles):
                 rec = self.records[job.key]
                 rec.job_id, rec.attempts, rec.result, rec.state = str(handle.job_id), attempt, "submitted", "PENDING"
-                rec.stdout, rec.stderr, rec.error, rec.note = str(handle.paths.stdout), str(handle.paths.stderr), None, None
+                rec.stdout, rec.stderr, rec.error, rec.note = (
+                    str(handle.paths.stdout),
+                    str(handle.paths.stderr),
+                    None,
+                    None,
+                )
                 self.tracked[job.key] = _Tracked(job, handle, attempt, self.cluster)
                 what = "retrying" if attempt > 1 else "submitted"
                 self.echo(f"{what} {job.key} ({rec.total - rec.done} task(s)) as job {rec.job_id}, log {rec.stderr}")
@@ -229,7 +275,13 @@ class _Runner:
             if alive:
                 self.echo(f"{job.key}: local job {job_id} of an earlier run is still running: not submitted again")
                 rec = self.records[job.key]
-                rec.job_id, rec.result, rec.state, rec.stdout, rec.stderr = job_id, "running", "RUNNING", old.get("stdout"), old.get("stderr")
+                rec.job_id, rec.result, rec.state, rec.stdout, rec.stderr = (
+                    job_id,
+                    "running",
+                    "RUNNING",
+                    old.get("stdout"),
+                    old.get("stderr"),
+                )
             return alive
         state = slurm_states([job_id]).get(job_id, "UNKNOWN")
         if state not in ACTIVE_STATES:
@@ -294,8 +346,10 @@ class _Runner:
         rec.error = failure_cause(log) or self._error_of(t)
         cancelled = t.state.startswith("CANCELLED")
         rec.result = "cancelled" if cancelled else "failed"
-        self.echo(f"{t.job.key}: {rec.result} ({t.state}), {rec.done}/{rec.total} tasks done: {rec.error or 'no error line in the log'}; "
-                  f"log {rec.stderr}")
+        self.echo(
+            f"{t.job.key}: {rec.result} ({t.state}), {rec.done}/{rec.total} tasks done: {rec.error or 'no error line in the log'}; "
+            f"log {rec.stderr}"
+        )
         if cancelled or t.attempt > self.config.retries:
             return None
         if is_deterministic(log, t.job.key, [u.task for u in pending]):
@@ -330,8 +384,14 @@ class _Runner:
         from tqdm import tqdm
 
         total = sum(r.total for r in self.records.values())
-        with tqdm(total=total, initial=sum(r.done for r in self.records.values()), unit="task", desc=f"sweep {self.config.name}",
-                  disable=None, file=sys.stderr) as bar:
+        with tqdm(
+            total=total,
+            initial=sum(r.done for r in self.records.values()),
+            unit="task",
+            desc=f"sweep {self.config.name}",
+            disable=None,
+            file=sys.stderr,
+        ) as bar:
             while self.tracked or self.queue:
                 time.sleep(self.poll_s)
                 retry = [again for t in self._poll() if (again := self._finish(t)) is not None]
@@ -353,13 +413,29 @@ class _Runner:
             self._submit([self.queue.pop(0)])
 
     def _summary(self) -> SweepSummary:
-        summary = SweepSummary(self.config.name, self.config.output, list(self.records.values()), analyze_command(self.config.output, self.jobs))
-        atomic_write_json(self.paths.summary, {"sweep": self.config.name, "ok": summary.ok, "jobs": [r.as_dict() for r in summary.records]})
+        summary = SweepSummary(
+            self.config.name,
+            self.config.output,
+            list(self.records.values()),
+            analyze_command(self.config.output, self.jobs),
+        )
+        atomic_write_json(
+            self.paths.summary,
+            {"sweep": self.config.name, "ok": summary.ok, "jobs": [r.as_dict() for r in summary.records]},
+        )
         return summary
 
 
-def run_sweep(config: SweepConfig, jobs: Sequence[Job], *, executor: str = "slurm", wait: bool = True,
-              poll_s: float | None = None, echo: Callable[[str], None] = print, note: Callable[[str], None] | None = None) -> SweepSummary:
+def run_sweep(
+    config: SweepConfig,
+    jobs: Sequence[Job],
+    *,
+    executor: str = "slurm",
+    wait: bool = True,
+    poll_s: float | None = None,
+    echo: Callable[[str], None] = print,
+    note: Callable[[str], None] | None = None,
+) -> SweepSummary:
     """Submit the jobs with missing tasks, follow them (unless ``wait=False``), retry failures, summarise.
 
     ``echo`` gets the progress lines; ``note`` (default: ``echo("note: ...")``) one line per state file or
@@ -371,8 +447,12 @@ def run_sweep(config: SweepConfig, jobs: Sequence[Job], *, executor: str = "slur
     if executor not in EXECUTORS:
         raise ValueError(f"executor: expected one of {', '.join(EXECUTORS)}, got {executor!r}")
     if executor == "local" and not wait:
-        raise RuntimeError("--no-wait needs the slurm executor: local jobs run under this command (array_parallelism at a time)")
+        raise RuntimeError(
+            "--no-wait needs the slurm executor: local jobs run under this command (array_parallelism at a time)"
+        )
     if executor == "slurm" and shutil.which("sbatch") is None:
         raise RuntimeError("executor 'slurm': no sbatch on PATH (use --executor local to run on this machine)")
-    poll = poll_s if poll_s is not None else float(os.environ.get("MIRAGE_SWEEP_POLL_S", 10 if executor == "slurm" else 1))
+    poll = (
+        poll_s if poll_s is not None else float(os.environ.get("MIRAGE_SWEEP_POLL_S", 10 if executor == "slurm" else 1))
+    )
     return _Runner(config, jobs, cluster=executor, wait=wait, poll_s=poll, echo=echo, note=note).run()

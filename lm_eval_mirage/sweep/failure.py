@@ -31,7 +31,9 @@ __all__ = ["JOB_SCRIPT_EXITED", "failure_cause", "is_deterministic", "read_log_t
 
 #: the line JobScript's error leaves in the log when the job script ended by itself
 JOB_SCRIPT_EXITED = re.compile(r"job script \S+ exited (-?\d+)")
-_EXCEPTION = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning: error)\b.*|.*\berror: .*)$")
+_EXCEPTION = re.compile(
+    r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning: error)\b.*|.*\berror: .*)$"
+)
 _TRANSIENT = re.compile(
     r"out of memory|OutOfMemory|CUDA error|NCCL|ConnectionError|Connection (?:reset|refused|aborted)|Timeout|timed out|"
     r"Temporary failure|temporarily unavailable|Too Many Requests|HTTP(?:Error| Error)? ?(?:429|5\d\d)|\b(?:429|50[234]) (?:Client|Server) Error|"

@@ -15,11 +15,28 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lm_eval_mirage.sweep.config import HF_BACKENDS, ModelSpec, SweepConfig, SweepConfigError, model_folder, sanitize_model_name
+from lm_eval_mirage.sweep.config import (
+    HF_BACKENDS,
+    ModelSpec,
+    SweepConfig,
+    SweepConfigError,
+    model_folder,
+    sanitize_model_name,
+)
 from lm_eval_mirage.sweep.state import HASH_LENGTH
 from lm_eval_mirage.sweep.text import show_value
 
-__all__ = ["HASH_VERSION", "Job", "Unit", "config_hash", "expand_tasks", "harness_command", "model_folder", "plan_sweep", "sanitize_model_name"]
+__all__ = [
+    "HASH_VERSION",
+    "Job",
+    "Unit",
+    "config_hash",
+    "expand_tasks",
+    "harness_command",
+    "model_folder",
+    "plan_sweep",
+    "sanitize_model_name",
+]
 
 #: bump when the meaning of the hashed fields changes (every unit then runs again)
 HASH_VERSION = 1
@@ -109,11 +126,34 @@ def harness_command(config: SweepConfig, job: Job, task: str, output_path: Path)
         if par.data > 1:
             args.append(("data_parallel_size", str(par.data)))
     if h.backend in HF_BACKENDS and par.data > 1:
-        launcher = [config.python, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(par.data),
-                    "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "lm_eval_mirage.cli.main"]
+        launcher = [
+            config.python,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            str(par.data),
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "lm_eval_mirage.cli.main",
+        ]
     else:
         launcher = [config.python, "-m", "lm_eval_mirage.cli.main"]
-    cmd = [*launcher, "run", "--model", h.backend, "--model_args", ",".join(f"{k}={v}" for k, v in args), "--tasks", task]
+    cmd = [
+        *launcher,
+        "run",
+        "--model",
+        h.backend,
+        "--model_args",
+        ",".join(f"{k}={v}" for k, v in args),
+        "--tasks",
+        task,
+    ]
     if config.include_path is not None:
         cmd += ["--include_path", str(config.include_path)]
     if h.num_fewshot is not None:
@@ -135,7 +175,9 @@ def _has_glob(pattern: str) -> bool:
     return any(c in pattern for c in "*?[")
 
 
-def expand_tasks(config: SweepConfig, *, index: Callable[[bool], dict[str, tuple[str, set[str]]]] | None = None) -> tuple[str, ...]:
+def expand_tasks(
+    config: SweepConfig, *, index: Callable[[bool], dict[str, tuple[str, set[str]]]] | None = None
+) -> tuple[str, ...]:
     """Task names for the sweep's patterns, in file order, tags replaced by their member tasks.
 
     Looks in the plugin's and the sweep's task folders first (fast) and indexes the harness's ~15,000
@@ -149,7 +191,9 @@ def expand_tasks(config: SweepConfig, *, index: Callable[[bool], dict[str, tuple
     if isinstance(found, str):
         raise SweepConfigError(
             f"{config.source or 'sweep'}: tasks: {show_value(found)} matches no task, group or tag of the plugin, "
-            "the harness" + (f" or {config.include_path}" if config.include_path else "") + " (see `lm-eval-mirage ls tasks`)"
+            "the harness"
+            + (f" or {config.include_path}" if config.include_path else "")
+            + " (see `lm-eval-mirage ls tasks`)"
         )
     return found
 
@@ -158,13 +202,19 @@ def _match(patterns: Sequence[str], entries: dict[str, tuple[str, set[str]]]) ->
     """The expanded names, or the first pattern that matches nothing."""
     out: dict[str, None] = {}
     for pattern in patterns:
-        names = sorted(fnmatch.filter(entries, pattern)) if _has_glob(pattern) else ([pattern] if pattern in entries else [])
+        names = (
+            sorted(fnmatch.filter(entries, pattern))
+            if _has_glob(pattern)
+            else ([pattern] if pattern in entries else [])
+        )
         if not names:
             return pattern
         for name in names:
             kind, _ = entries[name]
             if kind == "tag":  # a tag has no aggregate of its own: its tasks are the units
-                out.update((member, None) for member, (k, tags) in sorted(entries.items()) if name in tags and k != "tag")
+                out.update(
+                    (member, None) for member, (k, tags) in sorted(entries.items()) if name in tags and k != "tag"
+                )
             else:
                 out[name] = None
     return tuple(out)
@@ -239,7 +289,13 @@ def _light_index(folders: Sequence[Path]) -> dict[str, tuple[str, set[str]]]:
         for path in sorted(Path(folder).rglob("*.yaml")):
             cfg = load(path)
             tags = cfg.get("tag") or []
-            tags = {tags} if isinstance(tags, str) else {t for t in tags if isinstance(t, str)} if isinstance(tags, list) else set()
+            tags = (
+                {tags}
+                if isinstance(tags, str)
+                else {t for t in tags if isinstance(t, str)}
+                if isinstance(tags, list)
+                else set()
+            )
             if isinstance(cfg.get("group"), str):
                 out[cfg["group"]] = ("group", set())
             elif isinstance(cfg.get("task"), str):

@@ -11,8 +11,23 @@ from pathlib import Path
 __all__ = ["ACTIVE_STATES", "local_job_alive", "slurm_states"]
 
 #: scheduler states of a job that is not over (Slurm's, plus submitit's local RUNNING)
-ACTIVE_STATES = frozenset({"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "SUSPENDED", "RESIZING", "REQUEUE_HOLD",
-                           "REQUEUE_FED", "SIGNALING", "STAGE_OUT", "PREEMPTED", "READY"})
+ACTIVE_STATES = frozenset(
+    {
+        "PENDING",
+        "RUNNING",
+        "REQUEUED",
+        "CONFIGURING",
+        "COMPLETING",
+        "SUSPENDED",
+        "RESIZING",
+        "REQUEUE_HOLD",
+        "REQUEUE_FED",
+        "SIGNALING",
+        "STAGE_OUT",
+        "PREEMPTED",
+        "READY",
+    }
+)
 
 
 def _run(cmd: list[str]) -> str | None:

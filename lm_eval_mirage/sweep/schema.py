@@ -18,20 +18,35 @@ import math
 import re
 import typing
 from collections.abc import Mapping
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Discriminator, Tag, ValidationError
 
 from lm_eval_mirage.sweep.text import CONTROL_CHARACTERS, show_value  # one bounded repr for every message
 
-__all__ = ["CONTROL_CHARACTERS", "HarnessFile", "ModelFile", "ParallelFile", "ResourcesFile", "RevisionRange", "SweepFile", "check_text", "describe", "show_value"]
+__all__ = [
+    "CONTROL_CHARACTERS",
+    "HarnessFile",
+    "ModelFile",
+    "ParallelFile",
+    "ResourcesFile",
+    "RevisionRange",
+    "SweepFile",
+    "check_text",
+    "describe",
+    "show_value",
+]
 
 #: harness model backends a sweep can use (``--model``)
 BACKENDS = ("hf", "hf-mirage", "vllm", "local-completions")
 #: model arguments set by other keys of the sweep file, with the key to use instead
 RESERVED_MODEL_ARGS = {
-    "pretrained": "path", "model": "path", "revision": "revisions", "parallelize": "parallel.shard",
-    "tensor_parallel_size": "parallel.tensor", "data_parallel_size": "parallel.data",
+    "pretrained": "path",
+    "model": "path",
+    "revision": "revisions",
+    "parallelize": "parallel.shard",
+    "tensor_parallel_size": "parallel.tensor",
+    "data_parallel_size": "parallel.data",
 }
 #: harness options the sweep sets itself; a second value in extra_args would split results from their bookkeeping
 RESERVED_OPTIONS = ("--model", "--model_args", "--tasks", "--output_path", "--include_path", "--limit", "--num_fewshot")
@@ -49,7 +64,9 @@ def check_text(value: str) -> str:
     """
     found = CONTROL_CHARACTERS.search(value)
     if found:
-        raise ValueError(f"text without control characters or line breaks ({found.group()!r} at position {found.start()})")
+        raise ValueError(
+            f"text without control characters or line breaks ({found.group()!r} at position {found.start()})"
+        )
     return value
 
 
@@ -113,7 +130,11 @@ def _backend(value: Any) -> str:
 
 
 def _batch_size(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not re.fullmatch(r"[1-9][0-9]{0,5}|auto(:[1-9][0-9]{0,5})?", str(value)):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, str))
+        or not re.fullmatch(r"[1-9][0-9]{0,5}|auto(:[1-9][0-9]{0,5})?", str(value))
+    ):
         raise ValueError("a whole number >= 1, 'auto' or 'auto:N'")
     return str(value)
 
@@ -126,13 +147,20 @@ def _limit(value: Any) -> int | float:
 
 
 def _gigabytes(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value <= 100_000:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0 < value <= 100_000
+    ):
         raise ValueError("a number of gigabytes > 0 and <= 100000")
     return value
 
 
 def _integral(value: Any) -> Any:
-    return int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 2**63 else value  # 7.0e7 in YAML
+    return (
+        int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 2**63 else value
+    )  # 7.0e7 in YAML
 
 
 class _File(BaseModel):
@@ -145,7 +173,7 @@ class HarnessFile(_File):
     backend: Annotated[str, BeforeValidator(_backend)] | None = None
     num_fewshot: Annotated[int, _whole(0, 10_000)] | None = None
     batch_size: Annotated[str, BeforeValidator(_batch_size)] | None = None
-    limit: Annotated[Union[int, float], BeforeValidator(_limit)] | None = None
+    limit: Annotated[int | float, BeforeValidator(_limit)] | None = None
     log_samples: bool | None = None
     device: Text | None = None
     gen_kwargs: Text | None = None
@@ -170,7 +198,13 @@ class ResourcesFile(_File):
     partition: Text | None = None
     account: Text | None = None
     array_parallelism: Annotated[int, _whole(1, 100_000)] | None = None
-    slurm: dict[Annotated[str, _matching(r"[A-Za-z][A-Za-z0-9_-]*", "an sbatch option name (letters, digits, '-', '_')")], ScalarText] | None = None
+    slurm: (
+        dict[
+            Annotated[str, _matching(r"[A-Za-z][A-Za-z0-9_-]*", "an sbatch option name (letters, digits, '-', '_')")],
+            ScalarText,
+        ]
+        | None
+    ) = None
 
 
 def _template(value: str) -> str:
@@ -201,8 +235,11 @@ def _no_comma(value: str) -> str:
 
 
 Revision = Annotated[
-    Union[Annotated[RevisionRange, Tag("range")],
-          Annotated[Annotated[str, BeforeValidator(_revision_name), AfterValidator(check_text), AfterValidator(_no_comma)], Tag("name")]],
+    Annotated[RevisionRange, Tag("range")]
+    | Annotated[
+        Annotated[str, BeforeValidator(_revision_name), AfterValidator(check_text), AfterValidator(_no_comma)],
+        Tag("name"),
+    ],
     Discriminator(lambda v: "range" if isinstance(v, Mapping) else "name"),
 ]
 
@@ -233,11 +270,20 @@ class ModelFile(_File):
 
     name: Text | None = None
     path: Text | None = None
-    model_args: Annotated[dict[Annotated[Text, AfterValidator(_arg_name)], Annotated[ScalarText, AfterValidator(_no_comma)]],
-                          BeforeValidator(_model_args)] | None = None
+    model_args: (
+        Annotated[
+            dict[Annotated[Text, AfterValidator(_arg_name)], Annotated[ScalarText, AfterValidator(_no_comma)]],
+            BeforeValidator(_model_args),
+        ]
+        | None
+    ) = None
     revisions: Annotated[list[Revision], BeforeValidator(lambda v: v if isinstance(v, list) else [v])] | None = None
-    params: Annotated[int, _whole(1, 10**15), BeforeValidator(_integral)] | None = None  # before-validators run last first
-    folder: Annotated[Text, _matching(r"[^./\\][^/\\]*", "a plain folder name (no '/', not starting with '.')")] | None = None
+    params: Annotated[int, _whole(1, 10**15), BeforeValidator(_integral)] | None = (
+        None  # before-validators run last first
+    )
+    folder: (
+        Annotated[Text, _matching(r"[^./\\][^/\\]*", "a plain folder name (no '/', not starting with '.')")] | None
+    ) = None
     harness: HarnessFile | None = None
     parallel: ParallelFile | None = None
     resources: ResourcesFile | None = None
@@ -261,7 +307,15 @@ class SweepFile(_File):
     parallel: ParallelFile | None = None
     resources: ResourcesFile | None = None
     retries: Annotated[int, _whole(0, 100)] = 1
-    env: dict[Annotated[str, _matching(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")], ScalarText] | None = None
+    env: (
+        dict[
+            Annotated[
+                str, _matching(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+            ],
+            ScalarText,
+        ]
+        | None
+    ) = None
     setup: TextList | None = None
     python: Text | None = None
 

@@ -38,8 +38,19 @@ def comment_word(value: object) -> str:
 def step_command(config: SweepConfig, job: Job, unit: Unit) -> list[str]:
     """The command line of one unit: the step wrapper followed by the harness command."""
     staging = SweepPaths(config.output).staging(unit.hash)
-    step = [config.python, "-m", "lm_eval_mirage.sweep.step", "--root", str(config.output), "--folder", job.key,
-            "--task", unit.task, "--hash", unit.hash]
+    step = [
+        config.python,
+        "-m",
+        "lm_eval_mirage.sweep.step",
+        "--root",
+        str(config.output),
+        "--folder",
+        job.key,
+        "--task",
+        unit.task,
+        "--hash",
+        unit.hash,
+    ]
     if not job.model.harness.log_samples:
         step.append("--no-samples")
     return [*step, "--", *harness_command(config, job, unit.task, staged_output_path(staging))]

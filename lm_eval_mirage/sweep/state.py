@@ -58,7 +58,17 @@ MAX_STATE_BYTES = 64 << 20
 #: a Slurm job id (``123``, array task ``123_4``) or a local job's process id
 JOB_ID_PATTERN = re.compile(r"[0-9]{1,20}(?:_[0-9]{1,10})?")
 #: what a job record's ``result`` may say
-JOB_RESULTS = ("waiting", "not submitted", "submitted", "running", "done", "already done", "failed", "cancelled", "interrupted")
+JOB_RESULTS = (
+    "waiting",
+    "not submitted",
+    "submitted",
+    "running",
+    "done",
+    "already done",
+    "failed",
+    "cancelled",
+    "interrupted",
+)
 #: where jobs run (``--executor``)
 EXECUTORS = ("slurm", "local")
 
@@ -88,7 +98,9 @@ def is_plain_folder(name: object) -> bool:
     return isinstance(name, str) and bool(name) and not name.startswith(".") and not any(c in name for c in "/\\\0")
 
 
-def _refuse(source: Path | str, key: str, accepted: str, value: Any = None, *, got: str | None = None) -> StateFileError:
+def _refuse(
+    source: Path | str, key: str, accepted: str, value: Any = None, *, got: str | None = None
+) -> StateFileError:
     return StateFileError(f"{source}: {key}: expected {accepted}, got {got or show_value(value)}")
 
 
@@ -120,7 +132,9 @@ class SweepPaths:
         except (OSError, RuntimeError):  # a loop of links
             real = None
         if real != self._real_root / rel:
-            raise StateFileError(f"{path}: reached through a symbolic link ({real or 'a loop'}); expected a path inside the output folder {self.root}")
+            raise StateFileError(
+                f"{path}: reached through a symbolic link ({real or 'a loop'}); expected a path inside the output folder {self.root}"
+            )
         return Path(path)
 
     @property
@@ -225,7 +239,9 @@ def _record(source: Path, data: Any, hash_: str, *, folder_required: bool) -> tu
 def _file_hash(file: Path) -> str:
     stem = file.name[: -len(".json")] if file.name.endswith(".json") else ""
     if not is_config_hash(stem):
-        raise _refuse(file, "the file name", f"<configuration hash>.json ({HASH_LENGTH} lowercase hex digits)", file.name)
+        raise _refuse(
+            file, "the file name", f"<configuration hash>.json ({HASH_LENGTH} lowercase hex digits)", file.name
+        )
     return stem
 
 
@@ -276,7 +292,11 @@ def _job_value(paths: SweepPaths, name: str, value: Any) -> tuple[bool, Any]:
         return value in JOB_RESULTS, value
     if name in ("stdout", "stderr"):  # log paths: only ever read inside .sweep/logs
         try:
-            inside = isinstance(value, str) and "\0" not in value and Path(value).resolve().is_relative_to(paths.logs.resolve())
+            inside = (
+                isinstance(value, str)
+                and "\0" not in value
+                and Path(value).resolve().is_relative_to(paths.logs.resolve())
+            )
         except (OSError, RuntimeError, ValueError):
             inside = False
         return inside, value
@@ -323,7 +343,9 @@ def read_job_states(paths: SweepPaths, note: Callable[[str], None]) -> dict[str,
         for name in JOB_FIELDS:
             ok, value = _job_value(paths, name, entry.get(name))
             if not ok:
-                note(f"{_refuse(source, f'{where}.{name}', _JOB_ACCEPTED.get(name, 'text'), entry.get(name))} (entry ignored)")
+                note(
+                    f"{_refuse(source, f'{where}.{name}', _JOB_ACCEPTED.get(name, 'text'), entry.get(name))} (entry ignored)"
+                )
                 break
             record[name] = value
         else:

@@ -52,7 +52,12 @@ def sweep_status(config: SweepConfig, jobs: Sequence[Job], note: Callable[[str],
         rec.result = "done" if rec.done == rec.total else (old.get("result") or "not submitted")
         records.append((rec, old.get("executor")))
     for rec, ex in records:
-        if ex == "local" and rec.done < rec.total and rec.result in ("submitted", "running") and not local_job_alive(rec.job_id or ""):
+        if (
+            ex == "local"
+            and rec.done < rec.total
+            and rec.result in ("submitted", "running")
+            and not local_job_alive(rec.job_id or "")
+        ):
             rec.result = "interrupted"  # the sweep command that ran it is gone
     live_ids = [r.job_id for r, ex in records if ex == "slurm" and r.job_id and r.result in ("submitted", "running")]
     live = slurm_states(live_ids)
@@ -60,7 +65,11 @@ def sweep_status(config: SweepConfig, jobs: Sequence[Job], note: Callable[[str],
         if rec.job_id in live:
             rec.state = live[rec.job_id]
             if rec.done < rec.total:
-                rec.result = "running" if rec.state in ACTIVE_STATES else ("cancelled" if rec.state.startswith("CANCELLED") else "failed")
+                rec.result = (
+                    "running"
+                    if rec.state in ACTIVE_STATES
+                    else ("cancelled" if rec.state.startswith("CANCELLED") else "failed")
+                )
     _read_causes([r for r, _ in records], paths)
     return SweepSummary(config.name, config.output, [r for r, _ in records], analyze_command(config.output, list(jobs)))
 

@@ -31,7 +31,9 @@ def _say(message: str) -> None:
     print(f"[sweep {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def run_unit(root: Path, *, folder: str, task: str, hash_: str, command: Sequence[str], log_samples: bool = True) -> int:
+def run_unit(
+    root: Path, *, folder: str, task: str, hash_: str, command: Sequence[str], log_samples: bool = True
+) -> int:
     """Run one unit (see the module docstring); returns the exit status."""
     try:
         inside_folder(root, folder)  # before the harness runs: its results could never be committed
@@ -48,7 +50,9 @@ def run_unit(root: Path, *, folder: str, task: str, hash_: str, command: Sequenc
         removed = rollback_unit(root, hash_)
         staging = _fresh_staging(SweepPaths(root), hash_)
     except StateFileError as exc:
-        _say(f"{folder} {task}: FAILED: {exc} (refused, nothing done with it; move the file away to run the task again)")
+        _say(
+            f"{folder} {task}: FAILED: {exc} (refused, nothing done with it; move the file away to run the task again)"
+        )
         return EXIT_BAD_STATE
     if removed:
         _say(f"{folder} {task}: rolled back a cut commit: removed {removed}")
@@ -58,11 +62,26 @@ def run_unit(root: Path, *, folder: str, task: str, hash_: str, command: Sequenc
     if status != 0:
         _say(f"{folder} {task}: FAILED, the harness exited {status}")
         return status
-    job_id = os.environ.get("SLURM_ARRAY_JOB_ID") and f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID')}"
-    extra = {"command": list(command), "seconds": round(time.time() - start, 3), "job_id": job_id or os.environ.get("SLURM_JOB_ID")}
+    job_id = (
+        os.environ.get("SLURM_ARRAY_JOB_ID")
+        and f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID')}"
+    )
+    extra = {
+        "command": list(command),
+        "seconds": round(time.time() - start, 3),
+        "job_id": job_id or os.environ.get("SLURM_JOB_ID"),
+    }
     try:
-        manifest = commit_unit(root, hash_=hash_, folder=folder, task=task, staging=staging, log_samples=log_samples, extra=extra,
-                               note=lambda message: _say(f"{folder} {task}: note: {message}"))
+        manifest = commit_unit(
+            root,
+            hash_=hash_,
+            folder=folder,
+            task=task,
+            staging=staging,
+            log_samples=log_samples,
+            extra=extra,
+            note=lambda message: _say(f"{folder} {task}: note: {message}"),
+        )
     except UnitOutputError as exc:
         _say(f"{folder} {task}: FAILED: {exc}")
         return EXIT_BAD_OUTPUT
@@ -87,7 +106,10 @@ def _fresh_staging(paths: SweepPaths, hash_: str) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--" not in argv:
-        print("usage: python -m lm_eval_mirage.sweep.step --root OUT --folder F --task T --hash H [--no-samples] -- COMMAND...", file=sys.stderr)
+        print(
+            "usage: python -m lm_eval_mirage.sweep.step --root OUT --folder F --task T --hash H [--no-samples] -- COMMAND...",
+            file=sys.stderr,
+        )
         return 2
     split = argv.index("--")
     parser = argparse.ArgumentParser(prog="python -m lm_eval_mirage.sweep.step")
@@ -100,7 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = argv[split + 1 :]
     if not command:
         parser.error("no command after --")
-    return run_unit(args.root, folder=args.folder, task=args.task, hash_=args.hash_, command=command, log_samples=not args.no_samples)
+    return run_unit(
+        args.root,
+        folder=args.folder,
+        task=args.task,
+        hash_=args.hash_,
+        command=command,
+        log_samples=not args.no_samples,
+    )
 
 
 if __name__ == "__main__":

@@ -118,7 +118,9 @@ def find_outputs(staging: Path, task: str, *, log_samples: bool) -> tuple[Path, 
     """
     results = sorted(staging.glob(f"{STAGED_STEM}_*.json"))
     if len(results) != 1:
-        raise UnitOutputError(f"expected one results file ({STAGED_STEM}_<date>.json) in {staging}, found {len(results)}")
+        raise UnitOutputError(
+            f"expected one results file ({STAGED_STEM}_<date>.json) in {staging}, found {len(results)}"
+        )
     try:
         data = read_state_file(results[0])
     except StateFileError as exc:
@@ -205,8 +207,17 @@ def inside_folder(root: Path, folder: str) -> Path:
         raise UnitOutputError(f"model folder {folder!r} is not a plain folder inside {root}: refused") from None
 
 
-def commit_unit(root: Path, *, hash_: str, folder: str, task: str, staging: Path, log_samples: bool, extra: dict | None = None,
-                note: Callable[[str], None] | None = None) -> dict:
+def commit_unit(
+    root: Path,
+    *,
+    hash_: str,
+    folder: str,
+    task: str,
+    staging: Path,
+    log_samples: bool,
+    extra: dict | None = None,
+    note: Callable[[str], None] | None = None,
+) -> dict:
     """Move a finished unit's files from ``staging`` into ``root/folder`` and write its manifest.
 
     ``note`` gets one line for each manifest of another unit that is refused while superseding.
@@ -256,7 +267,9 @@ def update_params(root: Path, entries: dict[str, dict]) -> None:
     except FileNotFoundError:
         current = None
     if current is not None and not isinstance(current, dict):
-        raise StateFileError(f"{path}: the file: expected a JSON object (model folder -> record), got a {type(current).__name__}")
+        raise StateFileError(
+            f"{path}: the file: expected a JSON object (model folder -> record), got a {type(current).__name__}"
+        )
     merged = {**(current or {}), **entries}
     if merged != current:
         atomic_write_json(path, merged)

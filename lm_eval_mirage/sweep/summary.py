@@ -81,12 +81,16 @@ class SweepSummary:
     def format(self) -> str:
         done = sum(r.done for r in self.records)
         total = sum(r.total for r in self.records)
-        lines = [f"sweep {self.name!r} -> {self.output}: {done}/{total} tasks done"
-                 + (f"; {len(self.failed)} job(s) failed" if self.failed else "")]
+        lines = [
+            f"sweep {self.name!r} -> {self.output}: {done}/{total} tasks done"
+            + (f"; {len(self.failed)} job(s) failed" if self.failed else "")
+        ]
         width = max([len(r.key) for r in self.records] + [3])
         lines.append(f"  {'job':<{width}}  tasks    result        job id      attempts")
         for r in self.records:
-            lines.append(f"  {r.key:<{width}}  {f'{r.done}/{r.total}':<7}  {r.result:<12}  {r.job_id or '-':<10}  {r.attempts}")
+            lines.append(
+                f"  {r.key:<{width}}  {f'{r.done}/{r.total}':<7}  {r.result:<12}  {r.job_id or '-':<10}  {r.attempts}"
+            )
             if r.result in ("failed", "cancelled"):
                 if r.state or r.error:
                     lines.append(f"      {r.state or ''} {r.error or ''}".rstrip())

@@ -24,7 +24,9 @@ class _BoundedRepr(reprlib.Repr):
     def __init__(self) -> None:
         super().__init__()
         self.maxlevel = 4
-        self.maxtuple = self.maxlist = self.maxarray = self.maxdict = self.maxset = self.maxfrozenset = self.maxdeque = 10
+        self.maxtuple = self.maxlist = self.maxarray = self.maxdict = self.maxset = self.maxfrozenset = (
+            self.maxdeque
+        ) = 10
         self.maxstring = self.maxother = self.maxlong = 200
 
     def repr_str(self, x: str, level: int) -> str:

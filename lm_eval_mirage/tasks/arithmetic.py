@@ -108,7 +108,13 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_spec(operation: object, digits: object, mode: object = "exact", num_problems: object = DEFAULT_NUM_PROBLEMS, seed: object = DEFAULT_SEED) -> ArithSpec:
+def validate_spec(
+    operation: object,
+    digits: object,
+    mode: object = "exact",
+    num_problems: object = DEFAULT_NUM_PROBLEMS,
+    seed: object = DEFAULT_SEED,
+) -> ArithSpec:
     """Check the parameters at the boundary and return a spec; errors name the parameter and what is accepted.
 
     Integers given as strings (``"42"``, as JSON metadata can deliver them) are accepted.

@@ -25,7 +25,7 @@ problem (:func:`held_out_keys`).
 from __future__ import annotations
 
 import random
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from lm_eval_mirage.tasks.demo_data import _as_int
@@ -57,8 +57,6 @@ DEFAULT_SEED = 2024
 _FEWSHOT_POOL = 50
 
 
-
-
 class CarrySpec:
     """Validated arguments of the generator (integers given as strings are accepted: harness metadata).
 
@@ -73,12 +71,16 @@ class CarrySpec:
 
     __slots__ = ("digits", "min_chain", "max_chain")
 
-    def __init__(self, digits: Any = DEFAULT_DIGITS, min_chain: Any = DEFAULT_MIN_CHAIN, max_chain: Any = DEFAULT_MAX_CHAIN) -> None:
+    def __init__(
+        self, digits: Any = DEFAULT_DIGITS, min_chain: Any = DEFAULT_MIN_CHAIN, max_chain: Any = DEFAULT_MAX_CHAIN
+    ) -> None:
         self.digits = _as_int("digits", digits, 2)
         self.min_chain = _as_int("min_chain", min_chain, 1)
         self.max_chain = _as_int("max_chain", max_chain, self.min_chain)
         if self.max_chain > self.digits - 1:
-            raise ValueError(f"max_chain={self.max_chain} must be <= digits - 1 = {self.digits - 1} (the top position never carries)")
+            raise ValueError(
+                f"max_chain={self.max_chain} must be <= digits - 1 = {self.digits - 1} (the top position never carries)"
+            )
 
     @property
     def key(self) -> str:
@@ -95,7 +97,7 @@ def carry_prompt(a: str, b: str) -> str:
     return f"Q: What is {a} plus {b}? A:"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pairs(lo_sum: int, hi_sum: int, nonzero: bool) -> tuple[tuple[int, int], ...]:
     low = 1 if nonzero else 0
     return tuple((x, y) for x in range(low, 10) for y in range(low, 10) if lo_sum <= x + y <= hi_sum)
@@ -158,7 +160,16 @@ def chain_length(a: str, b: str) -> int:
 
 def _doc(index: int, a: str, b: str) -> dict:
     answer = str(int(a) + int(b))
-    return {"id": index, "a": a, "b": b, "op": "add", "op_word": "plus", "answer": answer, "answer_digits": len(answer), "chain": chain_length(a, b)}
+    return {
+        "id": index,
+        "a": a,
+        "b": b,
+        "op": "add",
+        "op_word": "plus",
+        "answer": answer,
+        "answer_digits": len(answer),
+        "chain": chain_length(a, b),
+    }
 
 
 @lru_cache(maxsize=16)
@@ -180,9 +191,12 @@ def _docs(spec_key: tuple[int, int, int], num_problems: int, seed: int) -> tuple
 
 
 def carry_docs(
-    digits: Any = DEFAULT_DIGITS, min_chain: Any = DEFAULT_MIN_CHAIN, max_chain: Any = DEFAULT_MAX_CHAIN,
-    num_problems: Any = DEFAULT_NUM_PROBLEMS, seed: Any = DEFAULT_SEED,
-) -> dict[str, list[dict]]:  # fmt: skip
+    digits: Any = DEFAULT_DIGITS,
+    min_chain: Any = DEFAULT_MIN_CHAIN,
+    max_chain: Any = DEFAULT_MAX_CHAIN,
+    num_problems: Any = DEFAULT_NUM_PROBLEMS,
+    seed: Any = DEFAULT_SEED,
+) -> dict[str, list[dict]]:
     """The ``test`` split (``num_problems`` distinct problems) and the ``train`` few-shot pool (50, disjoint).
 
     Example:
@@ -191,7 +205,11 @@ def carry_docs(
         ([3, 50], True)
     """
     spec = CarrySpec(digits, min_chain, max_chain)
-    test, train = _docs((spec.digits, spec.min_chain, spec.max_chain), _as_int("num_problems", num_problems, 1), _as_int("seed", seed, 0))
+    test, train = _docs(
+        (spec.digits, spec.min_chain, spec.max_chain),
+        _as_int("num_problems", num_problems, 1),
+        _as_int("seed", seed, 0),
+    )
     return {"test": [dict(r) for r in test], "train": [dict(r) for r in train]}
 
 
@@ -202,9 +220,13 @@ def held_out_keys(**kwargs: Any) -> frozenset[tuple[str, str]]:
 
 
 def load_carry(
-    digits: Any = DEFAULT_DIGITS, min_chain: Any = DEFAULT_MIN_CHAIN, max_chain: Any = DEFAULT_MAX_CHAIN,
-    num_problems: Any = DEFAULT_NUM_PROBLEMS, seed: Any = DEFAULT_SEED, **kwargs: Any,
-) -> dict:  # fmt: skip
+    digits: Any = DEFAULT_DIGITS,
+    min_chain: Any = DEFAULT_MIN_CHAIN,
+    max_chain: Any = DEFAULT_MAX_CHAIN,
+    num_problems: Any = DEFAULT_NUM_PROBLEMS,
+    seed: Any = DEFAULT_SEED,
+    **kwargs: Any,
+) -> dict:
     """``custom_dataset`` of ``mirage_control_carry``: the harness passes the task's ``metadata`` and the
     ``--model_args``; keys other than these are ignored."""
     import datasets
@@ -222,5 +244,7 @@ def load_carry_ll(**kwargs: Any) -> dict:
     from lm_eval_mirage.tasks import likelihood
 
     likelihood._model_args.clear()
-    likelihood._model_args.update({k: kwargs[k] for k in ("tokenizer", "pretrained", "revision", "trust_remote_code") if k in kwargs})
+    likelihood._model_args.update(
+        {k: kwargs[k] for k in ("tokenizer", "pretrained", "revision", "trust_remote_code") if k in kwargs}
+    )
     return load_carry(**kwargs)

@@ -49,7 +49,7 @@ class TaskDef:
 def _ll_tag(tag: str) -> str:
     for prefix, new in _LL_TAGS.items():
         if tag == prefix or tag.startswith(prefix + "_"):
-            return new + tag[len(prefix):]
+            return new + tag[len(prefix) :]
     raise ValueError(f"no log-likelihood tag for {tag!r}")
 
 
@@ -61,7 +61,14 @@ def ll_twin(task: TaskDef) -> TaskDef:
         >>> t.name, t.tags
         ('mirage_arith_add_1d_ll', ('mirage_ll_arith', 'mirage_ll_arith_add'))
     """
-    return TaskDef(task.name + LL_SUFFIX, "_arith_ll_yaml", tuple(_ll_tag(t) for t in task.tags), task.operation, task.digits, task.mode)
+    return TaskDef(
+        task.name + LL_SUFFIX,
+        "_arith_ll_yaml",
+        tuple(_ll_tag(t) for t in task.tags),
+        task.operation,
+        task.digits,
+        task.mode,
+    )
 
 
 def task_defs() -> list[TaskDef]:
@@ -69,7 +76,11 @@ def task_defs() -> list[TaskDef]:
     defs = []
     for op in OPERATIONS:
         for n in ARITH_DIGITS:
-            defs.append(TaskDef(f"mirage_arith_{op}_{n}d", "_arith_gen_yaml", ("mirage_arith", f"mirage_arith_{op}"), op, n, "exact"))
+            defs.append(
+                TaskDef(
+                    f"mirage_arith_{op}_{n}d", "_arith_gen_yaml", ("mirage_arith", f"mirage_arith_{op}"), op, n, "exact"
+                )
+            )
     for op, n in PAPER_PRESETS:
         defs.append(TaskDef(f"mirage_paper_{op}_{n}d", "_arith_gen_yaml", ("mirage_paper",), op, n, "range"))
     return defs + [ll_twin(t) for t in defs]

@@ -60,7 +60,10 @@ def _as_int(name: str, value: Any, minimum: int) -> int:
 
 
 def recall_table(
-    num_keys: Any = DEFAULT_NUM_KEYS, digits: Any = DEFAULT_DIGITS, key_length: Any = DEFAULT_KEY_LENGTH, seed: Any = DEFAULT_SEED
+    num_keys: Any = DEFAULT_NUM_KEYS,
+    digits: Any = DEFAULT_DIGITS,
+    key_length: Any = DEFAULT_KEY_LENGTH,
+    seed: Any = DEFAULT_SEED,
 ) -> list[dict]:
     """The table as docs ``{id, key, answer, answer_digits}``: distinct random keys, random codes.
 
@@ -80,7 +83,9 @@ def recall_table(
     key_length = _as_int("key_length", key_length, 1)
     seed = _as_int("seed", seed, 0)
     if num_keys > len(_LETTERS) ** key_length // 2:
-        raise ValueError(f"num_keys={num_keys} is too many for key_length={key_length}: at most {len(_LETTERS) ** key_length // 2}")
+        raise ValueError(
+            f"num_keys={num_keys} is too many for key_length={key_length}: at most {len(_LETTERS) ** key_length // 2}"
+        )
     rows: list[dict] = []
     seen: set[str] = set()
     index = 0

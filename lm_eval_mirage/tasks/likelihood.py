@@ -53,7 +53,9 @@ def load_arith_ll(**kwargs: Any) -> dict:
     backend does not report them (stock ``hf``).
     """
     _model_args.clear()
-    _model_args.update({k: kwargs[k] for k in ("tokenizer", "pretrained", "revision", "trust_remote_code") if k in kwargs})
+    _model_args.update(
+        {k: kwargs[k] for k in ("tokenizer", "pretrained", "revision", "trust_remote_code") if k in kwargs}
+    )
     return load_arith(**kwargs)
 
 
@@ -75,8 +77,12 @@ def process_results(doc: dict, results: Sequence[Any]) -> dict[str, Any]:
     token_logprobs = getattr(resp, "token_logprobs", None)
     length, unit = None, "token"
     if not token_logprobs:
-        length, unit = per_sample.continuation_length(target_text(doc), encoder_from_model_args(_model_args, "mirage _ll task"))
-    return per_sample.loglikelihood_values(float(resp[0]), bool(resp[1]), length=length, unit=unit, token_logprobs=token_logprobs)
+        length, unit = per_sample.continuation_length(
+            target_text(doc), encoder_from_model_args(_model_args, "mirage _ll task")
+        )
+    return per_sample.loglikelihood_values(
+        float(resp[0]), bool(resp[1]), length=length, unit=unit, token_logprobs=token_logprobs
+    )
 
 
 def pooled_token_logprob(items: Sequence[Sequence[float]]) -> float:

@@ -65,8 +65,12 @@ def online_aggregation(name: str) -> Callable[[Sequence[Any]], float]:
         from lm_eval.api.metrics import mean
 
         return mean
-    return {"np_mean": np_mean_aggregation, "ece": ece_aggregation, "ece_equal_width": ece_equal_width_aggregation,
-            "pooled": pooled_token_logprob}[kind]
+    return {
+        "np_mean": np_mean_aggregation,
+        "ece": ece_aggregation,
+        "ece_equal_width": ece_equal_width_aggregation,
+        "pooled": pooled_token_logprob,
+    }[kind]
 
 
 def _computed_by_process_results(*args: Any, **kwargs: Any) -> float:
@@ -80,4 +84,6 @@ def register() -> None:
 
     for name, spec in METRICS.items():
         if spec.output_type != "generate_until" and metric_registry.get(name, None) is None:
-            register_metric(metric=name, higher_is_better=spec.higher_is_better, output_type=spec.output_type, aggregation="mean")(_computed_by_process_results)
+            register_metric(
+                metric=name, higher_is_better=spec.higher_is_better, output_type=spec.output_type, aggregation="mean"
+            )(_computed_by_process_results)

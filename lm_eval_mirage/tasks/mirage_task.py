@@ -95,13 +95,18 @@ class MirageTask(ConfigurableTask):
         gold = self.doc_to_text(doc) if self.multiple_input else self.doc_to_target(doc)
         if isinstance(gold, str):
             gold = choices.index(gold) if gold in choices else None
-        ok = (lambda g: isinstance(g, int) and not isinstance(g, bool) and 0 <= g < len(choices))
+        ok = lambda g: isinstance(g, int) and not isinstance(g, bool) and 0 <= g < len(choices)
         if isinstance(gold, list):
             gold = gold if gold and all(ok(g) for g in gold) else None
         elif not ok(gold):
             gold = None
         if gold is None:
-            logger.warning("%s: gold answer of doc %r is not among its %d choices; its continuous metrics are NaN", self.config.task, doc, len(choices))
+            logger.warning(
+                "%s: gold answer of doc %r is not among its %d choices; its continuous metrics are NaN",
+                self.config.task,
+                doc,
+                len(choices),
+            )
         return per_sample.choice_values(gold, lls)
 
     def _loglikelihood_values(self, doc: dict, results: Sequence[Any]) -> dict[str, Any]:
@@ -111,7 +116,9 @@ class MirageTask(ConfigurableTask):
         if not token_logprobs:
             # The continuation the harness scored: construct_requests sends doc_to_target alone.
             length, unit = per_sample.continuation_length(str(self.doc_to_target(doc)), self._encoder())
-        return per_sample.loglikelihood_values(float(resp[0]), bool(resp[1]), length=length, unit=unit, token_logprobs=token_logprobs)
+        return per_sample.loglikelihood_values(
+            float(resp[0]), bool(resp[1]), length=length, unit=unit, token_logprobs=token_logprobs
+        )
 
     def _generation_values(self, doc: dict, results: Sequence[Any], wanted: list[str]) -> dict[str, Any]:
         gold = self.doc_to_target(doc)
@@ -125,5 +132,8 @@ class MirageTask(ConfigurableTask):
             # the options the harness passes the adapter: the metric_list entry's other keys
             kwargs = {k: v for k, v in entries[name].items() if k not in _METRIC_LIST_KEYS}
             adapter = GENERATION_METRICS[name][0]
-            fns[name] = ((lambda t, o, f=adapter, kw=kwargs: f(references=[t], predictions=[o], **kw)), METRICS[name].higher_is_better)
+            fns[name] = (
+                (lambda t, o, f=adapter, kw=kwargs: f(references=[t], predictions=[o], **kw)),
+                METRICS[name].higher_is_better,
+            )
         return per_sample.generation_values(golds, str(output), fns)

@@ -66,7 +66,9 @@ def _fraction(value: Any) -> float:
 
 
 @lru_cache(maxsize=16)
-def _split(modulus: int, train_fraction: float, seed: int) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+def _split(
+    modulus: int, train_fraction: float, seed: int
+) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
     pairs = [(a, b) for a in range(modulus) for b in range(modulus)]
     random.Random(f"mirage-modadd|{MODADD_DATA_VERSION}|{modulus}|{seed}").shuffle(pairs)
     cut = round(train_fraction * len(pairs))
@@ -75,7 +77,9 @@ def _split(modulus: int, train_fraction: float, seed: int) -> tuple[tuple[tuple[
     return tuple(pairs[:cut]), tuple(pairs[cut:])
 
 
-def modadd_split(modulus: Any = DEFAULT_MODULUS, train_fraction: Any = DEFAULT_TRAIN_FRACTION, seed: Any = DEFAULT_SEED) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+def modadd_split(
+    modulus: Any = DEFAULT_MODULUS, train_fraction: Any = DEFAULT_TRAIN_FRACTION, seed: Any = DEFAULT_SEED
+) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
     """``(training pairs, test pairs)``: a keyed shuffle of all ``modulus ** 2`` pairs, cut at ``train_fraction``.
 
     Integers given as strings are accepted (harness ``--metadata``).
@@ -97,13 +101,23 @@ def modadd_split(modulus: Any = DEFAULT_MODULUS, train_fraction: Any = DEFAULT_T
 
 def _doc(index: int, a: int, b: int, modulus: int) -> dict:
     answer = str((a + b) % modulus)
-    return {"id": index, "a": a, "b": b, "modulus": modulus, "op": "add", "answer": answer, "answer_digits": len(answer)}
+    return {
+        "id": index,
+        "a": a,
+        "b": b,
+        "modulus": modulus,
+        "op": "add",
+        "answer": answer,
+        "answer_digits": len(answer),
+    }
 
 
 def modadd_docs(
-    modulus: Any = DEFAULT_MODULUS, train_fraction: Any = DEFAULT_TRAIN_FRACTION, seed: Any = DEFAULT_SEED,
+    modulus: Any = DEFAULT_MODULUS,
+    train_fraction: Any = DEFAULT_TRAIN_FRACTION,
+    seed: Any = DEFAULT_SEED,
     num_problems: Any = None,
-) -> dict[str, list[dict]]:  # fmt: skip
+) -> dict[str, list[dict]]:
     """The ``test`` split (held-out pairs, the first ``num_problems`` of them; default all) and the ``train``
     split (the training pairs: the few-shot pool).
 
@@ -123,9 +137,12 @@ def modadd_docs(
 
 
 def load_modadd(
-    modulus: Any = DEFAULT_MODULUS, train_fraction: Any = DEFAULT_TRAIN_FRACTION, seed: Any = DEFAULT_SEED,
-    num_problems: Any = None, **kwargs: Any,
-) -> dict:  # fmt: skip
+    modulus: Any = DEFAULT_MODULUS,
+    train_fraction: Any = DEFAULT_TRAIN_FRACTION,
+    seed: Any = DEFAULT_SEED,
+    num_problems: Any = None,
+    **kwargs: Any,
+) -> dict:
     """``custom_dataset`` of ``mirage_control_modadd``: the harness passes the task's ``metadata`` and the
     ``--model_args``; keys other than these are ignored."""
     import datasets
@@ -140,5 +157,7 @@ def load_modadd_ll(**kwargs: Any) -> dict:
     from lm_eval_mirage.tasks import likelihood
 
     likelihood._model_args.clear()
-    likelihood._model_args.update({k: kwargs[k] for k in ("tokenizer", "pretrained", "revision", "trust_remote_code") if k in kwargs})
+    likelihood._model_args.update(
+        {k: kwargs[k] for k in ("tokenizer", "pretrained", "revision", "trust_remote_code") if k in kwargs}
+    )
     return load_modadd(**kwargs)

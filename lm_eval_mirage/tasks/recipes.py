@@ -113,7 +113,9 @@ def leaf_tasks(task_manager: Any, names: Sequence[str]) -> tuple[list[str], list
     return list(out), unreached
 
 
-def write_recipes(folder: Path, task_manager: Any, names: Sequence[str], metrics: Sequence[str]) -> dict[str, list[str]]:
+def write_recipes(
+    folder: Path, task_manager: Any, names: Sequence[str], metrics: Sequence[str]
+) -> dict[str, list[str]]:
     """Write a recipe for every task ``names`` reach into ``folder``; returns task -> skipped metrics.
 
     Tasks that cannot take the metrics (inline group members, Python task classes, ``task_list`` files)
@@ -122,7 +124,9 @@ def write_recipes(folder: Path, task_manager: Any, names: Sequence[str], metrics
     check_metric_names(metrics)
     tasks, unreached = leaf_tasks(task_manager, names)
     for item in unreached:
-        logger.warning("--add_metrics cannot reach %s: it has no task file of its own; it runs without the added metrics", item)
+        logger.warning(
+            "--add_metrics cannot reach %s: it has no task file of its own; it runs without the added metrics", item
+        )
     skipped_by_task: dict[str, list[str]] = {}
     for i, task in enumerate(tasks):
         entry = task_manager.task_index[task]
@@ -134,9 +138,16 @@ def write_recipes(folder: Path, task_manager: Any, names: Sequence[str], metrics
         metric_list, skipped = augment_metric_list(cfg, metrics)
         if skipped:
             skipped_by_task[task] = skipped
-            logger.warning("%s (%s): --add_metrics skips %s (they apply to other output types)", task, cfg.get("output_type", "generate_until"), ", ".join(skipped))
+            logger.warning(
+                "%s (%s): --add_metrics skips %s (they apply to other output types)",
+                task,
+                cfg.get("output_type", "generate_until"),
+                ", ".join(skipped),
+            )
         if metric_list is not None:
-            (folder / f"recipe_{i:05d}.yaml").write_text(recipe_text(Path(entry.yaml_path).resolve(), task, metric_list), encoding="utf-8")
+            (folder / f"recipe_{i:05d}.yaml").write_text(
+                recipe_text(Path(entry.yaml_path).resolve(), task, metric_list), encoding="utf-8"
+            )
     return skipped_by_task
 
 
@@ -162,16 +173,27 @@ def with_metrics(task: str, metrics: Sequence[str], task_manager: Any = None) ->
         kind = "a group or tag, not a single task" if task in tm.all_tasks else "not a registered task"
         raise KeyError(f"{task!r} is {kind}; with_metrics takes one task name (expand groups and tags first)")
     entry = tm.task_index[task]
-    cfg = copy.deepcopy(load_yaml(entry.yaml_path, resolve_func=True)) if entry.yaml_path else copy.deepcopy(entry.cfg or {})
+    cfg = (
+        copy.deepcopy(load_yaml(entry.yaml_path, resolve_func=True))
+        if entry.yaml_path
+        else copy.deepcopy(entry.cfg or {})
+    )
     for key in ("tag", "group", "task_list"):
         cfg.pop(key, None)
     metric_list, skipped = augment_metric_list(cfg, metrics)
     if skipped:
-        logger.warning("%s (%s): skipping metrics that do not apply to this output type: %s", task, cfg.get("output_type"), ", ".join(skipped))
+        logger.warning(
+            "%s (%s): skipping metrics that do not apply to this output type: %s",
+            task,
+            cfg.get("output_type"),
+            ", ".join(skipped),
+        )
     if metric_list is None:
         return cfg
     if "class" in cfg:
-        raise ValueError(f"task {task!r} is a Python task class ({cfg['class']!r}); the plugin can add metrics only to ConfigurableTask-based tasks")
+        raise ValueError(
+            f"task {task!r} is a Python task class ({cfg['class']!r}); the plugin can add metrics only to ConfigurableTask-based tasks"
+        )
     cfg["metric_list"] = metric_list
     cfg["class"] = MirageTask
     if getattr(tm, "metadata", None):

@@ -44,7 +44,9 @@ def encoder_from_model_args(args: Mapping[str, Any] | None, where: str) -> Calla
     except Exception as exc:  # an API backend's model name, an unreachable hub: fall back, loudly
         if name not in _warned:
             _warned.add(name)
-            logger.warning("%s: cannot load tokenizer %r (%s); per-token metrics fall back to characters", where, name, exc)
+            logger.warning(
+                "%s: cannot load tokenizer %r (%s); per-token metrics fall back to characters", where, name, exc
+            )
         return None
     return lambda text: tok.encode(text, add_special_tokens=False)
 

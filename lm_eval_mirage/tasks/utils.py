@@ -34,6 +34,11 @@ def load_arith(
         logger.warning(
             "%s %d-digit (%s): only %d distinct problems exist outside the few-shot pool; the test split "
             "holds all %d of them (num_problems=%d)",
-            spec.operation, spec.digits, spec.mode, len(docs["test"]), len(docs["test"]), spec.num_problems,
+            spec.operation,
+            spec.digits,
+            spec.mode,
+            len(docs["test"]),
+            len(docs["test"]),
+            spec.num_problems,
         )
     return {split: datasets.Dataset.from_list(rows) for split, rows in docs.items()}

@@ -151,9 +151,14 @@ def run_experiment(config: VisionConfig = VisionConfig(), *, progress: bool = Tr
 
             start = time.perf_counter()
             model = train_autoencoder(
-                split.train, width, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-                seed=config.seed, on_epoch=on_epoch,
-            )  # fmt: skip
+                split.train,
+                width,
+                epochs=config.epochs,
+                batch_size=config.batch_size,
+                lr=config.lr,
+                seed=config.seed,
+                on_epoch=on_epoch,
+            )
             seconds = time.perf_counter() - start
             models.append(
                 TrainedAutoencoder(

@@ -97,10 +97,19 @@ def write_vision_report(
     table = results_table(run)
     samples = samples_table(run)
     report = write_report(
-        table, out, samples=samples, title=REPORT_TITLE, notes=vision_notes(run), x_label="parameters",
-        plots=plots, formats=formats, n_boot=n_boot, seed=run.config.seed, progress=progress,
+        table,
+        out,
+        samples=samples,
+        title=REPORT_TITLE,
+        notes=vision_notes(run),
+        x_label="parameters",
+        plots=plots,
+        formats=formats,
+        n_boot=n_boot,
+        seed=run.config.seed,
+        progress=progress,
         threshold_factor=DEFAULT_THRESHOLD_FACTOR if threshold_factor is None else threshold_factor,
-    )  # fmt: skip
+    )
     with atomic_path(out / "samples.csv") as tmp:
         samples.to_csv(tmp, index=False, float_format="%.8g")  # 8 digits: exact for the 0/1 values, ample for the rest
     report.files["samples.csv"] = out / "samples.csv"
@@ -143,13 +152,13 @@ def run_record(run: VisionRun, report: Report | None = None) -> dict:
                 "final_train_loss": m.final_train_loss,
             }
             for m in run.models
-        ],  # fmt: skip
+        ],
         "versions": {
             "python": platform.python_version(),
             "numpy": numpy.__version__,
             "torch": torch.__version__,
             "scikit-learn": sklearn_version,
-        },  # fmt: skip
+        },
     }
     if report is not None and len(report.scores):
         from lm_eval_mirage.analysis.output import to_json_records

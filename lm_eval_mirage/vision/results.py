@@ -126,13 +126,24 @@ def results_table(run: VisionRun) -> pd.DataFrame:
         for v in views:
             rows.append(
                 {
-                    "family": FAMILY, "series": SERIES, "model": model.name, "x": float(model.params),
-                    "params": float(model.params), "params_source": "counted", "task": TASK, "metric": v.metric,
-                    "value": v.value, "stderr": v.stderr, "n": float(v.per_image.size),
-                    "higher_is_better": v.higher_is_better, "kind": v.kind, "width": model.width,
-                    "train_seconds": model.train_seconds, "final_train_loss": model.final_train_loss,
+                    "family": FAMILY,
+                    "series": SERIES,
+                    "model": model.name,
+                    "x": float(model.params),
+                    "params": float(model.params),
+                    "params_source": "counted",
+                    "task": TASK,
+                    "metric": v.metric,
+                    "value": v.value,
+                    "stderr": v.stderr,
+                    "n": float(v.per_image.size),
+                    "higher_is_better": v.higher_is_better,
+                    "kind": v.kind,
+                    "width": model.width,
+                    "train_seconds": model.train_seconds,
+                    "final_train_loss": model.final_train_loss,
                 }
-            )  # fmt: skip
+            )
     return pd.DataFrame(rows)
 
 
@@ -148,9 +159,14 @@ def samples_table(run: VisionRun) -> pd.DataFrame:
             frames.append(
                 pd.DataFrame(
                     {
-                        "model": model.name, "task": TASK, "metric": v.metric, "filter": "none",
-                        "doc_id": np.arange(n), "target_digits": np.nan, "value": v.per_image,
+                        "model": model.name,
+                        "task": TASK,
+                        "metric": v.metric,
+                        "filter": "none",
+                        "doc_id": np.arange(n),
+                        "target_digits": np.nan,
+                        "value": v.per_image,
                     }
                 )
-            )  # fmt: skip
+            )
     return pd.concat(frames, ignore_index=True)

@@ -13,9 +13,15 @@ import pandas as pd
 PYTHIA_DATA = Path(__file__).parents[1] / "data" / "pythia-v1"
 #: Total parameters quoted in SCIENCE.md (Pythia paper); folder size -> count.
 PYTHIA_PARAMS = {
-    "70m": 70_426_624, "160m": 162_322_944, "410m": 405_334_016, "1b-bf16": 1_011_781_632,
-    "1.4b": 1_414_647_808, "2.8b": 2_775_208_960, "6.9b": 6_857_302_016, "12b": 11_846_072_320,
-}  # fmt: skip
+    "70m": 70_426_624,
+    "160m": 162_322_944,
+    "410m": 405_334_016,
+    "1b-bf16": 1_011_781_632,
+    "1.4b": 1_414_647_808,
+    "2.8b": 2_775_208_960,
+    "6.9b": 6_857_302_016,
+    "12b": 11_846_072_320,
+}
 
 
 def _rows(path: Path, model: str, x: float, series: str) -> list[dict]:
@@ -25,8 +31,19 @@ def _rows(path: Path, model: str, x: float, series: str) -> list[dict]:
         for key, value in res.items():
             if key.endswith("_stderr"):
                 continue
-            rows.append({"model": model, "x": x, "series": series, "family": "pythia", "task": task, "metric": key,
-                         "value": value, "stderr": res.get(f"{key}_stderr"), "higher_is_better": None})  # fmt: skip
+            rows.append(
+                {
+                    "model": model,
+                    "x": x,
+                    "series": series,
+                    "family": "pythia",
+                    "task": task,
+                    "metric": key,
+                    "value": value,
+                    "stderr": res.get(f"{key}_stderr"),
+                    "higher_is_better": None,
+                }
+            )
     return rows
 
 

@@ -69,5 +69,6 @@ def write_run():
 
     return write
 
+
 #: EleutherAI's published results in the 2023 layout (see its README): any file name, string model_args.
 PYTHIA_2023 = DATA / "pythia_2023"

@@ -16,7 +16,9 @@ def _curves(seed: int = 5) -> list[tuple]:
     for n in (7, 40, 40, 333, 1000, 2000):
         for m in (2, 3, 5, 16):
             binary = rng.random() < 0.5
-            arrays = [(rng.random(n) < rng.random()).astype(float) if binary else rng.normal(size=n) * 3 for _ in range(m)]
+            arrays = [
+                (rng.random(n) < rng.random()).astype(float) if binary else rng.normal(size=n) * 3 for _ in range(m)
+            ]
             curves.append((arrays, bool(rng.integers(2)), True))
     curves.append(([rng.random(10), rng.random(12)], True, None))  # unequal sizes: unpaired
     curves.append(([rng.random(10), np.r_[rng.random(9), np.nan]], False, False))  # a NaN: unpaired

@@ -80,8 +80,13 @@ def test_model_args_parsing():
 
 def test_checkpoints_steps_tokens_and_flops(tmp_path, write_run):
     for step in (1000, 8000, 64000):
-        write_run(tmp_path, "EleutherAI/pythia-160m", {"t": {"exact_match,none": step / 1e5}}, stamp=f"s{step}",
-                  model_args=f"pretrained=EleutherAI/pythia-160m,revision=step{step}")  # fmt: skip
+        write_run(
+            tmp_path,
+            "EleutherAI/pythia-160m",
+            {"t": {"exact_match,none": step / 1e5}},
+            stamp=f"s{step}",
+            model_args=f"pretrained=EleutherAI/pythia-160m,revision=step{step}",
+        )
     by_params = load([tmp_path], progress=False)
     m = by_params.models.set_index("model")
     assert list(m.index) == [f"EleutherAI/pythia-160m@step{s}" for s in (1000, 8000, 64000)]
@@ -173,8 +178,13 @@ def test_missing_metrics_and_nan_values_are_kept_as_they_are(tmp_path, write_run
 
 def test_old_harness_format(tmp_path, write_run):
     # 0.3-style: keys without filters, "acc_stderr", string model_args, no model_name / versions / n-samples.
-    write_run(tmp_path, "ignored", {"arc": {"acc": 0.25, "acc_stderr": 0.01}}, model_args="pretrained=gpt2",
-              drop=("model_name", "lm_eval_version", "n-samples", "higher_is_better"))  # fmt: skip
+    write_run(
+        tmp_path,
+        "ignored",
+        {"arc": {"acc": 0.25, "acc_stderr": 0.01}},
+        model_args="pretrained=gpt2",
+        drop=("model_name", "lm_eval_version", "n-samples", "higher_is_better"),
+    )
     found = load([tmp_path], progress=False)
     row = found.table.iloc[0]
     assert (row["model"], row["metric"], row["filter"], row["value"], row["stderr"]) == (
@@ -226,13 +236,19 @@ def test_sweep_params_json_gives_sizes_and_dot_folders_are_skipped(tmp_path):
 
     from lm_eval_mirage.analysis.collect import find_results_files, load, sweep_params
 
-    good = {"results": {"mirage_arith_add_2d": {"exact_match,parsed": 0.5, "alias": "mirage_arith_add_2d"}},
-            "config": {"model_args": "pretrained=/models/m1"}, "model_name": "/models/m1", "date": 1.0}
+    good = {
+        "results": {"mirage_arith_add_2d": {"exact_match,parsed": 0.5, "alias": "mirage_arith_add_2d"}},
+        "config": {"model_args": "pretrained=/models/m1"},
+        "model_name": "/models/m1",
+        "date": 1.0,
+    }
     (tmp_path / "__models__m1").mkdir()
     (tmp_path / "__models__m1" / "results_2026.json").write_text(_json.dumps(good))
     (tmp_path / ".sweep" / "staging").mkdir(parents=True)
     (tmp_path / ".sweep" / "staging" / "results_x.json").write_text("{ torn")
-    (tmp_path / "params.json").write_text(_json.dumps({"__models__m1": {"name": "m1", "params": 1234}, "other": {"params": None}}))
+    (tmp_path / "params.json").write_text(
+        _json.dumps({"__models__m1": {"name": "m1", "params": 1234}, "other": {"params": None}})
+    )
     assert [f.name for f in find_results_files([tmp_path])] == ["results_2026.json"]
     assert sweep_params([tmp_path]) == {"__models__m1": 1234.0}
     table = load([tmp_path], samples=False, progress=False).table
@@ -247,17 +263,29 @@ def test_old_layout_published_files_are_read_by_content():
     m = found.models.set_index("model")
     assert sorted(m.index) == sorted(
         f"EleutherAI/pythia-v1.1-{name} ({shots}-shot)"
-        for name, shots in [("70m@step143000", 0), ("70m@step143000", 5), ("160m@step143000", 0),
-                            ("160m@step143000", 5), ("160m@step1000", 0)]
-    )  # fmt: skip
+        for name, shots in [
+            ("70m@step143000", 0),
+            ("70m@step143000", 5),
+            ("160m@step143000", 0),
+            ("160m@step143000", 5),
+            ("160m@step1000", 0),
+        ]
+    )
     assert m.loc["EleutherAI/pythia-v1.1-160m@step1000 (0-shot)", "step"] == 1000
     assert m["num_fewshot"].to_dict()["EleutherAI/pythia-v1.1-70m@step143000 (5-shot)"] == 5
     assert not [msg for msg in found.messages if msg.startswith("duplicate")]  # 0- and 5-shot are two series
     t = found.table
     lam = t[(t.task == "lambada_openai") & (t.metric == "acc")].set_index("model")
-    raw = json.loads((PYTHIA_2023 / "pythia-70m/zero-shot/70m_step143000.json").read_text())["results"]["lambada_openai"]
+    raw = json.loads((PYTHIA_2023 / "pythia-70m/zero-shot/70m_step143000.json").read_text())["results"][
+        "lambada_openai"
+    ]
     row = lam.loc["EleutherAI/pythia-v1.1-70m@step143000 (0-shot)"]
-    assert (row["value"], row["stderr"], row["num_fewshot"], row["filter"]) == (raw["acc"], raw["acc_stderr"], 0, "none")
+    assert (row["value"], row["stderr"], row["num_fewshot"], row["filter"]) == (
+        raw["acc"],
+        raw["acc_stderr"],
+        0,
+        "none",
+    )
     assert lam.loc["EleutherAI/pythia-v1.1-70m@step143000 (5-shot)", "series"].endswith("(5-shot)")
     assert lam["series"].nunique() == 3  # final step 0-shot, final step 5-shot, step 1000
     assert t["stderr"].notna().all()  # every published value carries its _stderr
@@ -265,8 +293,12 @@ def test_old_layout_published_files_are_read_by_content():
 
 def test_today_layout_stderr_n_and_num_fewshot_columns():
     t = load([REAL_GEN], progress=False).table
-    row = t[(t.task == "mirage_arith_add_2d") & (t.metric == "token_edit_distance") & (t["filter"] == "parsed")
-            & (t.split == "all")].iloc[0]  # fmt: skip
+    row = t[
+        (t.task == "mirage_arith_add_2d")
+        & (t.metric == "token_edit_distance")
+        & (t["filter"] == "parsed")
+        & (t.split == "all")
+    ].iloc[0]
     assert (row["stderr"], row["n"], row["num_fewshot"]) == (pytest.approx(0.2236068), 6, 2)
     assert "(2-shot)" not in row["model"]  # one n-shot in the collection: labels stay plain
 
@@ -285,8 +317,13 @@ def test_folders_are_read_by_content_and_unreadable_json_is_named(tmp_path, writ
 
 
 def test_higher_is_better_must_be_a_boolean(tmp_path, write_run):
-    write_run(tmp_path, "org/a", {"t": {"acc,none": 0.1, "token_edit_distance,none": 3.0}}, num_params=10,
-              higher_is_better={"t": {"acc": "false", "token_edit_distance": "true"}})  # fmt: skip
+    write_run(
+        tmp_path,
+        "org/a",
+        {"t": {"acc,none": 0.1, "token_edit_distance,none": 3.0}},
+        num_params=10,
+        higher_is_better={"t": {"acc": "false", "token_edit_distance": "true"}},
+    )
     found = load([tmp_path], progress=False)
     hib = found.table.set_index("metric")["higher_is_better"]
     assert bool(hib["acc"]) is True and bool(hib["token_edit_distance"]) is False  # from the names, not the strings
@@ -294,7 +331,9 @@ def test_higher_is_better_must_be_a_boolean(tmp_path, write_run):
 
 
 def test_unsafe_task_names_are_refused_with_file_and_task(tmp_path, write_run):
-    run = write_run(tmp_path, "org/a", {"x/../../../escaped": {"acc,none": 0.1}, "ok": {"acc,none": 0.2}}, num_params=10)
+    run = write_run(
+        tmp_path, "org/a", {"x/../../../escaped": {"acc,none": 0.1}, "ok": {"acc,none": 0.2}}, num_params=10
+    )
     found = load([tmp_path], progress=False)
     assert set(found.table["task"]) == {"ok"} and found.skipped == 1
     assert any(str(run) in m and "'x/../../../escaped' refused" in m for m in found.messages)

@@ -13,9 +13,15 @@ from lm_eval_mirage.analysis.families import (
 
 # Total parameters quoted in SCIENCE.md (from the Pythia paper).
 PYTHIA = {
-    "70m": 70_426_624, "160m": 162_322_944, "410m": 405_334_016, "1b": 1_011_781_632, "1.4b": 1_414_647_808,
-    "2.8b": 2_775_208_960, "6.9b": 6_857_302_016, "12b": 11_846_072_320,
-}  # fmt: skip
+    "70m": 70_426_624,
+    "160m": 162_322_944,
+    "410m": 405_334_016,
+    "1b": 1_011_781_632,
+    "1.4b": 1_414_647_808,
+    "2.8b": 2_775_208_960,
+    "6.9b": 6_857_302_016,
+    "12b": 11_846_072_320,
+}
 
 
 @pytest.mark.parametrize("size, params", PYTHIA.items())

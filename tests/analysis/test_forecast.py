@@ -87,8 +87,12 @@ def test_likelihood_forecast_is_exact_without_noise(exact):
     sd = math.sqrt(row.predicted * (1 - row.predicted) / 200)
     assert row.high - row.low == pytest.approx(4 * sd, rel=0.25)
     # by answer length: each split predicted with its own length
-    split = result.table[(result.table["method"] == "likelihood") & (result.table["split"] == "digits=6")
-                         & (result.table["metric"] == "exact_match") & (result.table["model"] == "sim/e")].iloc[0]  # fmt: skip
+    split = result.table[
+        (result.table["method"] == "likelihood")
+        & (result.table["split"] == "digits=6")
+        & (result.table["metric"] == "exact_match")
+        & (result.table["model"] == "sim/e")
+    ].iloc[0]
     assert split.predicted == pytest.approx(_truth(2.56e10, (6,))[0], rel=1e-9)
 
 
@@ -104,7 +108,12 @@ def test_emergence_size_is_the_true_crossing(exact, noisy):
 
 def test_trend_of_exact_match_misses_the_jump_the_likelihood_path_sees(noisy):
     t = forecast(noisy.table, noisy.samples, holdout=2, n_boot=300).table
-    sel = t[(t["task"] == "mirage_arith_mul_3d") & (t["metric"] == "exact_match") & (t["split"] == "all") & (t["model"] == "sim/e")]
+    sel = t[
+        (t["task"] == "mirage_arith_mul_3d")
+        & (t["metric"] == "exact_match")
+        & (t["split"] == "all")
+        & (t["model"] == "sim/e")
+    ]
     trend, ll = sel[sel["method"] == "trend"].iloc[0], sel[sel["method"] == "likelihood"].iloc[0]
     assert ll.covered and ll.low > 0.05
     assert abs(ll.predicted - ll.observed) < abs(trend.predicted - trend.observed) / 2

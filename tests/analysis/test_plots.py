@@ -52,8 +52,18 @@ def table() -> pd.DataFrame:
             {"model": model, "x": n, "task": "t_ll", "metric": "target_tokens", "value": 5.0},
         ]
         for digits in (4, 6):
-            rows.append({"model": model, "x": n, "task": "t", "metric": "exact_match", "filter": "parsed", "value": pi**digits,
-                         "split": f"digits={digits}", "target_digits": digits})  # fmt: skip
+            rows.append(
+                {
+                    "model": model,
+                    "x": n,
+                    "task": "t",
+                    "metric": "exact_match",
+                    "filter": "parsed",
+                    "value": pi**digits,
+                    "split": f"digits={digits}",
+                    "target_digits": digits,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -86,7 +96,11 @@ def test_log_view_draws_the_resolution_floor_and_zeros_on_it():
 def test_side_by_side_puts_discontinuous_first_and_adds_the_log_view():
     axes = plots.plot_side_by_side(table(), "t")
     titles = [ax.get_title() for ax in axes.flat if ax.get_visible()]
-    assert titles == ["exact_match [parsed]", "token_edit_distance [parsed]\nlower is better", "exact_match [parsed] - log y"]
+    assert titles == [
+        "exact_match [parsed]",
+        "token_edit_distance [parsed]\nlower is better",
+        "exact_match [parsed] - log y",
+    ]
     fig = axes.flat[0].figure
     assert [ax.get_legend() for ax in axes.flat] == [None] * axes.size and len(fig.legends) == 1  # one, below
     fig, given = plt.subplots(1, 2)
@@ -217,20 +231,41 @@ def assert_readable(fig) -> None:
         )
     for i, (a, box_a) in enumerate(boxes):
         for b, box_b in boxes[i + 1 :]:
-            overlap = min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0), min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0)
+            overlap = (
+                min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0),
+                min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0),
+            )
             assert min(overlap) <= 0.5, f"{a!r} overlaps {b!r}: {box_a} and {box_b}"
 
 
 def wide_table(n_metrics: int, sizes) -> pd.DataFrame:
-    names = ["exact_match", "target_prob", "token_edit_distance", "normalized_edit_distance", "per_token_logprob",
-             "per_token_prob", "digit_accuracy", "brier_score"][:n_metrics]  # fmt: skip
+    names = [
+        "exact_match",
+        "target_prob",
+        "token_edit_distance",
+        "normalized_edit_distance",
+        "per_token_logprob",
+        "per_token_prob",
+        "digit_accuracy",
+        "brier_score",
+    ][:n_metrics]
     rows = []
     for i, n in enumerate(sizes):
         for j, metric in enumerate(names):
             value = [0.0] * (len(sizes) - 2) + [0.3, 0.9] if metric == "exact_match" else -10 + i * (j + 1) * 7.5
             value = value[i] if isinstance(value, list) else value
-            rows.append({"model": f"m{i}", "x": n, "task": LONG_TASK, "metric": metric, "value": value, "n": 200,
-                         "family": LONG_SERIES, "stderr": 0.01})  # fmt: skip
+            rows.append(
+                {
+                    "model": f"m{i}",
+                    "x": n,
+                    "task": LONG_TASK,
+                    "metric": metric,
+                    "value": value,
+                    "n": 200,
+                    "family": LONG_SERIES,
+                    "stderr": 0.01,
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -30,15 +30,27 @@ def strict_json(text: str):
 
 def test_report_for_a_table_without_harness_files(tmp_path):
     import matplotlib  # noqa: F401 - in the test extra: a missing one must fail, not skip
+
     df = vision_table().assign(family="autoencoders")
     df.attrs["messages"] = ["widths 256 and 512 still training"]
-    report = write_report(df, tmp_path, title="Vision mirage", notes={"autoencoders": "SIMULATION", "": "toy data"},
-                          x_label="width", n_boot=50, progress=False)  # fmt: skip
+    report = write_report(
+        df,
+        tmp_path,
+        title="Vision mirage",
+        notes={"autoencoders": "SIMULATION", "": "toy data"},
+        x_label="width",
+        n_boot=50,
+        progress=False,
+    )
     names = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
     assert {"table.csv", "table.json", "emergence.csv", "emergence.json", "report.md", "report.html"} <= names
     assert "fits.csv" not in names  # no per-token log-likelihood: nothing to fit
     pngs = sorted(n for n in names if n.endswith(".png"))
-    assert pngs == ["figures/autoencoders__headline.png", "figures/mnist__emergence.png", "figures/mnist__side_by_side.png"]
+    assert pngs == [
+        "figures/autoencoders__headline.png",
+        "figures/mnist__emergence.png",
+        "figures/mnist__side_by_side.png",
+    ]
     assert {n.replace(".png", ".svg") for n in pngs} <= names
     assert not any(n.split("/")[-1].startswith(".") for n in names)  # no temporary files left
 
@@ -94,6 +106,7 @@ def test_without_plots_and_with_one_model(tmp_path):
 
 def test_svg_only_is_inlined(tmp_path):
     import matplotlib  # noqa: F401 - in the test extra: a missing one must fail, not skip
+
     write_report(vision_table(), tmp_path, formats=["svg"], progress=False)
     page = (tmp_path / "report.html").read_text()
     assert page.count("<svg") == 3 and "data:image/png" not in page  # headline, side by side, scores
@@ -138,29 +151,68 @@ def _scores(rows):
 @pytest.mark.parametrize(
     "rows, expected",
     [
-        ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": 9.0, "verdict": "emergent"},
-          {"metric": "ted", "kind": "continuous", "emergence_score": 3.0, "verdict": "smooth"}],
-         "f: looks emergent under exact_match (ES 9.00) but changes smoothly under ted (ES 3.00): consistent with a metric-induced mirage."),
-        ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": 9.0, "verdict": "emergent"},
-          {"metric": "ted", "kind": "continuous", "emergence_score": 8.0, "verdict": "emergent"}],
-         "f: looks emergent under continuous metric(s) ted (ES 8.00) as well as exact_match (ES 9.00); the jump is not explained by the choice of metric alone."),
-        ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": float("inf"), "verdict": "emergent"}],
-         "f: looks emergent under exact_match (ES inf); no smooth continuous metric to compare with."),
-        ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": 2.0, "verdict": "smooth"},
-          {"metric": "acc", "kind": "discontinuous", "emergence_score": 7.0, "verdict": "uncertain"}],
-         "f: possibly emergent under acc (ES 7.00) (score above the threshold, but the bootstrap interval reaches below it); smooth under exact_match (ES 2.00)."),
-        ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": 2.0, "verdict": "smooth"},
-          {"metric": "ted", "kind": "continuous", "emergence_score": 3.0, "verdict": "flat"}],
-         "f: no metric looks emergent (exact_match (ES 2.00), ted (ES 3.00))."),
-        ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": 9.0, "verdict": "emergent"},
-          {"metric": "acc", "kind": "discontinuous", "emergence_score": 7.0, "verdict": "uncertain"},
-          {"metric": "ted", "kind": "continuous", "emergence_score": 3.0, "verdict": "smooth"}],
-         "f: looks emergent under exact_match (ES 9.00) but changes smoothly under ted (ES 3.00): consistent with a "
-         "metric-induced mirage. Uncertain (bootstrap interval reaches below the threshold): acc (ES 7.00)."),
-        ([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": float("nan"), "verdict": "too few models", "n_models": 2}],
-         "Not judged (fewer than three models with a known scale; models in brackets): f (2)."),
+        (
+            [
+                {"metric": "exact_match", "kind": "discontinuous", "emergence_score": 9.0, "verdict": "emergent"},
+                {"metric": "ted", "kind": "continuous", "emergence_score": 3.0, "verdict": "smooth"},
+            ],
+            "f: looks emergent under exact_match (ES 9.00) but changes smoothly under ted (ES 3.00): consistent with a metric-induced mirage.",
+        ),
+        (
+            [
+                {"metric": "exact_match", "kind": "discontinuous", "emergence_score": 9.0, "verdict": "emergent"},
+                {"metric": "ted", "kind": "continuous", "emergence_score": 8.0, "verdict": "emergent"},
+            ],
+            "f: looks emergent under continuous metric(s) ted (ES 8.00) as well as exact_match (ES 9.00); the jump is not explained by the choice of metric alone.",
+        ),
+        (
+            [
+                {
+                    "metric": "exact_match",
+                    "kind": "discontinuous",
+                    "emergence_score": float("inf"),
+                    "verdict": "emergent",
+                }
+            ],
+            "f: looks emergent under exact_match (ES inf); no smooth continuous metric to compare with.",
+        ),
+        (
+            [
+                {"metric": "exact_match", "kind": "discontinuous", "emergence_score": 2.0, "verdict": "smooth"},
+                {"metric": "acc", "kind": "discontinuous", "emergence_score": 7.0, "verdict": "uncertain"},
+            ],
+            "f: possibly emergent under acc (ES 7.00) (score above the threshold, but the bootstrap interval reaches below it); smooth under exact_match (ES 2.00).",
+        ),
+        (
+            [
+                {"metric": "exact_match", "kind": "discontinuous", "emergence_score": 2.0, "verdict": "smooth"},
+                {"metric": "ted", "kind": "continuous", "emergence_score": 3.0, "verdict": "flat"},
+            ],
+            "f: no metric looks emergent (exact_match (ES 2.00), ted (ES 3.00)).",
+        ),
+        (
+            [
+                {"metric": "exact_match", "kind": "discontinuous", "emergence_score": 9.0, "verdict": "emergent"},
+                {"metric": "acc", "kind": "discontinuous", "emergence_score": 7.0, "verdict": "uncertain"},
+                {"metric": "ted", "kind": "continuous", "emergence_score": 3.0, "verdict": "smooth"},
+            ],
+            "f: looks emergent under exact_match (ES 9.00) but changes smoothly under ted (ES 3.00): consistent with a "
+            "metric-induced mirage. Uncertain (bootstrap interval reaches below the threshold): acc (ES 7.00).",
+        ),
+        (
+            [
+                {
+                    "metric": "exact_match",
+                    "kind": "discontinuous",
+                    "emergence_score": float("nan"),
+                    "verdict": "too few models",
+                    "n_models": 2,
+                }
+            ],
+            "Not judged (fewer than three models with a known scale; models in brackets): f (2).",
+        ),
     ],
-)  # fmt: skip
+)
 def test_summary_sentences(rows, expected):
     assert summarize_task(_scores(rows), "t") == [expected]
 
@@ -169,10 +221,18 @@ def test_summary_reads_the_log_likelihood_twin_with_its_task():
     """A generation task's continuous log-likelihood metrics live in its ``_ll`` twin: a jump that the twin's
     per-token log-prob shows too is not "consistent with a mirage" because the generation task's digit
     accuracy is smooth (the modadd control's seed 0)."""
-    gen = _scores([{"metric": "exact_match", "kind": "discontinuous", "emergence_score": 19.8, "verdict": "emergent"},
-                   {"metric": "digit_accuracy", "kind": "continuous", "emergence_score": 7.2, "verdict": "smooth"}])  # fmt: skip
-    twin = _scores([{"metric": "per_token_logprob", "kind": "continuous", "emergence_score": 19.4, "verdict": "emergent"}]).assign(task="t_ll")
-    other = _scores([{"metric": "per_token_logprob", "kind": "continuous", "emergence_score": 30.0, "verdict": "emergent"}]).assign(task="t_llx")
+    gen = _scores(
+        [
+            {"metric": "exact_match", "kind": "discontinuous", "emergence_score": 19.8, "verdict": "emergent"},
+            {"metric": "digit_accuracy", "kind": "continuous", "emergence_score": 7.2, "verdict": "smooth"},
+        ]
+    )
+    twin = _scores(
+        [{"metric": "per_token_logprob", "kind": "continuous", "emergence_score": 19.4, "verdict": "emergent"}]
+    ).assign(task="t_ll")
+    other = _scores(
+        [{"metric": "per_token_logprob", "kind": "continuous", "emergence_score": 30.0, "verdict": "emergent"}]
+    ).assign(task="t_llx")
     scores = pd.concat([gen, twin, other], ignore_index=True)
     assert summarize_task(scores, "t") == [
         "f: looks emergent under continuous metric(s) per_token_logprob (ES 19.40) as well as exact_match (ES 19.80), "
@@ -186,11 +246,22 @@ def test_summary_reads_the_log_likelihood_twin_with_its_task():
 
 def test_series_of_one_model_are_one_line_and_no_grid_row():
     judged = {"metric": "acc", "kind": "discontinuous", "emergence_score": 2.0, "verdict": "smooth"}
-    one = {"metric": "acc", "kind": "discontinuous", "emergence_score": float("nan"), "verdict": "too few models", "n_models": 1}
-    scores = pd.concat([_scores([judged])] + [_scores([one]).assign(series=f"ckpt{i}") for i in range(5)], ignore_index=True)
+    one = {
+        "metric": "acc",
+        "kind": "discontinuous",
+        "emergence_score": float("nan"),
+        "verdict": "too few models",
+        "n_models": 1,
+    }
+    scores = pd.concat(
+        [_scores([judged])] + [_scores([one]).assign(series=f"ckpt{i}") for i in range(5)], ignore_index=True
+    )
     lines = summarize_task(scores, "t")
     assert lines[0].startswith("f: no metric looks emergent") and len(lines) == 2
-    assert lines[1] == "Not judged (fewer than three models with a known scale; models in brackets): ckpt0 (1), ckpt1 (1), ckpt2 (1) and 2 more."
+    assert (
+        lines[1]
+        == "Not judged (fewer than three models with a known scale; models in brackets): ckpt0 (1), ckpt1 (1), ckpt2 (1) and 2 more."
+    )
     grid = verdict_grid(scores.assign(family="fam"), "fam")
     assert [r["series"] for r in grid["rows"]] == ["f"]
 
@@ -207,8 +278,16 @@ def test_values_from_files_are_shown_as_text(tmp_path):
     """Task names, notes, model labels and messages are escaped, also inside the inlined SVG figures."""
     pytest.importorskip("matplotlib")
     df = vision_table().assign(task=f"mnist{HOSTILE}", model=lambda d: d["model"] + "<b>x</b>")
-    write_report(df, tmp_path, notes={"models": f"note {HOSTILE}"}, messages=[f"message {HOSTILE}"],
-                 title=f"title {HOSTILE}", formats=["svg"], n_boot=20, progress=False)  # fmt: skip
+    write_report(
+        df,
+        tmp_path,
+        notes={"models": f"note {HOSTILE}"},
+        messages=[f"message {HOSTILE}"],
+        title=f"title {HOSTILE}",
+        formats=["svg"],
+        n_boot=20,
+        progress=False,
+    )
     page = (tmp_path / "report.html").read_text()
     assert "<script" not in page and "<b>x</b>" not in page
     assert "mnist&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in page
@@ -230,16 +309,49 @@ def test_models_are_named_by_label_and_parameters_once(tmp_path):
 
 def _grid_scores(**extra):
     rows = [
-        {"family": "f", "series": "f", "task": "t", "metric": "exact_match", "kind": "discontinuous", "verdict": "emergent",
-         "emergence_score": float("inf"), "straight_line": 9.3, "threshold": 14.0, "ci_low": float("nan"),
-         "ci_high": float("nan"), "n_models": 8},
-        {"family": "f", "series": "f", "task": "t_ll", "metric": "per_token_logprob", "kind": "continuous",
-         "verdict": "flat (within noise)", "emergence_score": 3.25, "straight_line": 9.3, "threshold": 14.0,
-         "ci_low": 1.0, "ci_high": 5.0, "n_models": 8},
-        {"family": "f", "series": "f", "task": "u", "metric": "acc", "kind": "discontinuous", "verdict": "at chance",
-         "emergence_score": 2.0, "straight_line": 9.3, "threshold": 14.0, "ci_low": float("nan"),
-         "ci_high": float("nan"), "n_models": 8},
-    ]  # fmt: skip
+        {
+            "family": "f",
+            "series": "f",
+            "task": "t",
+            "metric": "exact_match",
+            "kind": "discontinuous",
+            "verdict": "emergent",
+            "emergence_score": float("inf"),
+            "straight_line": 9.3,
+            "threshold": 14.0,
+            "ci_low": float("nan"),
+            "ci_high": float("nan"),
+            "n_models": 8,
+        },
+        {
+            "family": "f",
+            "series": "f",
+            "task": "t_ll",
+            "metric": "per_token_logprob",
+            "kind": "continuous",
+            "verdict": "flat (within noise)",
+            "emergence_score": 3.25,
+            "straight_line": 9.3,
+            "threshold": 14.0,
+            "ci_low": 1.0,
+            "ci_high": 5.0,
+            "n_models": 8,
+        },
+        {
+            "family": "f",
+            "series": "f",
+            "task": "u",
+            "metric": "acc",
+            "kind": "discontinuous",
+            "verdict": "at chance",
+            "emergence_score": 2.0,
+            "straight_line": 9.3,
+            "threshold": 14.0,
+            "ci_low": float("nan"),
+            "ci_high": float("nan"),
+            "n_models": 8,
+        },
+    ]
     return pd.DataFrame([{**r, **extra} for r in rows])
 
 
@@ -251,7 +363,10 @@ def test_verdict_grid_rows_columns_and_reasons():
     none, em, ll = grid["rows"][0]["cells"]
     assert none is None
     assert (em["css"], em["word"], em["score"]) == ("v-emergent", "emergent", "\u221e")
-    assert em["reason"] == "t / exact_match: emergent: emergence score inf vs threshold 14 (1.5 x a straight line's 9.3); 8 models"
+    assert (
+        em["reason"]
+        == "t / exact_match: emergent: emergence score inf vs threshold 14 (1.5 x a straight line's 9.3); 8 models"
+    )
     assert (ll["css"], ll["word"]) == ("v-flat", "flat") and "bootstrap interval [1, 5]" in ll["reason"]
     assert grid["rows"][1]["cells"][0]["css"] == "v-chance" and grid["rows"][1]["cells"][1] is None
     with_reason = verdict_grid(_grid_scores(reason="emergent: flat within noise up to 1.4b"), "f")

@@ -23,10 +23,12 @@ pytestmark = pytest.mark.skipif(
     reason="needs Chromium and chromedriver (apt-get install chromium chromium-driver; .ci/run does)",
 )
 SCREEN = (1400, 900)
-HOSTILE_NOTE = "<img src=x onerror=\"window.__pwned = 1\"> SIMULATION"
+HOSTILE_NOTE = '<img src=x onerror="window.__pwned = 1"> SIMULATION'
 
 
-def closed_form_family(family: str, models: dict[str, float], *, c: float, alpha: float = -0.5, L: int = 6) -> list[dict]:
+def closed_form_family(
+    family: str, models: dict[str, float], *, c: float, alpha: float = -0.5, L: int = 6
+) -> list[dict]:
     """A family's rows from the paper's closed form: per-token p = exp(-(N/c)^alpha), 200 problems of L digits."""
     rows = []
     for model, n in models.items():
@@ -50,11 +52,20 @@ def report_page(tmp_path_factory) -> tuple[Path, Path]:
     trained = {str(zoo / f"recall-w{w}-s0"): float(w) ** 2 * 60 for w in (4, 5, 6, 8, 10, 12, 16, 20)}
     simulated = {f"mirage-sim-{n:.3g}": n for n in (1.25e8, 3.5e8, 7.6e8, 1.3e9, 2.7e9, 6.7e9, 1.3e10, 1.75e11)}
     table = pd.DataFrame(
-        closed_form_family("simulated-seed0", simulated, c=2e9) + closed_form_family("trained-seed0", trained, c=3e3, alpha=-1.0, L=12)
+        closed_form_family("simulated-seed0", simulated, c=2e9)
+        + closed_form_family("trained-seed0", trained, c=3e3, alpha=-1.0, L=12)
     )
     out = root / "report"
-    write_report(table, out, title="Browser check", notes={"simulated-seed0": HOSTILE_NOTE}, x_label="parameters",
-                 formats=["png"], n_boot=20, progress=False)  # fmt: skip
+    write_report(
+        table,
+        out,
+        title="Browser check",
+        notes={"simulated-seed0": HOSTILE_NOTE},
+        x_label="parameters",
+        formats=["png"],
+        n_boot=20,
+        progress=False,
+    )
     return out / "report.html", root
 
 
@@ -65,13 +76,21 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-                f"--window-size={SCREEN[0]},{SCREEN[1]}"):  # fmt: skip
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        f"--window-size={SCREEN[0]},{SCREEN[1]}",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     # the viewport itself, not the window, is 1400x900
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": SCREEN[0], "height": SCREEN[1], "deviceScaleFactor": 1, "mobile": False})  # fmt: skip
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": SCREEN[0], "height": SCREEN[1], "deviceScaleFactor": 1, "mobile": False},
+    )
     yield driver
     driver.quit()
 

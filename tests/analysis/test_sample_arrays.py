@@ -116,13 +116,20 @@ def _rows(found) -> list[tuple]:
 
 
 def _same(a, b) -> bool:
-    return len(a) == len(b) and all(
-        x[:4] == y[:4] or (x[:1] == y[:1] and x[2:4] == y[2:4] and math.isnan(x[1]) and math.isnan(y[1])) for x, y in zip(a, b)
-    ) and all((x[4] == y[4]) or (math.isnan(x[4]) and math.isnan(y[4])) for x, y in zip(a, b))
+    return (
+        len(a) == len(b)
+        and all(
+            x[:4] == y[:4] or (x[:1] == y[:1] and x[2:4] == y[2:4] and math.isnan(x[1]) and math.isnan(y[1]))
+            for x, y in zip(a, b)
+        )
+        and all((x[4] == y[4]) or (math.isnan(x[4]) and math.isnan(y[4])) for x, y in zip(a, b))
+    )
 
 
 def test_fast_reader_agrees_with_json_loads_on_tricky_lines(tmp_path):
-    path = _write(tmp_path / "samples_t_x.jsonl", TRICKY, tail=b'{"doc_id": 99, "target": "\xff", "exact_match": 1.0}\n')
+    path = _write(
+        tmp_path / "samples_t_x.jsonl", TRICKY, tail=b'{"doc_id": 99, "target": "\xff", "exact_match": 1.0}\n'
+    )
     fast, strict = read_samples(path, METRICS), read_samples(path, METRICS, strict=True)
     for field in ("doc_id", "target_digits", "filter_code", "values", "present"):
         a, b = getattr(fast, field), getattr(strict, field)
@@ -160,8 +167,17 @@ def record(dest: Path, env: dict | None = None) -> None:
         for name, paths in CASES.items():
             out = Path(tmp) / name
             args = [str(sim) if p == "SIM" else str(p) for p in paths]
-            cmd = [sys.executable, "-c", "import sys; from lm_eval_mirage.cli.main import main; sys.exit(main())",
-                   "analyze", *args, "--out", str(out), "--no-plots", "--quiet"]  # fmt: skip
+            cmd = [
+                sys.executable,
+                "-c",
+                "import sys; from lm_eval_mirage.cli.main import main; sys.exit(main())",
+                "analyze",
+                *args,
+                "--out",
+                str(out),
+                "--no-plots",
+                "--quiet",
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env or os.environ.copy(), check=False)
             assert proc.returncode == 0, proc.stderr[-3000:]
             for f in ("emergence.csv", "table.csv"):
@@ -233,7 +249,12 @@ def test_cache_is_used_then_refused_when_the_file_changes_or_the_entry_is_damage
     assert flipped != text and len(flipped) == len(text)
     victim.write_text(flipped, encoding="utf-8")
     os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert SampleCache(cache).get(victim, ("digit_accuracy", "exact_match", "normalized_edit_distance", "token_edit_distance")) is None
+    assert (
+        SampleCache(cache).get(
+            victim, ("digit_accuracy", "exact_match", "normalized_edit_distance", "token_edit_distance")
+        )
+        is None
+    )
     changed = load([sim], cache=cache, jobs=1, progress=False)
     assert _store_arrays(changed.store) != _store_arrays(first.store)
     assert _store_arrays(changed.store) == _store_arrays(load([sim], jobs=1, progress=False).store)
@@ -258,11 +279,14 @@ def test_a_cache_that_cannot_be_written_costs_only_speed(tmp_path):
 
 
 def test_cli_refuses_bad_jobs_and_cache_options(run_cli, tmp_path):
-    proc = run_cli(["lm-eval-mirage", "analyze", str(REAL_GEN), "--jobs", "0", "--out", str(tmp_path / "r")], check=False)
-    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == ["lm-eval-mirage analyze: error: --jobs 0: must be at least 1"]
+    proc = run_cli(
+        ["lm-eval-mirage", "analyze", str(REAL_GEN), "--jobs", "0", "--out", str(tmp_path / "r")], check=False
+    )
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "lm-eval-mirage analyze: error: --jobs 0: must be at least 1"
+    ]
     proc = run_cli(["lm-eval-mirage", "analyze", str(REAL_GEN), "--cache", str(tmp_path), "--no-cache"], check=False)
     assert proc.returncode == 2 and "not both" in proc.stderr
-
 
 
 def test_progress_bar_when_asked_only(tmp_path, capsys):

@@ -86,7 +86,9 @@ def test_fit_table_and_predictions_on_simulated_harness_results(tmp_path):
     assert set(all_rows.index) == {"mirage_arith_add_2d", "mirage_arith_mul_3d"}
     for task, row in all_rows.iterrows():
         assert row.c == pytest.approx(PAPER_C, rel=1e-9) and row.alpha == pytest.approx(PAPER_ALPHA, rel=1e-9)
-        assert row.fit_task == f"{task}_ll" and row.L_source == "mean answer digits" and row.metric == "per_token_logprob"
+        assert (
+            row.fit_task == f"{task}_ll" and row.L_source == "mean answer digits" and row.metric == "per_token_logprob"
+        )
     assert all_rows.loc["mirage_arith_mul_3d", "L"] == pytest.approx(5.5)  # answers of 5 and 6 digits, alternating
     assert set(fits.loc[fits.task == "mirage_arith_mul_3d", "split"]) == {"all", "digits=5", "digits=6"}
     pred = prediction_table(found.table, fits)
@@ -124,9 +126,17 @@ def test_predictions_are_in_answer_digits_not_model_tokens():
         rows += [
             {"model": f"m{i}", "x": n_params, "task": "codes_ll", "metric": "per_token_logprob", "value": -ce},
             {"model": f"m{i}", "x": n_params, "task": "codes_ll", "metric": "target_tokens", "value": 14.0},
-            {"model": f"m{i}", "x": n_params, "task": "codes", "metric": "token_edit_distance", "value": 1.0,
-             "split": "digits=12", "target_digits": 12.0, "n": 50.0},
-        ]  # fmt: skip
+            {
+                "model": f"m{i}",
+                "x": n_params,
+                "task": "codes",
+                "metric": "token_edit_distance",
+                "value": 1.0,
+                "split": "digits=12",
+                "target_digits": 12.0,
+                "n": 50.0,
+            },
+        ]
     fits = fit_table(pd.DataFrame(rows))
     row = fits[fits.split == "all"].iloc[0]
     assert row.L == 12.0 and row.L_source == "mean answer digits"
@@ -144,11 +154,15 @@ def test_predictions_are_in_answer_digits_not_model_tokens():
 )
 def test_meaningless_fits_are_flagged_not_used(values, why):
     df = pd.DataFrame(
-        [{"model": f"m{i}", "x": x, "task": "t_ll", "metric": "per_token_logprob", "value": v}
-         for i, (x, v) in enumerate(zip([1e6, 2e6, 4e6], values))]
-        + [{"model": "m9", "x": 1e6, "task": "u_ll", "metric": "per_token_logprob", "value": -2.0},
-           {"model": "m8", "x": 1e7, "task": "u_ll", "metric": "per_token_logprob", "value": -1.0}]
-    )  # fmt: skip
+        [
+            {"model": f"m{i}", "x": x, "task": "t_ll", "metric": "per_token_logprob", "value": v}
+            for i, (x, v) in enumerate(zip([1e6, 2e6, 4e6], values))
+        ]
+        + [
+            {"model": "m9", "x": 1e6, "task": "u_ll", "metric": "per_token_logprob", "value": -2.0},
+            {"model": "m8", "x": 1e7, "task": "u_ll", "metric": "per_token_logprob", "value": -1.0},
+        ]
+    )
     fits = fit_table(df).set_index("task")
     t = fits.loc["t_ll"]
     assert math.isnan(t.c) and why in t.warning and t.warning.startswith("t_ll: not used for predictions")
@@ -167,10 +181,14 @@ def test_a_flagged_fit_does_not_abort_the_report(tmp_path):
     """Issue 15 item 6: the report is written, the fit's warning names its task, nothing is predicted from it."""
     from lm_eval_mirage.analysis.report import write_report
 
-    rows = [{"model": f"tiny-{i}", "x": x, "task": "t_ll", "metric": "per_token_logprob", "value": v}
-            for i, (x, v) in enumerate(zip([1e5, 2e5, 4e5], [-4.047, -3.931, -4.045]))]  # fmt: skip
-    rows += [{"model": f"tiny-{i}", "x": x, "task": "t", "metric": "exact_match", "value": 0.0}
-             for i, x in enumerate([1e5, 2e5, 4e5])]  # fmt: skip
+    rows = [
+        {"model": f"tiny-{i}", "x": x, "task": "t_ll", "metric": "per_token_logprob", "value": v}
+        for i, (x, v) in enumerate(zip([1e5, 2e5, 4e5], [-4.047, -3.931, -4.045]))
+    ]
+    rows += [
+        {"model": f"tiny-{i}", "x": x, "task": "t", "metric": "exact_match", "value": 0.0}
+        for i, x in enumerate([1e5, 2e5, 4e5])
+    ]
     report = write_report(pd.DataFrame(rows), tmp_path / "r", plots=False, progress=False)
     fits = pd.read_csv(tmp_path / "r" / "fits.csv").fillna("")
     assert fits.loc[0, "warning"].startswith("t_ll: not used for predictions") and fits.loc[0, "c"] == ""

@@ -21,8 +21,20 @@ def test_directions_agree_with_the_harness_registry():
         assert metric_direction(name) is higher, name
 
 
-@pytest.mark.parametrize("name", ["ppl", "perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte",
-                                  "brier_score", "token_edit_distance", "val_loss", "ter"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ppl",
+        "perplexity",
+        "word_perplexity",
+        "byte_perplexity",
+        "bits_per_byte",
+        "brier_score",
+        "token_edit_distance",
+        "val_loss",
+        "ter",
+    ],
+)
 def test_lower_is_better(name):
     assert metric_direction(name) is False
 
@@ -43,15 +55,30 @@ def test_every_metric_of_the_published_pythia_files_has_a_direction():
             names |= {k for k in res if not k.endswith("_stderr")}
     assert names == {"acc", "acc_norm", "ppl", "likelihood_difference", "pct_stereotype"}
     assert {n: metric_direction(n) for n in names} == {
-        "acc": True, "acc_norm": True, "ppl": False, "likelihood_difference": False, "pct_stereotype": False}  # fmt: skip
+        "acc": True,
+        "acc_norm": True,
+        "ppl": False,
+        "likelihood_difference": False,
+        "pct_stereotype": False,
+    }
 
 
 @pytest.mark.parametrize(
     "task, chance",
-    [("hendrycksTest-anatomy", 0.25), ("mmlu_anatomy", 0.25), ("arc_easy", 0.25), ("arc_challenge", 0.25),
-     ("logiqa", 0.25), ("sciq", 0.25), ("piqa", 0.5), ("winogrande", 0.5), ("wsc", 0.5), ("lambada_openai", None),
-     ("crows_pairs_english", None)],
-)  # fmt: skip
+    [
+        ("hendrycksTest-anatomy", 0.25),
+        ("mmlu_anatomy", 0.25),
+        ("arc_easy", 0.25),
+        ("arc_challenge", 0.25),
+        ("logiqa", 0.25),
+        ("sciq", 0.25),
+        ("piqa", 0.5),
+        ("winogrande", 0.5),
+        ("wsc", 0.5),
+        ("lambada_openai", None),
+        ("crows_pairs_english", None),
+    ],
+)
 def test_chance_levels(task, chance):
     assert chance_level(task, "acc") == chance
 

@@ -54,8 +54,9 @@ def test_tidy_errors_name_columns_and_rows():
 
 
 def test_metric_names():
-    assert [metric_kind(m) for m in ("greedy_exact_match", "acc", "target_prob", "per_token_logprob", "brier_score")] == [
-        "discontinuous", "discontinuous", "nonlinear", "continuous", "continuous"]  # fmt: skip
+    assert [
+        metric_kind(m) for m in ("greedy_exact_match", "acc", "target_prob", "per_token_logprob", "brier_score")
+    ] == ["discontinuous", "discontinuous", "nonlinear", "continuous", "continuous"]
     assert [metric_higher_is_better(m) for m in ("val_loss", "test_mse", "digit_accuracy", "brier_score")] == [
         False,
         False,
@@ -121,8 +122,18 @@ def test_samples_give_intervals_and_splits_are_scored_separately():
                     "target_digits": digits,
                 }
             )
-            samples += [{"model": f"w{w}", "task": "t", "metric": "exact_match", "filter": "none", "doc_id": i + 100 * digits,
-                         "target_digits": float(digits), "value": v} for i, v in enumerate(values)]  # fmt: skip
+            samples += [
+                {
+                    "model": f"w{w}",
+                    "task": "t",
+                    "metric": "exact_match",
+                    "filter": "none",
+                    "doc_id": i + 100 * digits,
+                    "target_digits": float(digits),
+                    "value": v,
+                }
+                for i, v in enumerate(values)
+            ]
     scores = emergence_table(pd.DataFrame(rows), pd.DataFrame(samples), n_boot=200).set_index("split")
     for split in ("digits=2", "digits=3"):
         row = scores.loc[split]
@@ -150,8 +161,11 @@ def test_series_are_scored_separately_and_steps_may_start_at_zero():
 
 
 def test_unknown_direction_is_said_not_assumed():
-    rows = [{"model": f"m{i}", "x": 10.0 ** (8 + i), "task": "t", "metric": m, "value": v, "higher_is_better": None}
-            for m in ("zeta", "ppl") for i, v in enumerate([5.0, 4.0, 2.0, 1.0])]  # fmt: skip
+    rows = [
+        {"model": f"m{i}", "x": 10.0 ** (8 + i), "task": "t", "metric": m, "value": v, "higher_is_better": None}
+        for m in ("zeta", "ppl")
+        for i, v in enumerate([5.0, 4.0, 2.0, 1.0])
+    ]
     t = tidy(rows)
     assert dict(zip(t["metric"], t["direction"])) == {"zeta": "unknown", "ppl": "lower"}
     scores = emergence_table(t).set_index("metric")

@@ -106,7 +106,10 @@ def test_emergent_reason_names_where_the_curve_leaves_the_floor():
     y = [0.0, 0.0, 0.0, 0.0, 0.002, 0.03, 0.2, 0.6]  # 1.4b: 2 of 1000, within 2 standard errors of 0
     r = judge_curve(y, X8, n=1000.0, discontinuous=True, labels=[f"pythia-{s}" for s in PYTHIA_PARAMS])
     assert r["verdict"] == "emergent"
-    assert r["reason"].startswith("emergent: flat within noise up to pythia-1.4b") and "of the change after it" in r["reason"]
+    assert (
+        r["reason"].startswith("emergent: flat within noise up to pythia-1.4b")
+        and "of the change after it" in r["reason"]
+    )
 
 
 def test_inverse_emergence_and_direction_unknown():
@@ -134,7 +137,9 @@ def test_uncertain_when_the_interval_reaches_below_the_threshold():
 def test_parametric_interval_is_deterministic_and_vectorised():
     y, se = [0.19, 0.33, 0.52, 0.56, 0.62, 0.65, 0.67, 0.71], [0.005] * 8
     a = parametric_emergence_ci(y, se, n_boot=500, seed=4)
-    assert a == parametric_emergence_ci(y, se, n_boot=500, seed=4) and a != parametric_emergence_ci(y, se, n_boot=500, seed=5)
+    assert a == parametric_emergence_ci(y, se, n_boot=500, seed=4) and a != parametric_emergence_ci(
+        y, se, n_boot=500, seed=5
+    )
     assert a[0] < emergence_score(y) < a[1]
     with pytest.raises(ValueError, match="one standard error per value"):
         parametric_emergence_ci(y, se[:3])

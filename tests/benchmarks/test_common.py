@@ -41,7 +41,10 @@ def test_format_value(common, value, text):
     assert common.format_value(value) == text
 
 
-@pytest.mark.parametrize(("meets", "verdict"), [(True, "[target < 2: met]"), (False, "[target < 2: MISSED]"), (None, "[target < 2: not judged]")])
+@pytest.mark.parametrize(
+    ("meets", "verdict"),
+    [(True, "[target < 2: met]"), (False, "[target < 2: MISSED]"), (None, "[target < 2: not judged]")],
+)
 def test_format_line_fields(common, meets, verdict):
     fig = common.Figure("some_figure", 1.5, "s", 1.25, target="< 2", meets_target=meets, noise="+-3%")
     line = common.format_line(fig)
@@ -61,7 +64,9 @@ def test_alternated_rotates_order_and_collects_per_variant(common):
         return lambda: calls.append(name) or len(calls)
 
     seen = []
-    out = common.alternated({"a": make("a"), "b": make("b"), "c": make("c")}, 3, on_run=lambda n, r, res: seen.append((n, r)))
+    out = common.alternated(
+        {"a": make("a"), "b": make("b"), "c": make("c")}, 3, on_run=lambda n, r, res: seen.append((n, r))
+    )
     assert calls == ["a", "b", "c", "c", "b", "a", "a", "b", "c"]
     assert out == {"a": [1, 6, 7], "b": [2, 5, 8], "c": [3, 4, 9]}
     assert seen[:3] == [("a", 0), ("b", 0), ("c", 0)] and len(seen) == 9
@@ -84,7 +89,14 @@ def test_median_and_spread(common):
 
 @pytest.mark.parametrize(
     ("ratios", "expected"),
-    [([1.0], True), ([1.02], False), ([0.5, 1.019], True), ([1.1, 1.3], False), ([1.0, 1.05], None), ([1.05, 1.0], None)],
+    [
+        ([1.0], True),
+        ([1.02], False),
+        ([0.5, 1.019], True),
+        ([1.1, 1.3], False),
+        ([1.0, 1.05], None),
+        ([1.05, 1.0], None),
+    ],
 )
 def test_judge_below(common, ratios, expected):
     assert common.judge_below(ratios, 1.02) is expected
@@ -96,15 +108,29 @@ def test_judge_below_needs_measurements(common):
 
 
 def test_record_round_trip_is_atomic(common, tmp_path):
-    figs = [common.Figure("a", 1.0, "s", 1.0, baseline="itself", headline=True), common.Figure("b", 2.0, "s", 2.0, extra={"k": 1})]
+    figs = [
+        common.Figure("a", 1.0, "s", 1.0, baseline="itself", headline=True),
+        common.Figure("b", 2.0, "s", 2.0, extra={"k": 1}),
+    ]
     record = common.make_record("demo", figs, mode="quick", params={"n": 3, "path": tmp_path}, wall_seconds=1.23456)
     path = common.write_record(tmp_path / "sub" / "demo.json", record)
     assert [p.name for p in path.parent.iterdir()] == ["demo.json"]  # no temp file left behind
     back = common.read_record(path)
     assert back["benchmark"] == "demo" and back["mode"] == "quick" and back["schema"] == common.SCHEMA_VERSION
     assert back["wall_seconds"] == 1.23 and back["params"] == {"n": 3, "path": str(tmp_path)}
-    assert back["figures"][0] == {"name": "a", "value": 1.0, "unit": "s", "ratio_vs_baseline": 1.0, "baseline": "itself", "target": None,
-                                  "meets_target": None, "noise": None, "figure": None, "headline": True, "description": None}
+    assert back["figures"][0] == {
+        "name": "a",
+        "value": 1.0,
+        "unit": "s",
+        "ratio_vs_baseline": 1.0,
+        "baseline": "itself",
+        "target": None,
+        "meets_target": None,
+        "noise": None,
+        "figure": None,
+        "headline": True,
+        "description": None,
+    }
     assert back["figures"][1]["extra"] == {"k": 1} and "extra" not in back["figures"][0]
     machine = back["machine"]
     assert machine["cpu_cores"] >= 1 and machine["python"].count(".") == 2
@@ -119,7 +145,11 @@ def test_make_record_rejects_unknown_mode(common):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("{not json", "not valid JSON"), ('{"figures": []}', "not a benchmark record"), ('{"benchmark": "x", "figures": [{"name": "a", "unit": "s"}]}', r"figures\[0\] lacks value")],
+    [
+        ("{not json", "not valid JSON"),
+        ('{"figures": []}', "not a benchmark record"),
+        ('{"benchmark": "x", "figures": [{"name": "a", "unit": "s"}]}', r"figures\[0\] lacks value"),
+    ],
 )
 def test_read_record_names_the_problem(common, tmp_path, content, message):
     path = tmp_path / "bad.json"

@@ -28,8 +28,12 @@ def test_doctests(bench, name):
 
 def test_run_all_plan(bench):
     run_all = bench("run_all")
-    assert [n for n, _ in run_all.plan(None, [])] == [n for n in run_all.SCRIPTS if (BENCH_DIR / run_all.SCRIPTS[n]).is_file()]
-    assert [n for n, _ in run_all.plan(None, ["startup", "overhead"])] == [n for n, _ in run_all.plan(None, []) if n not in ("startup", "overhead")]
+    assert [n for n, _ in run_all.plan(None, [])] == [
+        n for n in run_all.SCRIPTS if (BENCH_DIR / run_all.SCRIPTS[n]).is_file()
+    ]
+    assert [n for n, _ in run_all.plan(None, ["startup", "overhead"])] == [
+        n for n, _ in run_all.plan(None, []) if n not in ("startup", "overhead")
+    ]
     with pytest.raises(SystemExit, match="unknown benchmark.*nope"):
         run_all.plan(["nope"], [])
 
@@ -37,13 +41,24 @@ def test_run_all_plan(bench):
 def test_run_all_completes_foreign_records_only(bench, tmp_path):
     run_all = bench("run_all")
     foreign = tmp_path / "rescore.json"
-    foreign.write_text(json.dumps({"benchmark": "rescore", "machine": "x86_64", "figures": [{"name": "a", "value": 1, "unit": "s"}]}), encoding="utf-8")
+    foreign.write_text(
+        json.dumps({"benchmark": "rescore", "machine": "x86_64", "figures": [{"name": "a", "value": 1, "unit": "s"}]}),
+        encoding="utf-8",
+    )
     run_all.complete_record(foreign, mode="quick")
     data = json.loads(foreign.read_text(encoding="utf-8"))
-    assert data["machine_added_by"] == "run_all" and data["machine"]["cpu_cores"] >= 1 and data["mode"] == "quick" and data["date"].endswith("Z")
+    assert (
+        data["machine_added_by"] == "run_all"
+        and data["machine"]["cpu_cores"] >= 1
+        and data["mode"] == "quick"
+        and data["date"].endswith("Z")
+    )
     assert data["machine_raw"] == "x86_64"
     own = tmp_path / "own.json"
-    own.write_text(json.dumps({"benchmark": "x", "mode": "full", "date": "d", "machine": {"cpu_model": "m"}, "figures": []}), encoding="utf-8")
+    own.write_text(
+        json.dumps({"benchmark": "x", "mode": "full", "date": "d", "machine": {"cpu_model": "m"}, "figures": []}),
+        encoding="utf-8",
+    )
     before = own.read_text(encoding="utf-8")
     run_all.complete_record(own, mode="quick")
     assert own.read_text(encoding="utf-8") == before
@@ -60,7 +75,10 @@ def test_overhead_variants_differ_only_in_metric_list(bench, tmp_path):
     assert len(files) == 32 and not any(f.stem.endswith("_ll") for f in files)
     picked = overhead.spread_pick(files, 3)
     names = overhead.write_variants(tmp_path, picked)
-    assert names == {"plugin": [f"bench_plugin_{f.stem}" for f in picked], "exact_match": [f"bench_em_{f.stem}" for f in picked]}
+    assert names == {
+        "plugin": [f"bench_plugin_{f.stem}" for f in picked],
+        "exact_match": [f"bench_em_{f.stem}" for f in picked],
+    }
     for src, plugin_name, em_name in zip(picked, names["plugin"], names["exact_match"]):
         shipped = load_yaml(src, resolve_func=False)
         plugin = load_yaml(tmp_path / f"{plugin_name}.yaml", resolve_func=False)
@@ -103,7 +121,9 @@ def test_per_call_us_reports_every_repeat(bench):
 def test_micro_cases_cover_every_metric_module(bench):
     cases, (base_name, base_fn, base_inputs) = bench("metrics_micro").cases(20)
     names = [c[0] for c in cases]
-    assert len(names) == len(set(names)) and "token_edit_distance_20d" in names and base_name == "exact_match_harness_20d"
+    assert (
+        len(names) == len(set(names)) and "token_edit_distance_20d" in names and base_name == "exact_match_harness_20d"
+    )
     for name, fn, inputs, what, headline, per in cases:  # every case runs on its inputs
         fn(inputs[0])
         assert per >= 1 and what
@@ -141,7 +161,9 @@ def test_shapes_match_the_published_pythia_sizes(bench, shape, params):
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
     gpu = bench("gpu")
-    config = GPTNeoXConfig(**gpu.SHAPES[shape], max_position_embeddings=2048, use_parallel_residual=True, tie_word_embeddings=False)
+    config = GPTNeoXConfig(
+        **gpu.SHAPES[shape], max_position_embeddings=2048, use_parallel_residual=True, tie_word_embeddings=False
+    )
     with torch.device("meta"):  # no memory: only the parameter count is checked (Biderman et al. 2023, table 1)
         model = GPTNeoXForCausalLM(config)
     assert sum(p.numel() for p in model.parameters()) == params
@@ -167,13 +189,33 @@ def test_wheelhouse_leaves_out_what_the_gpu_machine_has(bench, tmp_path):
     by_name = {name: cmd for name, cmd, _ in commands}
     assert commands[0][1][-5:] == ["wheel", "--no-deps", "-w", str(tmp_path), str(gpu.REPO)]
     assert by_name["lm-eval"][-1] == f"lm-eval=={metadata.version('lm_eval')}"
-    assert {"--only-binary=:all:", "--no-deps"} <= set(by_name["lm-eval"]) and by_name["lm-eval"][by_name["lm-eval"].index("--python-version") + 1] == "3.12"
+    assert {"--only-binary=:all:", "--no-deps"} <= set(by_name["lm-eval"]) and by_name["lm-eval"][
+        by_name["lm-eval"].index("--python-version") + 1
+    ] == "3.12"
     for present in ("torch", "transformers", "accelerate", "tokenizers", "huggingface-hub", "peft", "pyarrow"):
         assert present not in by_name
     assert {"datasets", "evaluate", "editdistance"} <= set(by_name)
-    proc = subprocess.run([sys.executable, str(BENCH_DIR / "gpu.py"), "wheels", "--dest", str(tmp_path / "w"), "--have", str(have), "--dry-run"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0 and "lm-eval==" in proc.stdout and "peft==" not in proc.stdout and not list((tmp_path / "w").glob("*"))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH_DIR / "gpu.py"),
+            "wheels",
+            "--dest",
+            str(tmp_path / "w"),
+            "--have",
+            str(have),
+            "--dry-run",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        proc.returncode == 0
+        and "lm-eval==" in proc.stdout
+        and "peft==" not in proc.stdout
+        and not list((tmp_path / "w").glob("*"))
+    )
 
 
 def test_gpu_sh_is_valid_bash():
@@ -191,4 +233,7 @@ def test_analyze_sizes_and_family(bench, tmp_path, monkeypatch):
     folder = analyze.make_family(tmp_path, "tiny")
     files = sorted(folder.rglob("samples_*.jsonl"))
     assert len(files) == 2 * 16 and sum(len(f.read_text().splitlines()) for f in files) == 2 * 16 * 3
-    assert analyze.make_family(tmp_path, "tiny") == folder and files[0].stat().st_mtime_ns == sorted(folder.rglob("samples_*.jsonl"))[0].stat().st_mtime_ns
+    assert (
+        analyze.make_family(tmp_path, "tiny") == folder
+        and files[0].stat().st_mtime_ns == sorted(folder.rglob("samples_*.jsonl"))[0].stat().st_mtime_ns
+    )

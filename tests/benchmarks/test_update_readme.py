@@ -14,9 +14,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "update_readme.py"
 PERF_PAGE = ROOT / "docs" / "performance.md"
-CPU = {"cpu_model": "Test CPU", "cpu_cores": 2, "cpu_cores_usable": 2, "load_average": [3.5, 3, 3], "gpu": None, "python": "3.11.7",
-       "versions": {"lm_eval": "0.4.13", "torch": "2.13.0"}}
-GPU = {**CPU, "cpu_model": "Big CPU", "cpu_cores": 16, "cpu_cores_usable": 16, "gpu": {"name": "NVIDIA H100", "memory_gib": 79.2}}
+CPU = {
+    "cpu_model": "Test CPU",
+    "cpu_cores": 2,
+    "cpu_cores_usable": 2,
+    "load_average": [3.5, 3, 3],
+    "gpu": None,
+    "python": "3.11.7",
+    "versions": {"lm_eval": "0.4.13", "torch": "2.13.0"},
+}
+GPU = {
+    **CPU,
+    "cpu_model": "Big CPU",
+    "cpu_cores": 16,
+    "cpu_cores_usable": 16,
+    "gpu": {"name": "NVIDIA H100", "memory_gib": 79.2},
+}
 
 
 def fig(name, value, unit="s", ratio=None, **kw):
@@ -24,17 +37,41 @@ def fig(name, value, unit="s", ratio=None, **kw):
 
 
 def overhead_record(machine=CPU, value=1.5, ratio=1.01):
-    return {"benchmark": "overhead", "mode": "quick", "date": "2026-11-26T10:00:00Z", "machine": machine,
-            "figures": [fig("gen_suite_exact_match_only", 1.4, ratio=1.0, baseline="itself", figure=1, headline=False),
-                        fig("gen_suite_plugin_metrics", value, ratio=ratio, baseline="exact_match only", target="< 1.02",
-                            meets_target=None, noise="paired ratios 0.9..1.1", figure=1, headline=True)]}
+    return {
+        "benchmark": "overhead",
+        "mode": "quick",
+        "date": "2026-11-26T10:00:00Z",
+        "machine": machine,
+        "figures": [
+            fig("gen_suite_exact_match_only", 1.4, ratio=1.0, baseline="itself", figure=1, headline=False),
+            fig(
+                "gen_suite_plugin_metrics",
+                value,
+                ratio=ratio,
+                baseline="exact_match only",
+                target="< 1.02",
+                meets_target=None,
+                noise="paired ratios 0.9..1.1",
+                figure=1,
+                headline=True,
+            ),
+        ],
+    }
 
 
 def rescore_record():  # the layout benchmarks/rescore.py writes: no machine, target at the top level
-    return {"benchmark": "rescore", "lines": 100000, "machine": "x86_64", "target_samples_per_s": 50000, "meets_target": False,
-            "figures": [fig("json_loads_only_baseline", 300000.0, "samples/s", 1.0),
-                        fig("rescore_samples_per_s", 45000.0, "samples/s", 0.15),
-                        fig("rescore_peak_rss", 60.5, "MB", 2.0)]}
+    return {
+        "benchmark": "rescore",
+        "lines": 100000,
+        "machine": "x86_64",
+        "target_samples_per_s": 50000,
+        "meets_target": False,
+        "figures": [
+            fig("json_loads_only_baseline", 300000.0, "samples/s", 1.0),
+            fig("rescore_samples_per_s", 45000.0, "samples/s", 0.15),
+            fig("rescore_peak_rss", 60.5, "MB", 2.0),
+        ],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +85,22 @@ def test_doctests(ur):
 
 
 def test_normalize_fills_figures_without_touching_the_input(ur):
-    raw = {"benchmark": "likelihood", "figures": [fig("ll_suite_speedup", 4.0, "x", 4.0, headline=True, figure=None),
-                                                  fig("hf_mirage_vs_hf", 1.0, "s", 1.01, headline=True)]}
+    raw = {
+        "benchmark": "likelihood",
+        "figures": [
+            fig("ll_suite_speedup", 4.0, "x", 4.0, headline=True, figure=None),
+            fig("hf_mirage_vs_hf", 1.0, "s", 1.01, headline=True),
+        ],
+    }
     out = ur.normalize(raw)
     assert [f["figure"] for f in out["figures"]] == [2, 3]
     assert "figure" not in raw["figures"][1]  # a copy
     rescore = ur.normalize(rescore_record())
     by_name = {f["name"]: f for f in rescore["figures"]}
-    assert by_name["rescore_samples_per_s"]["target"] == ">= 50,000" and by_name["rescore_samples_per_s"]["meets_target"] is False
+    assert (
+        by_name["rescore_samples_per_s"]["target"] == ">= 50,000"
+        and by_name["rescore_samples_per_s"]["meets_target"] is False
+    )
     assert [n for n, f in by_name.items() if f["headline"]] == ["rescore_samples_per_s", "rescore_peak_rss"]
     newer = rescore_record()  # a later layout: verdicts per clock, a wall-time rate beside the CPU-time one
     del newer["meets_target"]
@@ -63,7 +108,10 @@ def test_normalize_fills_figures_without_touching_the_input(ur):
     newer["figures"] += [fig("rescore_samples_per_s_wall", 60000.0, "samples/s", 0.2)]
     by_name = {f["name"]: f for f in ur.normalize(newer)["figures"]}
     assert by_name["rescore_samples_per_s"]["meets_target"] is True  # the record's verdict wins
-    assert by_name["rescore_samples_per_s_wall"]["meets_target"] is True and by_name["rescore_samples_per_s_wall"]["headline"]  # computed
+    assert (
+        by_name["rescore_samples_per_s_wall"]["meets_target"] is True
+        and by_name["rescore_samples_per_s_wall"]["headline"]
+    )  # computed
     unknown = ur.normalize({"benchmark": "other", "figures": [fig("a", 1.0)]})
     assert unknown["figures"][0]["headline"] is True and unknown["figures"][0]["figure"] is None
 
@@ -78,20 +126,38 @@ def test_render_groups_by_machine_and_keeps_headlines(ur):
     titles = [line for line in lines if line.startswith("**")]
     assert len(titles) == 3  # rescore has no machine: its own group
     assert titles[0].startswith("**CPU: machine not recorded.**") and "rescore (?, ?)" in titles[0]
-    assert titles[1].startswith("**CPU: Test CPU, 2 cores (load 3.5 to 6.25 while measured); Python 3.11.7, lm_eval 0.4.13, torch 2.13.0.**")
-    assert titles[2].startswith("**GPU (figure 7): Big CPU, 16 cores (load 3.5 while measured), GPU NVIDIA H100 (79.2 GiB)")
+    assert titles[1].startswith(
+        "**CPU: Test CPU, 2 cores (load 3.5 to 6.25 while measured); Python 3.11.7, lm_eval 0.4.13, torch 2.13.0.**"
+    )
+    assert titles[2].startswith(
+        "**GPU (figure 7): Big CPU, 16 cores (load 3.5 while measured), GPU NVIDIA H100 (79.2 GiB)"
+    )
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| #")]
-    assert rows[0] == "| 5 | re-scoring throughput, one core (CPU time) (`rescore_samples_per_s`) | 45,000 samples/s | 0.1500 | json.loads of each line only | >= 50,000 | **missed** |  |"
-    assert rows[2] == ("| 1 | generation suite with the plugin's metrics (`gen_suite_plugin_metrics`) | 1.500 s | 1.010 | exact_match only | < 1.02 "
-                       "| within noise: not judged | paired ratios 0.9..1.1 |")
+    assert (
+        rows[0]
+        == "| 5 | re-scoring throughput, one core (CPU time) (`rescore_samples_per_s`) | 45,000 samples/s | 0.1500 | json.loads of each line only | >= 50,000 | **missed** |  |"
+    )
+    assert rows[2] == (
+        "| 1 | generation suite with the plugin's metrics (`gen_suite_plugin_metrics`) | 1.500 s | 1.010 | exact_match only | < 1.02 "
+        "| within noise: not judged | paired ratios 0.9..1.1 |"
+    )
     assert rows[3] == rows[2]  # the busier run of the same machine: same group, its own row
-    assert rows[4].startswith("| 1 | generation suite with the plugin's metrics (`gen_suite_plugin_metrics`) | 0.2000 s | 1.001 |")
+    assert rows[4].startswith(
+        "| 1 | generation suite with the plugin's metrics (`gen_suite_plugin_metrics`) | 0.2000 s | 1.001 |"
+    )
     assert len(rows) == 5 and "gen_suite_exact_match_only" not in text
     assert "gen_suite_exact_match_only" in ur.render(records, include_all=True)
 
 
 def test_render_sorts_by_figure_and_escapes_pipes(ur):
-    rec = {"benchmark": "x", "machine": CPU, "figures": [fig("late", 1.0, figure=6, headline=True, baseline="a|b"), fig("early", 2.0, figure=1, headline=True)]}
+    rec = {
+        "benchmark": "x",
+        "machine": CPU,
+        "figures": [
+            fig("late", 1.0, figure=6, headline=True, baseline="a|b"),
+            fig("early", 2.0, figure=1, headline=True),
+        ],
+    }
     rows = [line for line in ur.render([rec]).splitlines() if line.startswith("| ") and not line.startswith("| #")]
     assert [r.split(" | ")[1] for r in rows] == ["`early`", "`late`"]
     assert "a\\|b" in rows[1]
@@ -99,8 +165,11 @@ def test_render_sorts_by_figure_and_escapes_pipes(ur):
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("no markers", "found 0 and 0"), ("<!-- perf:start --> <!-- perf:start --> <!-- perf:end -->", "found 2 and 1"),
-     ("<!-- perf:end --> x <!-- perf:start -->", "comes before")],
+    [
+        ("no markers", "found 0 and 0"),
+        ("<!-- perf:start --> <!-- perf:start --> <!-- perf:end -->", "found 2 and 1"),
+        ("<!-- perf:end --> x <!-- perf:start -->", "comes before"),
+    ],
 )
 def test_replace_block_refuses_bad_markers(ur, text, message):
     with pytest.raises(ValueError, match=message):
@@ -130,7 +199,9 @@ def test_cli_updates_checks_and_reports(tmp_path):
     proc = run("--results", results, "--readme", readme)
     assert proc.returncode == 0 and "updated" in proc.stdout
     text = readme.read_text(encoding="utf-8")
-    assert text.startswith("# P\n\n## Performance\n<!-- perf:start -->\n<!-- generated") and text.endswith("<!-- perf:end -->\n\n## After\n")
+    assert text.startswith("# P\n\n## Performance\n<!-- perf:start -->\n<!-- generated") and text.endswith(
+        "<!-- perf:end -->\n\n## After\n"
+    )
     assert "45,000 samples/s" in text and "1.500 s" in text
     assert run("--results", results, "--readme", readme, "--check").returncode == 0
     assert "already up to date" in run("--results", results, "--readme", readme).stdout
@@ -138,7 +209,9 @@ def test_cli_updates_checks_and_reports(tmp_path):
     (results / "overhead.json").write_text(json.dumps(overhead_record(value=2.5)), encoding="utf-8")
     assert run("--results", results, "--readme", readme, "--check").returncode == 1
     printed = run("--results", results, "--print")
-    assert printed.returncode == 0 and "2.500 s" in printed.stdout and "2.500 s" not in readme.read_text(encoding="utf-8")
+    assert (
+        printed.returncode == 0 and "2.500 s" in printed.stdout and "2.500 s" not in readme.read_text(encoding="utf-8")
+    )
 
 
 def test_cli_errors_name_the_file(tmp_path):

@@ -18,14 +18,21 @@ REAL_GEN = Path(__file__).parents[1] / "analysis" / "data" / "harness_0.4.13"
 #: EleutherAI's published Pythia evaluations (EleutherAI/pythia, Apache-2.0, commit a19eecb), copied unchanged.
 PYTHIA = Path(__file__).parents[1] / "data" / "pythia-v1"
 PYTHIA_PARAMS = {
-    "70m": 70_426_624, "160m": 162_322_944, "410m": 405_334_016, "1b-bf16": 1_011_781_632, "1.4b": 1_414_647_808,
-    "2.8b": 2_775_208_960, "6.9b": 6_857_302_016, "12b": 11_846_072_320,
-}  # fmt: skip
+    "70m": 70_426_624,
+    "160m": 162_322_944,
+    "410m": 405_334_016,
+    "1b-bf16": 1_011_781_632,
+    "1.4b": 1_414_647_808,
+    "2.8b": 2_775_208_960,
+    "6.9b": 6_857_302_016,
+    "12b": 11_846_072_320,
+}
 
 
 @pytest.mark.slow
 def test_analyze_writes_the_report_for_a_simulated_family(tmp_path, run_cli):
     import matplotlib  # noqa: F401 - in the test extra: a missing one must fail, not skip
+
     out = tmp_path / "out"
     # 1000 problems: with 400 the jump at the largest model rests on so few problems that the interval of the
     # score reaches below the threshold ("uncertain"), the paper's point about resolution
@@ -35,8 +42,24 @@ def test_analyze_writes_the_report_for_a_simulated_family(tmp_path, run_cli):
         out, models={"sim/model-100m": 1e8}, tasks={"mirage_arith_mul_5d": (9, 10)}, c=1e7, n_problems=10, date=1.6e9
     )
     rep = tmp_path / "report"
-    proc = run_cli(["lm-eval-mirage", "analyze", str(out), "--out", str(rep), "--note", "models=SIMULATION: values from the closed form",
-                    "--title", "Simulated family", "--n-boot", "200", "--formats", "png,svg", "--quiet"])  # fmt: skip
+    proc = run_cli(
+        [
+            "lm-eval-mirage",
+            "analyze",
+            str(out),
+            "--out",
+            str(rep),
+            "--note",
+            "models=SIMULATION: values from the closed form",
+            "--title",
+            "Simulated family",
+            "--n-boot",
+            "200",
+            "--formats",
+            "png,svg",
+            "--quiet",
+        ]
+    )
     assert "5 model(s), 2 task(s)" in proc.stdout
     m = re.search(r"fit mirage_arith_mul_5d_ll \(models\): c = (\S+), alpha = (\S+), R\^2 = (\S+)", proc.stdout)
     assert (
@@ -77,8 +100,12 @@ def test_analyze_writes_the_report_for_a_simulated_family(tmp_path, run_cli):
     assert (pred["predicted"] - pred["observed"]).abs().max() < 0.2
 
     pngs = sorted((rep / "figures").glob("*.png"))
-    assert {p.stem for p in pngs} >= {"mirage_arith_mul_5d__side_by_side", "mirage_arith_mul_5d__emergence",
-                                      "mirage_arith_mul_5d__by_length", "mirage_arith_mul_5d__fit_models"}  # fmt: skip
+    assert {p.stem for p in pngs} >= {
+        "mirage_arith_mul_5d__side_by_side",
+        "mirage_arith_mul_5d__emergence",
+        "mirage_arith_mul_5d__by_length",
+        "mirage_arith_mul_5d__fit_models",
+    }
     for png in pngs:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
         svg = ET.parse(png.with_suffix(".svg")).getroot()
@@ -117,8 +144,9 @@ def test_analyze_errors_exit_2_with_a_message(tmp_path, run_main):
 @pytest.mark.slow
 def test_analyze_reads_the_published_pythia_results(tmp_path, run_cli):
     out = tmp_path / "report"
-    proc = run_cli(["lm-eval-mirage", "analyze", str(PYTHIA), "--out", str(out), "--no-plots", "--quiet",
-                    "--n-boot", "300"])  # fmt: skip
+    proc = run_cli(
+        ["lm-eval-mirage", "analyze", str(PYTHIA), "--out", str(out), "--no-plots", "--quiet", "--n-boot", "300"]
+    )
     table = pd.read_csv(out / "table.csv")
     final = table[table["series"] == "pythia@step143000 (0-shot)"]
     sizes = final.drop_duplicates("model").set_index("model")
@@ -134,8 +162,10 @@ def test_analyze_reads_the_published_pythia_results(tmp_path, run_cli):
     for task in ("lambada_openai", "sciq", "piqa", "arc_easy"):
         assert zero.loc[(task, "acc"), "verdict"] == "smooth", zero.loc[(task, "acc"), "reason"]
     assert zero.loc[("lambada_openai", "acc"), "reason"].startswith("smooth: saturating")
-    near_chance = zero[zero.index.get_level_values("task").str.startswith("hendrycksTest-")
-                       | zero.index.get_level_values("task").isin(["logiqa", "wsc"])]  # fmt: skip
+    near_chance = zero[
+        zero.index.get_level_values("task").str.startswith("hendrycksTest-")
+        | zero.index.get_level_values("task").isin(["logiqa", "wsc"])
+    ]
     assert len(near_chance) == 57 * 2 + 2 + 1
     assert not near_chance["verdict"].isin(["emergent", "inverse emergent"]).any()
     assert zero.loc[("hendrycksTest-high_school_mathematics", "acc"), "verdict"] == "at chance"
@@ -151,8 +181,21 @@ def test_analyze_reads_the_published_pythia_results(tmp_path, run_cli):
 @pytest.mark.slow
 def test_analyze_follows_the_160m_checkpoints_along_steps(tmp_path, run_cli):
     out = tmp_path / "steps"
-    proc = run_cli(["lm-eval-mirage", "analyze", str(PYTHIA / "pythia-160m" / "zero-shot"), "--x", "steps", "--out",
-                    str(out), "--no-plots", "--quiet", "--n-boot", "200"])  # fmt: skip
+    proc = run_cli(
+        [
+            "lm-eval-mirage",
+            "analyze",
+            str(PYTHIA / "pythia-160m" / "zero-shot"),
+            "--x",
+            "steps",
+            "--out",
+            str(out),
+            "--no-plots",
+            "--quiet",
+            "--n-boot",
+            "200",
+        ]
+    )
     scores = pd.read_csv(out / "emergence.csv")
     lam = scores[(scores["task"] == "lambada_openai") & (scores["metric"] == "acc")].iloc[0]
     assert lam.n_models == 27 and lam.x_min == 0 and lam.x_max == 143000
@@ -163,8 +206,9 @@ def test_analyze_follows_the_160m_checkpoints_along_steps(tmp_path, run_cli):
 
 @pytest.mark.parametrize("value", ["-5", "0", "nan", "inf"])
 def test_analyze_refuses_a_size_that_is_not_positive(tmp_path, run_main, value):
-    proc = run_main(["lm-eval-mirage", "analyze", str(REAL_GEN), "--params", f"tiny={value}", "--out", str(tmp_path)],
-                   check=False)  # fmt: skip
+    proc = run_main(
+        ["lm-eval-mirage", "analyze", str(REAL_GEN), "--params", f"tiny={value}", "--out", str(tmp_path)], check=False
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
         f"lm-eval-mirage analyze: error: --params tiny={value}: a size must be a positive, finite number (e.g. 160m, 1.4b, 7e9)"

@@ -116,7 +116,9 @@ def test_damaged_samples_directions_and_task_names_are_notes(tmp_path, run_cli):
     assert f"{samples('org/m-c', add)}:1: doc.answer_digits inf is not a number of digits" in err
     assert f"{samples('org/m-c', mul)}: no samples (zero problems)" in err
     assert f"{files['org/m-b']}: {mul} scored zero problems" in err
-    assert f"{files['org/m-b']}: higher_is_better['{add}']['exact_match'] = 'false' is not a JSON boolean; refused" in err
+    assert (
+        f"{files['org/m-b']}: higher_is_better['{add}']['exact_match'] = 'false' is not a JSON boolean; refused" in err
+    )
     assert f"{files['org/m-b']}: task name 'x/../../../escaped' refused" in err
     assert "Traceback" not in err
     assert (report / "report.md").is_file() and (report / "emergence.csv").is_file()  # the rest is written
@@ -153,7 +155,9 @@ def test_model_folders_that_cannot_be_sized_are_notes(tmp_path, run_cli):
             _safetensors(folder / "model.safetensors", {"w": (3, 4), "b": (5,)})
         elif name == "escape":
             _safetensors(folder / "part.safetensors", {"w": (2,)})
-            (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"w": "part.safetensors", "x": damage}}))
+            (folder / "model.safetensors.index.json").write_text(
+                json.dumps({"weight_map": {"w": "part.safetensors", "x": damage}})
+            )
         elif name == "no-weight-map":
             (folder / "model.safetensors.index.json").write_text(json.dumps(damage))
         else:
@@ -172,7 +176,10 @@ def test_model_folders_that_cannot_be_sized_are_notes(tmp_path, run_cli):
     proc = _analyze(run_cli, str(runs), "--out", str(report), "--no-samples")
     err = proc.stderr
     assert "Traceback" not in err
-    assert f"{models / 'escape'}: size unknown: " in err and "'../../../../etc/hostname' points outside the model folder; refused" in err
+    assert (
+        f"{models / 'escape'}: size unknown: " in err
+        and "'../../../../etc/hostname' points outside the model folder; refused" in err
+    )
     assert f"{models / 'lfs'}: size unknown: " in err and "a Git LFS pointer" in err
     assert f"{models / 'short'}: size unknown: " in err and "not a readable safetensors file" in err
     assert f"{models / 'header'}: size unknown: " in err
@@ -223,7 +230,10 @@ def test_a_folder_with_a_report_md_of_its_own_is_never_replaced(tmp_path, run_cl
     (mine / "figs" / "a.pdf").write_bytes(b"%PDF")
     before = {p: p.read_bytes() for p in mine.rglob("*") if p.is_file()}
     proc = _analyze(run_cli, str(runs), "--out", str(mine), check=False)
-    assert proc.returncode == 2 and f"--out {mine}: a non-empty folder that lm-eval-mirage analyze did not write" in proc.stderr
+    assert (
+        proc.returncode == 2
+        and f"--out {mine}: a non-empty folder that lm-eval-mirage analyze did not write" in proc.stderr
+    )
     assert {p: p.read_bytes() for p in mine.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["paper", "runs"]  # nothing staged beside it
     forged = mine / MANIFEST  # another command's manifest does not make it ours either
@@ -364,6 +374,9 @@ def test_holdout_of_the_whole_family_or_more_is_said_on_the_terminal(tmp_path, r
     runs = tmp_path / "runs"
     simulate_results(runs, n_problems=20)
     proc = _analyze(run_cli, str(runs), "--out", str(tmp_path / "report"), "--holdout", str(k), check=False)
-    assert f"note: forecast: models: --holdout {k} of 5 model(s) leaves 0 to fit (a forecast needs 2); no forecast" in proc.stderr
+    assert (
+        f"note: forecast: models: --holdout {k} of 5 model(s) leaves 0 to fit (a forecast needs 2); no forecast"
+        in proc.stderr
+    )
     forecast = pd.read_csv(tmp_path / "report" / "forecast.csv")
     assert forecast.empty  # nothing fitted on all five and then called a forecast

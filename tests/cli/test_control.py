@@ -39,8 +39,24 @@ def micro_control(tmp_path_factory, env):
     base = tmp_path_factory.mktemp("control")
     out, cache = base / "out", base / "cache"
     recorded = json.loads(RECORDED.read_text())
-    proc = _control(["--out", str(out), "--cache-dir", str(cache), "--limit", str(recorded["limit"]), "--families", "carry-steps,carry", "--quiet", "--no-plots"], env)
-    assert proc.returncode == 0, f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-8000:]}"
+    proc = _control(
+        [
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(cache),
+            "--limit",
+            str(recorded["limit"]),
+            "--families",
+            "carry-steps,carry",
+            "--quiet",
+            "--no-plots",
+        ],
+        env,
+    )
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-8000:]}"
+    )
     return {"proc": proc, "out": out, "cache": cache, "recorded": recorded}
 
 
@@ -51,7 +67,10 @@ def test_shipped_checkpoints_reproduce_their_recorded_scores(micro_control):
     assert sorted(got) == sorted(r["model"] for r in recorded)
     for want in recorded:
         for metric in ("exact_match", "token_edit_distance", "per_token_logprob"):
-            assert math.isclose(got[want["model"]][metric], want[metric], rel_tol=1e-6, abs_tol=1e-9), (want["model"], metric)
+            assert math.isclose(got[want["model"]][metric], want[metric], rel_tol=1e-6, abs_tol=1e-9), (
+                want["model"],
+                metric,
+            )
 
 
 def test_report_has_verdicts_curves_and_harness_files(micro_control):
@@ -73,7 +92,10 @@ def test_bad_family_is_a_usage_error(run_main, tmp_path):
     args = ["lm-eval-mirage", "control", "--families", "carry,nope", "--out", str(tmp_path / "o"), "--quiet"]
     proc = run_main(args, check=False)
     assert proc.returncode == 2
-    assert "families=['carry', 'nope']: accepted values are modadd, recall, carry-steps, carry" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        "families=['carry', 'nope']: accepted values are modadd, recall, carry-steps, carry" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
 
 
 def test_step_family_verdicts_are_the_measured_ones(micro_control):
@@ -81,7 +103,11 @@ def test_step_family_verdicts_are_the_measured_ones(micro_control):
     recorded when it was trained; and, as measured (docs/control.md), they do NOT make it a real transition:
     the per-token log-prob curve is smooth, so no "emergent under every metric"."""
     summary = json.loads((micro_control["out"] / "control_summary.json").read_text())
-    got = {h["metric"]: h["verdict"] for h in summary["headline"] if h["series"] == "carry-steps-seed0" and h["task"] == "mirage_control_carry"}
+    got = {
+        h["metric"]: h["verdict"]
+        for h in summary["headline"]
+        if h["series"] == "carry-steps-seed0" and h["task"] == "mirage_control_carry"
+    }
     assert got == micro_control["recorded"]["steps_verdicts"]
     assert got["per_token_logprob"] == "smooth"
     assert not all(got[m] == "emergent" for m in ("exact_match", "token_edit_distance", "per_token_logprob"))
@@ -97,8 +123,15 @@ def default_control(tmp_path_factory, env):
     recorded = json.loads(RECORDED.read_text())
     limit = [] if recorded["transition_limit"] is None else ["--limit", str(recorded["transition_limit"])]
     proc = _control(["--out", str(out), "--cache-dir", str(cache), *limit, "--quiet", "--no-plots"], env)
-    assert proc.returncode == 0, f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-8000:]}"
-    return {"proc": proc, "out": out, "summary": json.loads((out / "control_summary.json").read_text()), "recorded": recorded}
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-8000:]}"
+    )
+    return {
+        "proc": proc,
+        "out": out,
+        "summary": json.loads((out / "control_summary.json").read_text()),
+        "recorded": recorded,
+    }
 
 
 def test_default_families_reproduce_their_recorded_scores(default_control):
@@ -107,7 +140,10 @@ def test_default_families_reproduce_their_recorded_scores(default_control):
     assert sorted(got) == sorted(r["model"] for r in recorded)
     for want in recorded:
         for metric in ("exact_match", "token_edit_distance", "per_token_logprob"):
-            assert math.isclose(got[want["model"]][metric], want[metric], rel_tol=1e-6, abs_tol=1e-9), (want["model"], metric)
+            assert math.isclose(got[want["model"]][metric], want[metric], rel_tol=1e-6, abs_tol=1e-9), (
+                want["model"],
+                metric,
+            )
 
 
 def test_a_real_transition_beside_a_mirage(default_control):

@@ -17,8 +17,23 @@ HELD = ["sim/model-6.4b", "sim/model-25.6b"]
 
 
 def _analyze(run_cli, results: Path, out: Path, *extra: str):
-    return run_cli(["lm-eval-mirage", "analyze", str(results), "--out", str(out), "--holdout", "2", "--n-boot", "200",
-                    "--formats", "png", "--quiet", *extra])  # fmt: skip
+    return run_cli(
+        [
+            "lm-eval-mirage",
+            "analyze",
+            str(results),
+            "--out",
+            str(out),
+            "--holdout",
+            "2",
+            "--n-boot",
+            "200",
+            "--formats",
+            "png",
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
 def _perturb_held_out_likelihood(results: Path) -> int:
@@ -52,8 +67,11 @@ def test_analyze_holdout_writes_the_forecast_and_ignores_the_held_out_likelihood
     results = tmp_path / "runs"
     simulate_results(results, tasks=TASKS, n_problems=200, logprob_noise=0.2, seed=4)
     proc = _analyze(run_cli, results, tmp_path / "report")
-    m = re.search(r"mirage_arith_mul_3d: models: from the per-token loss of 3 smaller models, exact match is forecast "
-                  r"to reach 0\.5 at parameters (\S+) \(95% interval (\S+) to (\S+);", proc.stdout)  # fmt: skip
+    m = re.search(
+        r"mirage_arith_mul_3d: models: from the per-token loss of 3 smaller models, exact match is forecast "
+        r"to reach 0\.5 at parameters (\S+) \(95% interval (\S+) to (\S+);",
+        proc.stdout,
+    )
     assert m, proc.stdout
     low, x, high = float(m.group(2)), float(m.group(1)), float(m.group(3))
     assert low < x < high and 5e10 < x < 3e11  # c = 2e9, alpha = -0.5, 5-6 digits: about 1.2e11
@@ -86,16 +104,33 @@ def test_analyze_holdout_writes_the_forecast_and_ignores_the_held_out_likelihood
     pd.testing.assert_frame_equal(table[cols], again[cols])
     observed = table["task"].str.endswith("_ll") & table["metric"].isin(["per_token_logprob", "target_logprob"])
     assert (table.loc[observed, "observed"] != again.loc[observed, "observed"]).all()  # the data did change
-    pd.testing.assert_frame_equal(pd.read_csv(rep / "forecast_emergence.csv"),
-                                  pd.read_csv(tmp_path / "report2" / "forecast_emergence.csv"))  # fmt: skip
+    pd.testing.assert_frame_equal(
+        pd.read_csv(rep / "forecast_emergence.csv"), pd.read_csv(tmp_path / "report2" / "forecast_emergence.csv")
+    )
 
 
-@pytest.mark.parametrize(("flag", "value", "message"), [("--holdout", "-1", "--holdout -1: must be 0 or more"),
-                                                        ("--emerge-at", "1.5", "--emerge-at 1.5: must lie strictly between 0 and 1")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--holdout", "-1", "--holdout -1: must be 0 or more"),
+        ("--emerge-at", "1.5", "--emerge-at 1.5: must lie strictly between 0 and 1"),
+    ],
+)
 def test_bad_forecast_options_are_one_line_usage_errors(tmp_path, run_main, flag, value, message):
     results = tmp_path / "runs"
     simulate_results(results, models=dict(list(DEFAULT_MODELS.items())[:3]), tasks=TASKS, n_problems=10, samples=False)
-    args = ["lm-eval-mirage", "analyze", str(results), "--out", str(tmp_path / "r"), "--quiet", "--holdout", "1", flag, value]
+    args = [
+        "lm-eval-mirage",
+        "analyze",
+        str(results),
+        "--out",
+        str(tmp_path / "r"),
+        "--quiet",
+        "--holdout",
+        "1",
+        flag,
+        value,
+    ]
     proc = run_main(args, check=False)
     assert proc.returncode == 2 and proc.stderr.strip() == f"lm-eval-mirage analyze: error: {message}"
     assert not (tmp_path / "r").exists()

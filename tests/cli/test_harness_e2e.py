@@ -48,11 +48,24 @@ def _check_outputs(out: Path, limit: int) -> tuple[dict, list[dict]]:
 @pytest.mark.slow
 def test_plain_lm_eval_with_include_path(tiny_model, tmp_path, run_cli):
     limit = 6
-    run_cli([
-        "lm_eval", "--include_path", tasks_path(), "--tasks", "mirage_arith_add_2d",
-        "--model", "hf", "--model_args", f"pretrained={tiny_model}", "--limit", str(limit),
-        "--log_samples", "--output_path", str(tmp_path / "out"),
-    ])
+    run_cli(
+        [
+            "lm_eval",
+            "--include_path",
+            tasks_path(),
+            "--tasks",
+            "mirage_arith_add_2d",
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={tiny_model}",
+            "--limit",
+            str(limit),
+            "--log_samples",
+            "--output_path",
+            str(tmp_path / "out"),
+        ]
+    )
     results, samples = _check_outputs(tmp_path / "out", limit)
     # 2-shot by default, few-shot examples from the train split, GPT-3 prompt style.
     prompt = samples[0]["arguments"]["gen_args_0"]["arg_0"]
@@ -63,11 +76,27 @@ def test_plain_lm_eval_with_include_path(tiny_model, tmp_path, run_cli):
 @pytest.mark.slow
 def test_lm_eval_mirage_run_is_a_drop_in_with_metadata(tiny_model, tmp_path, run_cli):
     limit = 4
-    run_cli([
-        "lm-eval-mirage", "run", "--tasks", "mirage_arith_add_2d", "--model", "hf",
-        "--model_args", f"pretrained={tiny_model}", "--limit", str(limit), "--num_fewshot", "0",
-        "--metadata", '{"num_problems": 20, "seed": 99}', "--log_samples", "--output_path", str(tmp_path / "out"),
-    ])
+    run_cli(
+        [
+            "lm-eval-mirage",
+            "run",
+            "--tasks",
+            "mirage_arith_add_2d",
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={tiny_model}",
+            "--limit",
+            str(limit),
+            "--num_fewshot",
+            "0",
+            "--metadata",
+            '{"num_problems": 20, "seed": 99}',
+            "--log_samples",
+            "--output_path",
+            str(tmp_path / "out"),
+        ]
+    )
     results, samples = _check_outputs_loose(tmp_path / "out", limit)
     assert results["configs"]["mirage_arith_add_2d"]["metadata"]["seed"] == 99
     assert results["n-samples"]["mirage_arith_add_2d"]["original"] == 20
@@ -85,11 +114,25 @@ def _check_outputs_loose(out: Path, limit: int):
 
 @pytest.mark.slow
 def test_bad_metadata_fails_with_a_named_error(tiny_model, tmp_path, run_cli):
-    proc = run_cli([
-        "lm-eval-mirage", "run", "--tasks", "mirage_arith_add_2d", "--model", "hf",
-        "--model_args", f"pretrained={tiny_model}", "--limit", "2", "--metadata", '{"num_problems": 0}',
-        "--output_path", str(tmp_path / "out"),
-    ], check=False)
+    proc = run_cli(
+        [
+            "lm-eval-mirage",
+            "run",
+            "--tasks",
+            "mirage_arith_add_2d",
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={tiny_model}",
+            "--limit",
+            "2",
+            "--metadata",
+            '{"num_problems": 0}',
+            "--output_path",
+            str(tmp_path / "out"),
+        ],
+        check=False,
+    )
     assert proc.returncode != 0
     assert "num_problems=0 must be an integer >= 1" in proc.stderr
     assert not list((tmp_path).rglob("results_*.json"))

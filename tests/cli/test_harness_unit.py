@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from lm_eval_mirage.cli.harness import _plugin_only, combined_include_root, include_paths, split_add_metrics, unknown_task_message
+from lm_eval_mirage.cli.harness import (
+    _plugin_only,
+    combined_include_root,
+    include_paths,
+    split_add_metrics,
+    unknown_task_message,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +48,9 @@ def test_add_metrics_needs_a_value():
 
 
 def test_unknown_task_message_names_the_closest_plugin_tasks():
-    msg = unknown_task_message(["mirage_arith_ad_2d", "zzz"], ["mirage_arith_add_2d", "mirage_arith_add_3d", "mirage_paper_mul_2d"])
+    msg = unknown_task_message(
+        ["mirage_arith_ad_2d", "zzz"], ["mirage_arith_add_2d", "mirage_arith_add_3d", "mirage_paper_mul_2d"]
+    )
     assert "\n" not in msg
     assert "mirage_arith_ad_2d (closest: mirage_arith_add_2d, mirage_arith_add_3d" in msg and "; zzz;" in msg
 
@@ -62,14 +70,17 @@ def test_one_include_folder_keeps_the_precedence_recipes_user_plugin(tmp_path):
     tm = TaskManager(include_path=str(root), include_defaults=False)
     assert "mirage_arith_add_2d" in tm.all_subtasks and "mirage_arith" in tm.all_tags  # the plugin's, via shims
     assert load_yaml(tm.task_index["mirage_arith_add_1d"].yaml_path)["num_fewshot"] == 7  # the user's wins
-    (root / "0_add_metrics" / "r.yaml").write_text(f"include: {user / 'sub' / 'mine.yaml'}\ntask: mirage_arith_add_1d\nnum_fewshot: 9\n")
+    (root / "0_add_metrics" / "r.yaml").write_text(
+        f"include: {user / 'sub' / 'mine.yaml'}\ntask: mirage_arith_add_1d\nnum_fewshot: 9\n"
+    )
     tm = TaskManager(include_path=str(root), include_defaults=False)
     assert load_yaml(tm.task_index["mirage_arith_add_1d"].yaml_path)["num_fewshot"] == 9  # the recipe wins
 
 
 def test_misspelt_plugin_task_is_one_line_with_the_closest_names(run_main):
-    proc = run_main(["lm-eval-mirage", "run", "--model", "hf", "--tasks", "mirage_arith_add_2", "--limit", "1"],
-                    check=False)
+    proc = run_main(
+        ["lm-eval-mirage", "run", "--model", "hf", "--tasks", "mirage_arith_add_2", "--limit", "1"], check=False
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # one line, no traceback
     assert "unknown task mirage_arith_add_2 (closest: mirage_arith_add_2d" in proc.stderr
@@ -78,8 +89,9 @@ def test_misspelt_plugin_task_is_one_line_with_the_closest_names(run_main):
 @pytest.mark.slow
 def test_misspelt_builtin_task_is_one_line_too(run_main, run_cli):
     # a plugin name is checked before the harness starts (in this process); a built-in one by the harness
-    proc = run_main(["lm-eval-mirage", "run", "--model", "hf", "--tasks", "mirage_arith_add_2d_l", "--limit", "1"],
-                    check=False)
+    proc = run_main(
+        ["lm-eval-mirage", "run", "--model", "hf", "--tasks", "mirage_arith_add_2d_l", "--limit", "1"], check=False
+    )
     assert proc.returncode == 2 and "closest: mirage_arith_add_2d_ll" in proc.stderr
     proc = run_cli(["lm-eval-mirage", "run", "--model", "hf", "--tasks", "arc_eazy", "--limit", "1"], check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -104,4 +116,7 @@ def test_tasks_from_a_config_file_are_checked_too(tmp_path, run_main):
 
 def test_a_missing_include_path_is_a_usage_error(tmp_path, run_main):
     proc = run_main(["lm-eval-mirage", "run", "--include_path", str(tmp_path / "nope"), "--tasks", "x"], check=False)
-    assert proc.returncode == 2 and proc.stderr.strip() == f"lm-eval-mirage: --include_path {tmp_path / 'nope'}: not a folder"
+    assert (
+        proc.returncode == 2
+        and proc.stderr.strip() == f"lm-eval-mirage: --include_path {tmp_path / 'nope'}: not a folder"
+    )

@@ -62,18 +62,27 @@ def test_sweep_without_submitit_says_what_to_install(tmp_path, sweep_file):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [
         "lm-eval-mirage sweep: error: running jobs needs submitit: pip install 'lm-eval-mirage[sweep]' "
-        "(--dry-run and 'sweep status' work without it)"]
+        "(--dry-run and 'sweep status' work without it)"
+    ]
     assert not (tmp_path / "out").exists()
     # what does not run jobs still works
     assert run(["sweep", "status", str(sweep_file)], env, tmp_path).returncode == 0
     dry = run(["sweep", str(sweep_file), "--dry-run", "--executor", "slurm"], env, tmp_path)
-    assert dry.returncode == 0 and "(no batch script preview: running jobs needs submitit: pip install 'lm-eval-mirage[sweep]')" in dry.stdout
+    assert (
+        dry.returncode == 0
+        and "(no batch script preview: running jobs needs submitit: pip install 'lm-eval-mirage[sweep]')" in dry.stdout
+    )
 
 
 def test_demo_without_matplotlib_says_what_to_install(tmp_path):
     env = without(tmp_path, "matplotlib")
-    proc = run(["demo", "--out", str(tmp_path / "demo"), "--families", "simulated", "--members", "2", "--limit", "5"], env, tmp_path)
+    proc = run(
+        ["demo", "--out", str(tmp_path / "demo"), "--families", "simulated", "--members", "2", "--limit", "5"],
+        env,
+        tmp_path,
+    )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        "lm-eval-mirage demo: error: plots need matplotlib: pip install 'lm-eval-mirage[plot]' (or pip install matplotlib); or run with --no-plots"]
+        "lm-eval-mirage demo: error: plots need matplotlib: pip install 'lm-eval-mirage[plot]' (or pip install matplotlib); or run with --no-plots"
+    ]
     assert not (tmp_path / "demo").exists()

@@ -88,10 +88,21 @@ def logged_run(tiny_model, tmp_path_factory) -> Path:
     tasks = _write_tasks(root)
     out = root / "out"
     cmd = [
-        str(Path(sys.executable).parent / "lm_eval"), "run", "--include_path", str(tasks),
-        "--tasks", "rs_gen_plain,rs_gen_online,rs_mc_plain,rs_mc_online,rs_arith_ll",
-        "--model", "hf", "--model_args", f"pretrained={tiny_model}", "--limit", str(LIMIT),
-        "--log_samples", "--output_path", str(out),
+        str(Path(sys.executable).parent / "lm_eval"),
+        "run",
+        "--include_path",
+        str(tasks),
+        "--tasks",
+        "rs_gen_plain,rs_gen_online,rs_mc_plain,rs_mc_online,rs_arith_ll",
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={tiny_model}",
+        "--limit",
+        str(LIMIT),
+        "--log_samples",
+        "--output_path",
+        str(out),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=os.environ.copy())
     assert proc.returncode == 0, f"lm_eval exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
@@ -111,7 +122,15 @@ def test_rescore_adds_the_metrics_with_the_online_values(logged_run, tmp_path, r
     proc = run_cli(["lm-eval-mirage", "rescore", str(run)])
     assert proc.returncode == 0
     # the printed table shows the added metrics next to the original ones
-    for name in ("exact_match", "token_edit_distance", "acc", "brier_score", "correct_choice_prob", "ece", "target_logprob"):
+    for name in (
+        "exact_match",
+        "token_edit_distance",
+        "acc",
+        "brier_score",
+        "correct_choice_prob",
+        "ece",
+        "target_logprob",
+    ):
         assert f"|{name}" in proc.stdout.replace(" ", "")
     online, new = _results(run, False), _results(run, True)
     res = new["results"]
@@ -124,13 +143,23 @@ def test_rescore_adds_the_metrics_with_the_online_values(logged_run, tmp_path, r
     assert res["rs_gen_plain"]["exact_match,parsed"] == online["results"]["rs_gen_plain"]["exact_match,parsed"]
     # multiple choice: the harness's built-in brier_score, bit for bit
     assert res["rs_mc_plain"]["brier_score,none"] == online["results"]["rs_mc_online"]["brier_score,none"]
-    assert f"{res['rs_mc_plain']['brier_score,none']:.4f}" == f"{online['results']['rs_mc_online']['brier_score,none']:.4f}"
+    assert (
+        f"{res['rs_mc_plain']['brier_score,none']:.4f}"
+        == f"{online['results']['rs_mc_online']['brier_score,none']:.4f}"
+    )
     assert res["rs_mc_plain"]["acc,none"] == online["results"]["rs_mc_plain"]["acc,none"]
     for metric in ("binary_brier_score", "correct_choice_prob", "correct_choice_logprob", "ece"):
         assert isinstance(res["rs_mc_plain"][f"{metric},none"], float)
     # loglikelihood: the plugin's likelihood task computed these online (stock hf: token counts, no token_logprobs)
     for key, value in online["results"]["rs_arith_ll"].items():
-        if key.split(",")[0].removesuffix("_stderr") in ("target_logprob", "target_prob", "greedy_exact_match", "per_token_logprob", "per_token_prob", "target_tokens"):
+        if key.split(",")[0].removesuffix("_stderr") in (
+            "target_logprob",
+            "target_prob",
+            "greedy_exact_match",
+            "per_token_logprob",
+            "per_token_prob",
+            "target_tokens",
+        ):
             assert res["rs_arith_ll"][key] == value, key
     assert "token_logprobs" in new["rescore"]["unavailable"]["rs_arith_ll"]
     assert "unavailable: rs_arith_ll token_logprobs" in proc.stdout
@@ -145,7 +174,9 @@ def test_a_corrupted_samples_file_is_reported_not_fatal(logged_run, tmp_path, ru
     text[2] = "{not json}\n"
     samples.write_text("".join(text[:-1]) + text[-1][: len(text[-1]) // 2])  # and a job killed mid-line
     before = samples.read_bytes()
-    proc = run_cli(["lm-eval-mirage", "rescore", str(run), "--metrics", "brier_score", "--out", str(tmp_path / "out")], check=False)
+    proc = run_cli(
+        ["lm-eval-mirage", "rescore", str(run), "--metrics", "brier_score", "--out", str(tmp_path / "out")], check=False
+    )
     assert proc.returncode == 1, proc.stderr
     assert f"{samples}:3: malformed JSON" in proc.stderr
     assert f"{samples}:{LIMIT}: truncated JSON" in proc.stderr

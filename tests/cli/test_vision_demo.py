@@ -22,8 +22,16 @@ def test_vision_demo_micro_end_to_end(run_cli, tmp_path):
     assert f"report: {out / 'report.md'} and {out / 'report.html'}" in proc.stdout
     assert "digits8x8: sigmoid autoencoder:" in proc.stdout  # the analysis' one-line summary
     assert "training autoencoders" in proc.stderr  # the tqdm bar
-    for name in ("report.md", "report.html", "table.csv", "emergence.csv", "samples.csv", "run.json",
-                 "figures/digits8x8__side_by_side.png", "figures/digits8x8__overview.png"):  # fmt: skip
+    for name in (
+        "report.md",
+        "report.html",
+        "table.csv",
+        "emergence.csv",
+        "samples.csv",
+        "run.json",
+        "figures/digits8x8__side_by_side.png",
+        "figures/digits8x8__overview.png",
+    ):
         assert (out / name).is_file(), name
     assert not list(out.rglob("*.svg"))
     table = pd.read_csv(out / "table.csv")

@@ -27,7 +27,9 @@ def _demo(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "lm-eval-mirage"
     proc = subprocess.run([str(exe), "demo", *args], capture_output=True, text=True, timeout=900, env=env)
     if proc.returncode != 0:
-        raise AssertionError(f"lm-eval-mirage demo exited {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-8000:]}")
+        raise AssertionError(
+            f"lm-eval-mirage demo exited {proc.returncode}\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-8000:]}"
+        )
     return proc
 
 
@@ -90,8 +92,12 @@ def test_trained_runs_go_through_the_harness_on_the_checkpoints(micro_demo):
         data = _results(folder)
         assert data["config"]["model_num_parameters"] == member["params"]
         res = data["results"]
-        assert res["mirage_demo_recall"]["exact_match,parsed"] == pytest.approx(res["mirage_demo_recall_ll"]["greedy_exact_match,none"])
-        values.append((res["mirage_demo_recall_ll"]["per_token_prob,none"], res["mirage_demo_recall"]["exact_match,parsed"]))
+        assert res["mirage_demo_recall"]["exact_match,parsed"] == pytest.approx(
+            res["mirage_demo_recall_ll"]["greedy_exact_match,none"]
+        )
+        values.append(
+            (res["mirage_demo_recall_ll"]["per_token_prob,none"], res["mirage_demo_recall"]["exact_match,parsed"])
+        )
     assert values[0][0] < values[-1][0]  # the largest member recalls more than the smallest, per token
     assert values[0][1] == 0.0 and values[-1][1] > 0.5  # and whole codes: none at the bottom, most at the top
 

@@ -27,7 +27,9 @@ def test_table_shape_and_content():
 def test_table_is_deterministic_across_processes_and_hash_seeds():
     code = "from lm_eval_mirage.tasks.demo_data import recall_table; print(recall_table(20, 5, 3, 7))"
     outs = {
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": h}).stdout
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": h}
+        ).stdout
         for h in ("1", "12345")
     }
     assert len(outs) == 1 and str(recall_table(20, 5, 3, 7)) == outs.pop().strip()
@@ -37,7 +39,11 @@ def test_table_is_deterministic_across_processes_and_hash_seeds():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"num_keys": 0}, "num_keys=0"), ({"digits": "x"}, "digits='x'"), ({"num_keys": 400, "key_length": 2}, "too many")],
+    [
+        ({"num_keys": 0}, "num_keys=0"),
+        ({"digits": "x"}, "digits='x'"),
+        ({"num_keys": 400, "key_length": 2}, "too many"),
+    ],
 )
 def test_bad_arguments_name_the_parameter(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):

@@ -7,8 +7,16 @@ import lm_eval.utils
 
 from lm_eval_mirage.demo.harness import faster_harness, run_spec, spec_id
 
-TEMPLATES = ["Q: What is {{a}} {{op_word}} {{b}}? A:", "{{answer}}", " {{answer}}\n", "{{ a | regex_replace('1', 'x') }}"]
-DOCS = [{"a": "12", "b": "7", "op_word": "plus", "answer": "19"}, {"a": "1", "b": "31", "op_word": "times", "answer": "31"}]
+TEMPLATES = [
+    "Q: What is {{a}} {{op_word}} {{b}}? A:",
+    "{{answer}}",
+    " {{answer}}\n",
+    "{{ a | regex_replace('1', 'x') }}",
+]
+DOCS = [
+    {"a": "12", "b": "7", "op_word": "plus", "answer": "19"},
+    {"a": "1", "b": "31", "op_word": "times", "answer": "31"},
+]
 
 
 def test_templates_render_exactly_as_before_and_patches_are_undone():
@@ -41,7 +49,13 @@ def test_spec_id_is_stable_and_sensitive():
     spec = run_spec("mirage-sim", {"params": 1e9, "seed": 0}, ["t"], limit=5, metadata={"b": 1, "a": 2})
     same = run_spec("mirage-sim", {"seed": 0, "params": 1e9}, ["t"], limit=5, metadata={"a": 2, "b": 1})
     assert spec_id(spec) == spec_id(same)
-    assert spec_id(spec) != spec_id(run_spec("mirage-sim", {"params": 1e9, "seed": 1}, ["t"], limit=5, metadata={"b": 1, "a": 2}))
-    assert spec_id(spec) != spec_id(run_spec("mirage-sim", {"params": 1e9, "seed": 0}, ["t"], limit=6, metadata={"b": 1, "a": 2}))
-    other_weights = run_spec("mirage-sim", {"params": 1e9, "seed": 0}, ["t"], limit=5, metadata={"a": 2, "b": 1}, identity={"sha": "x"})
+    assert spec_id(spec) != spec_id(
+        run_spec("mirage-sim", {"params": 1e9, "seed": 1}, ["t"], limit=5, metadata={"b": 1, "a": 2})
+    )
+    assert spec_id(spec) != spec_id(
+        run_spec("mirage-sim", {"params": 1e9, "seed": 0}, ["t"], limit=6, metadata={"b": 1, "a": 2})
+    )
+    other_weights = run_spec(
+        "mirage-sim", {"params": 1e9, "seed": 0}, ["t"], limit=5, metadata={"a": 2, "b": 1}, identity={"sha": "x"}
+    )
     assert spec_id(other_weights) != spec_id(spec)

@@ -60,7 +60,14 @@ def test_regex_matches_the_task_filter():
 
 @pytest.mark.parametrize(
     "target, output, expected",
-    [("124", "124", 1.0), ("124", " 124 ", 1.0), ("124", "0124", 0.0), ("124", "", 0.0), ("", "", 1.0), ("124", None, 0.0)],
+    [
+        ("124", "124", 1.0),
+        ("124", " 124 ", 1.0),
+        ("124", "0124", 0.0),
+        ("124", "", 0.0),
+        ("", "", 1.0),
+        ("124", None, 0.0),
+    ],
 )
 def test_exact_match(target, output, expected):
     assert exact_match(target, output) == expected

@@ -222,8 +222,12 @@ def test_ece_is_the_equal_mass_one_and_differs_from_the_equal_width_one():
     # equal width: the three low confidences share no bin either, so the same here ...
     assert expected_calibration_error_equal_width(conf, correct) == pytest.approx(1.05 / 4, abs=1e-12)
     # ... but with 2 bins they do: (0, 0.5] holds 0.1, 0.2, 0.3 (mean 0.2 vs accuracy 1/3), (0.5, 1] holds 0.95
-    assert expected_calibration_error_equal_width(conf, correct, n_bins=2) == pytest.approx(0.75 * (1 / 3 - 0.2) + 0.25 * 0.05, abs=1e-12)
-    assert expected_calibration_error_equal_mass(conf, correct, n_bins=2) == pytest.approx(0.5 * 0.15 + 0.5 * abs(0.625 - 1.0), abs=1e-12)
+    assert expected_calibration_error_equal_width(conf, correct, n_bins=2) == pytest.approx(
+        0.75 * (1 / 3 - 0.2) + 0.25 * 0.05, abs=1e-12
+    )
+    assert expected_calibration_error_equal_mass(conf, correct, n_bins=2) == pytest.approx(
+        0.5 * 0.15 + 0.5 * abs(0.625 - 1.0), abs=1e-12
+    )
 
 
 def _reference_ece_equal_width(conf, correct, n_bins):
@@ -242,7 +246,7 @@ def test_equal_width_ece_matches_scikit_learn_and_uncertainty_calibration(n_bins
     rng = np.random.default_rng(n_bins)
     for n in (5, 60, 1000):
         conf = rng.uniform(0.0, 1.0, n)
-        correct = (rng.uniform(size=n) < conf ** 1.5).astype(int)
+        correct = (rng.uniform(size=n) < conf**1.5).astype(int)
         correct[:2] = [0, 1]  # both labels, for calibration_curve and the package
         ours = expected_calibration_error_equal_width(conf, correct, n_bins=n_bins)
         assert ours == pytest.approx(_reference_ece_equal_width(conf, correct, n_bins), abs=1e-12)
@@ -324,7 +328,14 @@ def test_merging_gold_choices_equals_one_choice_with_their_total_probability(lls
 
 def test_public_names():
     assert set(choice.__all__) == {
-        "choice_probs", "correct_choice_prob", "correct_choice_logprob", "brier_score", "binary_brier_score",
-        "max_choice_prob", "choice_accuracy", "expected_calibration_error",
-        "expected_calibration_error_equal_mass", "expected_calibration_error_equal_width",
+        "choice_probs",
+        "correct_choice_prob",
+        "correct_choice_logprob",
+        "brier_score",
+        "binary_brier_score",
+        "max_choice_prob",
+        "choice_accuracy",
+        "expected_calibration_error",
+        "expected_calibration_error_equal_mass",
+        "expected_calibration_error_equal_width",
     }

@@ -26,8 +26,32 @@ from lm_eval_mirage.metrics import answers, choice, edit_distance, harness, like
 
 # ---------------------------------------------------------------- hostile values
 
-_SPECIAL = [np.float32(-1.5), np.float64(-0.25), np.int64(3), np.bool_(True), np.bool_(False), math.nan, -math.inf,
-            math.inf, 1e308, -1e308, 5e-7, 2e-4, 0.0, -0.0, 1, 0, -1, 10**400, -(10**400), 2**64, "42", "-1.5", "", b"1"]
+_SPECIAL = [
+    np.float32(-1.5),
+    np.float64(-0.25),
+    np.int64(3),
+    np.bool_(True),
+    np.bool_(False),
+    math.nan,
+    -math.inf,
+    math.inf,
+    1e308,
+    -1e308,
+    5e-7,
+    2e-4,
+    0.0,
+    -0.0,
+    1,
+    0,
+    -1,
+    10**400,
+    -(10**400),
+    2**64,
+    "42",
+    "-1.5",
+    "",
+    b"1",
+]
 atoms = st.one_of(
     st.none(),
     st.booleans(),
@@ -73,16 +97,32 @@ probability = st.floats(0.0, 1.0)
 texts = st.one_of(st.text(alphabet="0123456789- x\n", max_size=30), st.text(max_size=15), st.none())
 images = st.one_of(
     st.lists(st.lists(st.floats(-2, 2), min_size=2, max_size=2), min_size=1, max_size=3),
-    st.lists(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), atoms), min_size=2, max_size=2), min_size=1, max_size=3),
-    st.sampled_from([np.zeros((2, 2)), np.full((1, 2), 1e200), np.array([[True, False]]), np.zeros((0, 2)), np.zeros(3),
-                     np.zeros((2, 0)), [[]]]),  # images without pixels: the mean was NaN (found by a larger run)
+    st.lists(
+        st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), atoms), min_size=2, max_size=2),
+        min_size=1,
+        max_size=3,
+    ),
+    st.sampled_from(
+        [
+            np.zeros((2, 2)),
+            np.full((1, 2), 1e200),
+            np.array([[True, False]]),
+            np.zeros((0, 2)),
+            np.zeros(3),
+            np.zeros((2, 0)),
+            [[]],
+        ]
+    ),  # images without pixels: the mean was NaN (found by a larger run)
 )
 tokenizers = st.sampled_from([None, str.split, list, lambda s: 5, lambda s: [[1]], lambda s: "ab", 7, "x"])
 harness_values = st.one_of(st.lists(texts, max_size=2), st.lists(st.integers(), max_size=1), hostile)
 harness_options = st.fixed_dictionaries(
     {},
-    optional={"parse": st.one_of(st.booleans(), hostile), "tokenizer": hostile.filter(lambda v: not isinstance(v, str)),
-              "tokeniser": st.just("x")},
+    optional={
+        "parse": st.one_of(st.booleans(), hostile),
+        "tokenizer": hostile.filter(lambda v: not isinstance(v, str)),
+        "tokeniser": st.just("x"),
+    },
 )
 
 # ---------------------------------------------------------------- bounds
@@ -131,7 +171,10 @@ class Fuzzed:
 LOGP = within(-math.inf, 0.0, inf_ok=True)
 UNIT = within(0.0, 1.0)
 gold = st.one_of(st.integers(0, 4), st.lists(st.integers(0, 4), max_size=3))
-ECE_ARGS = (mixed(st.lists(probability, min_size=0, max_size=12)), mixed(st.lists(st.sampled_from([0, 1, True, False, 0.0, 1.0]), max_size=12)))
+ECE_ARGS = (
+    mixed(st.lists(probability, min_size=0, max_size=12)),
+    mixed(st.lists(st.sampled_from([0, 1, True, False, 0.0, 1.0]), max_size=12)),
+)
 ECE_KW = st.fixed_dictionaries({}, optional={"n_bins": mixed(st.integers(1, 20))})
 ECE_NAMES = ("confidences", "correct", "n_bins")
 IMG = (mixed(images), mixed(images))
@@ -139,60 +182,111 @@ IMG = (mixed(images), mixed(images))
 #: Every public pure metric of lm_eval_mirage.metrics (and the harness adapters), by name.
 FUZZ_TABLE: dict[str, Fuzzed] = {
     "answers.parse_answer": Fuzzed(answers.parse_answer, (mixed(texts),), ("output",), is_answer),
-    "answers.exact_match": Fuzzed(answers.exact_match, (mixed(texts), mixed(texts)), ("target", "output"), within(0, 1)),
+    "answers.exact_match": Fuzzed(
+        answers.exact_match, (mixed(texts), mixed(texts)), ("target", "output"), within(0, 1)
+    ),
     "answers.digit_accuracy": Fuzzed(answers.digit_accuracy, (mixed(texts), mixed(texts)), ("target", "output"), UNIT),
-    "edit_distance.normalize_text": Fuzzed(edit_distance.normalize_text, (mixed(texts),), ("text",), lambda r: isinstance(r, str)),
+    "edit_distance.normalize_text": Fuzzed(
+        edit_distance.normalize_text, (mixed(texts),), ("text",), lambda r: isinstance(r, str)
+    ),
     "edit_distance.char_tokens": Fuzzed(edit_distance.char_tokens, (mixed(texts),), ("text",), is_token_list),
     "edit_distance.token_edit_distance": Fuzzed(
-        edit_distance.token_edit_distance, (mixed(texts), mixed(texts)), ("target", "output", "tokenize"),
-        within(0, edit_distance.MAX_TOKENS), st.fixed_dictionaries({}, optional={"tokenize": tokenizers})),
+        edit_distance.token_edit_distance,
+        (mixed(texts), mixed(texts)),
+        ("target", "output", "tokenize"),
+        within(0, edit_distance.MAX_TOKENS),
+        st.fixed_dictionaries({}, optional={"tokenize": tokenizers}),
+    ),
     "edit_distance.normalized_edit_distance": Fuzzed(
-        edit_distance.normalized_edit_distance, (mixed(texts), mixed(texts)), ("target", "output", "tokenize"),
-        UNIT, st.fixed_dictionaries({}, optional={"tokenize": tokenizers})),
+        edit_distance.normalized_edit_distance,
+        (mixed(texts), mixed(texts)),
+        ("target", "output", "tokenize"),
+        UNIT,
+        st.fixed_dictionaries({}, optional={"tokenize": tokenizers}),
+    ),
     "likelihood.check_logprob": Fuzzed(likelihood.check_logprob, (mixed(logprob),), ("logprob_sum",), LOGP),
     "likelihood.target_prob": Fuzzed(likelihood.target_prob, (mixed(logprob),), ("logprob_sum",), UNIT),
     "likelihood.per_token_logprob": Fuzzed(
-        likelihood.per_token_logprob, (mixed(logprob), mixed(st.integers(1, 50))), ("logprob_sum", "n_tokens"), LOGP),
+        likelihood.per_token_logprob, (mixed(logprob), mixed(st.integers(1, 50))), ("logprob_sum", "n_tokens"), LOGP
+    ),
     "likelihood.per_token_prob": Fuzzed(
-        likelihood.per_token_prob, (mixed(logprob), mixed(st.integers(1, 50))), ("logprob_sum", "n_tokens"), UNIT),
-    "likelihood.greedy_exact_match": Fuzzed(likelihood.greedy_exact_match, (mixed(st.booleans()),), ("is_greedy",), within(0, 1)),
-    "likelihood.logsumexp": Fuzzed(likelihood.logsumexp, (mixed(logprob_lists),), ("logprobs",), within(-math.inf, math.log(1e6), inf_ok=True)),
+        likelihood.per_token_prob, (mixed(logprob), mixed(st.integers(1, 50))), ("logprob_sum", "n_tokens"), UNIT
+    ),
+    "likelihood.greedy_exact_match": Fuzzed(
+        likelihood.greedy_exact_match, (mixed(st.booleans()),), ("is_greedy",), within(0, 1)
+    ),
+    "likelihood.logsumexp": Fuzzed(
+        likelihood.logsumexp, (mixed(logprob_lists),), ("logprobs",), within(-math.inf, math.log(1e6), inf_ok=True)
+    ),
     "likelihood.logmeanexp": Fuzzed(likelihood.logmeanexp, (mixed(logprob_lists),), ("logprobs",), LOGP),
     "likelihood.mean_logprob": Fuzzed(likelihood.mean_logprob, (mixed(logprob_lists),), ("logprobs",), LOGP),
     "likelihood.mean_prob": Fuzzed(likelihood.mean_prob, (mixed(logprob_lists),), ("logprobs",), UNIT),
     "likelihood.pooled_token_logprob": Fuzzed(
-        likelihood.pooled_token_logprob, (mixed(st.lists(logprob_lists, max_size=3)),), ("token_logprobs",), LOGP),
+        likelihood.pooled_token_logprob, (mixed(st.lists(logprob_lists, max_size=3)),), ("token_logprobs",), LOGP
+    ),
     "choice.choice_probs": Fuzzed(choice.choice_probs, (mixed(logprob_lists),), ("logliks",), array_within(0.0, 1.0)),
-    "choice.correct_choice_prob": Fuzzed(choice.correct_choice_prob, (mixed(gold), mixed(logprob_lists)), ("gold", "logliks"), UNIT),
-    "choice.correct_choice_logprob": Fuzzed(choice.correct_choice_logprob, (mixed(gold), mixed(logprob_lists)), ("gold", "logliks"), LOGP),
-    "choice.brier_score": Fuzzed(choice.brier_score, (mixed(gold), mixed(logprob_lists)), ("gold", "logliks"), within(0.0, 2.0)),
-    "choice.binary_brier_score": Fuzzed(choice.binary_brier_score, (mixed(gold), mixed(logprob_lists)), ("gold", "logliks"), UNIT),
+    "choice.correct_choice_prob": Fuzzed(
+        choice.correct_choice_prob, (mixed(gold), mixed(logprob_lists)), ("gold", "logliks"), UNIT
+    ),
+    "choice.correct_choice_logprob": Fuzzed(
+        choice.correct_choice_logprob, (mixed(gold), mixed(logprob_lists)), ("gold", "logliks"), LOGP
+    ),
+    "choice.brier_score": Fuzzed(
+        choice.brier_score, (mixed(gold), mixed(logprob_lists)), ("gold", "logliks"), within(0.0, 2.0)
+    ),
+    "choice.binary_brier_score": Fuzzed(
+        choice.binary_brier_score, (mixed(gold), mixed(logprob_lists)), ("gold", "logliks"), UNIT
+    ),
     "choice.max_choice_prob": Fuzzed(choice.max_choice_prob, (mixed(logprob_lists),), ("logliks",), UNIT),
-    "choice.choice_accuracy": Fuzzed(choice.choice_accuracy, (mixed(gold), mixed(logprob_lists)), ("gold", "logliks"), within(0, 1)),
+    "choice.choice_accuracy": Fuzzed(
+        choice.choice_accuracy, (mixed(gold), mixed(logprob_lists)), ("gold", "logliks"), within(0, 1)
+    ),
     "choice.expected_calibration_error": Fuzzed(choice.expected_calibration_error, ECE_ARGS, ECE_NAMES, UNIT, ECE_KW),
     "choice.expected_calibration_error_equal_mass": Fuzzed(
-        getattr(choice, "expected_calibration_error_equal_mass", None), ECE_ARGS, ECE_NAMES, UNIT, ECE_KW),
+        getattr(choice, "expected_calibration_error_equal_mass", None), ECE_ARGS, ECE_NAMES, UNIT, ECE_KW
+    ),
     "choice.expected_calibration_error_equal_width": Fuzzed(
-        getattr(choice, "expected_calibration_error_equal_width", None), ECE_ARGS, ECE_NAMES, UNIT, ECE_KW),
+        getattr(choice, "expected_calibration_error_equal_width", None), ECE_ARGS, ECE_NAMES, UNIT, ECE_KW
+    ),
     "reconstruction.per_image_squared_error": Fuzzed(
-        reconstruction.per_image_squared_error, IMG, ("x", "x_hat"), array_within(0.0, math.inf)),
-    "reconstruction.mean_squared_error": Fuzzed(reconstruction.mean_squared_error, IMG, ("x", "x_hat"), within(0.0, math.inf)),
+        reconstruction.per_image_squared_error, IMG, ("x", "x_hat"), array_within(0.0, math.inf)
+    ),
+    "reconstruction.mean_squared_error": Fuzzed(
+        reconstruction.mean_squared_error, IMG, ("x", "x_hat"), within(0.0, math.inf)
+    ),
     "reconstruction.reconstruction_c": Fuzzed(
-        reconstruction.reconstruction_c, (*IMG, mixed(st.floats(0.01, 5))), ("x", "x_hat", "c"), UNIT),
+        reconstruction.reconstruction_c, (*IMG, mixed(st.floats(0.01, 5))), ("x", "x_hat", "c"), UNIT
+    ),
     "reconstruction.pixels_correct": Fuzzed(
-        reconstruction.pixels_correct, IMG, ("x", "x_hat", "tol"), is_bool_array, st.fixed_dictionaries({"tol": mixed(st.floats(0.01, 1))})),
+        reconstruction.pixels_correct,
+        IMG,
+        ("x", "x_hat", "tol"),
+        is_bool_array,
+        st.fixed_dictionaries({"tol": mixed(st.floats(0.01, 1))}),
+    ),
     "reconstruction.pixel_accuracy": Fuzzed(
-        reconstruction.pixel_accuracy, IMG, ("x", "x_hat", "tol"), UNIT, st.fixed_dictionaries({"tol": mixed(st.floats(0.01, 1))})),
+        reconstruction.pixel_accuracy,
+        IMG,
+        ("x", "x_hat", "tol"),
+        UNIT,
+        st.fixed_dictionaries({"tol": mixed(st.floats(0.01, 1))}),
+    ),
     "reconstruction.subset_accuracy": Fuzzed(
-        reconstruction.subset_accuracy, (mixed(st.lists(st.lists(st.booleans(), min_size=1, max_size=3), min_size=1, max_size=3)),),
-        ("correct",), UNIT),
+        reconstruction.subset_accuracy,
+        (mixed(st.lists(st.lists(st.booleans(), min_size=1, max_size=3), min_size=1, max_size=3)),),
+        ("correct",),
+        UNIT,
+    ),
 }
 for _name in ("token_edit_distance", "normalized_edit_distance", "digit_accuracy"):
     FUZZ_TABLE[f"harness.{_name}"] = Fuzzed(
-        getattr(harness, _name), (), ("references", "predictions", "option"),
+        getattr(harness, _name),
+        (),
+        ("references", "predictions", "option"),
         within(0.0, edit_distance.MAX_TOKENS) if _name == "token_edit_distance" else UNIT,
         st.fixed_dictionaries({"references": harness_values, "predictions": harness_values}).flatmap(
-            lambda kw: harness_options.map(lambda opts: {**kw, **opts})),
+            lambda kw: harness_options.map(lambda opts: {**kw, **opts})
+        ),
     )
 FUZZ_TABLE = {k: v for k, v in FUZZ_TABLE.items() if v.fn is not None}  # the fuzz also runs on older versions
 
@@ -215,9 +309,15 @@ def _call_strategy(entry: Fuzzed) -> st.SearchStrategy:
 def run_fuzz(examples_per_function: int, *, derandomize: bool = True) -> dict[str, Counter]:
     """Outcome counts per function (``classify``) over ``examples_per_function`` generated calls each
     (the same calls on every run unless ``derandomize=False``)."""
+
     def recorder(entry: Fuzzed, c: Counter) -> Callable[[], None]:
-        @settings(max_examples=examples_per_function, deadline=None, database=None, derandomize=derandomize,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=examples_per_function,
+            deadline=None,
+            database=None,
+            derandomize=derandomize,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(_call_strategy(entry))
         def record(call):
             args, kwargs = call
@@ -236,8 +336,12 @@ def run_fuzz(examples_per_function: int, *, derandomize: bool = True) -> dict[st
 
 
 def test_the_table_covers_every_public_metric():
-    public = {f"{m.__name__.rsplit('.', 1)[1]}.{n}" for m in (answers, choice, edit_distance, likelihood, reconstruction)
-              for n in m.__all__ if callable(getattr(m, n))}
+    public = {
+        f"{m.__name__.rsplit('.', 1)[1]}.{n}"
+        for m in (answers, choice, edit_distance, likelihood, reconstruction)
+        for n in m.__all__
+        if callable(getattr(m, n))
+    }
     public |= {f"harness.{n}" for n in harness.GENERATION_METRICS}
     # tokenizer_tokens loads a model's tokenizer: tested in test_edit_distance.py, not fuzzed (no hub access)
     assert public - set(FUZZ_TABLE) == {"edit_distance.tokenizer_tokens"}
@@ -285,8 +389,15 @@ def test_reported_bounds_hold():
     assert likelihood.mean_logprob([-1e308, -1e308]) == -1e308
     assert choice.correct_choice_logprob([0, 1], [0.0, 0.0]) == 0.0  # was log 2 = 0.693
     # every choice correct: the sum of the softmax was 1.0000000000000002 before clipping
-    lls = [-4.541771324217188, -4.037626271346913, -2.3439342021012823, -0.7933668909879106, -0.9417684436092834,
-           -4.374062050610876, -5.880774949349894]
+    lls = [
+        -4.541771324217188,
+        -4.037626271346913,
+        -2.3439342021012823,
+        -0.7933668909879106,
+        -0.9417684436092834,
+        -4.374062050610876,
+        -5.880774949349894,
+    ]
     assert float(np.sum(choice.choice_probs(lls))) > 1.0
     assert choice.correct_choice_prob(list(range(len(lls))), lls) == 1.0
     assert choice.binary_brier_score(list(range(len(lls))), lls) == 0.0

@@ -47,7 +47,9 @@ def test_unknown_option_is_a_clear_error_not_a_typeerror():
 
 def test_tokenizer_option(tiny_model):
     assert harness.token_edit_distance(references=["124"], predictions=["125"], tokenizer=str(tiny_model)) == 1.0
-    assert harness.digit_accuracy(references=["124"], predictions=["125"], tokenizer=str(tiny_model)) == pytest.approx(2 / 3)
+    assert harness.digit_accuracy(references=["124"], predictions=["125"], tokenizer=str(tiny_model)) == pytest.approx(
+        2 / 3
+    )
 
 
 @pytest.mark.parametrize(

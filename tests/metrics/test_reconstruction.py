@@ -167,8 +167,13 @@ def test_bad_threshold_raises(c):
 
 @pytest.mark.parametrize(
     "x, match",
-    [([[True, False]], "x must hold numbers, not bools"), ([["a", "b"]], "x must hold numbers"),
-     ([[{"a": 1}, 0.0]], "x"), ([[10**400, 0.0]], "x .*float64"), ([[1.0], [1.0, 2.0]], "x must be a rectangular")],
+    [
+        ([[True, False]], "x must hold numbers, not bools"),
+        ([["a", "b"]], "x must hold numbers"),
+        ([[{"a": 1}, 0.0]], "x"),
+        ([[10**400, 0.0]], "x .*float64"),
+        ([[1.0], [1.0, 2.0]], "x must be a rectangular"),
+    ],
 )
 def test_non_numeric_images_are_value_errors_naming_the_argument(x, match):
     with pytest.raises(ValueError, match=match):
@@ -179,7 +184,9 @@ def test_non_numeric_images_are_value_errors_naming_the_argument(x, match):
 def test_images_without_pixels_are_refused_not_nan(empty):
     # found by the fuzz: mean over zero pixels was NaN
     for fn in (mean_squared_error, lambda a, b: pixel_accuracy(a, b, tol=0.1), per_image_squared_error):
-        with pytest.raises(ValueError, match=r"x must be an array of shape \(N, \.\.\.\) with N >= 1 images of >= 1 pixel"):
+        with pytest.raises(
+            ValueError, match=r"x must be an array of shape \(N, \.\.\.\) with N >= 1 images of >= 1 pixel"
+        ):
             fn(empty, empty)
 
 

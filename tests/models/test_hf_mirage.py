@@ -6,11 +6,10 @@ import functools
 import math
 
 import pytest
+import torch  # noqa: E402 - a required dependency: a broken install must fail, not skip
 
 from lm_eval_mirage.models.result import LoglikelihoodResult
 from lm_eval_mirage.zoo.train import arith_line
-
-import torch  # noqa: E402 - a required dependency: a broken install must fail, not skip
 
 
 def _prompt(shots: int, a: int, b: int) -> str:
@@ -26,7 +25,7 @@ def oracle_pair(tiny_model):
     tok = AutoTokenizer.from_pretrained(tiny_model)
     model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
 
-    @functools.lru_cache(maxsize=None)  # each request is checked against several runs
+    @functools.cache  # each request is checked against several runs
     def score(context: str, continuation: str) -> tuple[list[float], list[bool]]:
         ids = tok.encode(context + continuation, add_special_tokens=False)
         n = len(ids) - len(tok.encode(context, add_special_tokens=False))
@@ -39,7 +38,9 @@ def oracle_pair(tiny_model):
     def greedy_continuation(context: str, n: int) -> str:
         ids = torch.tensor([tok.encode(context, add_special_tokens=False)])
         with torch.no_grad():
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False, pad_token_id=1)
+            out = model.generate(
+                ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False, pad_token_id=1
+            )
         return tok.decode(out[0, ids.shape[1] :])
 
     return score, greedy_continuation

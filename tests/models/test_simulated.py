@@ -48,9 +48,14 @@ def test_token_probability_other_constants_and_monotone():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"n_params": 0}, "params=0"), ({"n_params": -3.0}, "params=-3.0"), ({"n_params": 1e9, "c": 0}, "c=0"),
-     ({"n_params": 1e9, "alpha": 0.5}, "alpha=0.5"), ({"n_params": float("nan")}, "params=nan")],
-)  # fmt: skip
+    [
+        ({"n_params": 0}, "params=0"),
+        ({"n_params": -3.0}, "params=-3.0"),
+        ({"n_params": 1e9, "c": 0}, "c=0"),
+        ({"n_params": 1e9, "alpha": 0.5}, "alpha=0.5"),
+        ({"n_params": float("nan")}, "params=nan"),
+    ],
+)
 def test_token_probability_rejects_bad_parameters(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         token_probability(**kwargs)
@@ -140,7 +145,9 @@ def _request(*args):
 
 
 def test_backend_serves_harness_requests():
-    lm = SimulatedLM.create_from_arg_string("params=6.7e9,seed=2", {"batch_size": 1, "max_batch_size": None, "device": None})
+    lm = SimulatedLM.create_from_arg_string(
+        "params=6.7e9,seed=2", {"batch_size": 1, "max_batch_size": None, "device": None}
+    )
     assert lm.p == pytest.approx(token_probability(6.7e9))
     assert lm.get_model_info()["model_num_parameters"] == 6.7e9
     contexts = [FEWSHOT + q for q in QUESTIONS[:100]]
@@ -156,10 +163,14 @@ def test_backend_serves_harness_requests():
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [("seed=1", "exactly one of params"), ("params=1e9,N=2e9", "exactly one of params"),
-     ("params=1e9,temperature=0.5", "unknown model argument"), ("params=big", "params='big'"),
-     ("params=1e9,seed=1.5", "seed=1.5")],
-)  # fmt: skip
+    [
+        ("seed=1", "exactly one of params"),
+        ("params=1e9,N=2e9", "exactly one of params"),
+        ("params=1e9,temperature=0.5", "unknown model argument"),
+        ("params=big", "params='big'"),
+        ("params=1e9,seed=1.5", "seed=1.5"),
+    ],
+)
 def test_backend_rejects_bad_arguments(args, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         SimulatedLM.create_from_arg_string(args)

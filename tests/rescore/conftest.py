@@ -16,7 +16,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-__all__ = ["sample", "write_run", "gen_config", "mc_config", "ll_config", "gen_samples", "mc_samples", "make_run", "layout"]
+__all__ = [
+    "sample",
+    "write_run",
+    "gen_config",
+    "mc_config",
+    "ll_config",
+    "gen_samples",
+    "mc_samples",
+    "make_run",
+    "layout",
+]
 
 
 @pytest.fixture
@@ -25,7 +35,16 @@ def layout():
     return sys.modules[__name__]
 
 
-def sample(doc_id: int, target: Any, arguments: list[tuple], resps: list[list[Any]], filtered: list[Any], filter_key: str, metrics: dict[str, Any], doc: dict | None = None) -> dict:
+def sample(
+    doc_id: int,
+    target: Any,
+    arguments: list[tuple],
+    resps: list[list[Any]],
+    filtered: list[Any],
+    filter_key: str,
+    metrics: dict[str, Any],
+    doc: dict | None = None,
+) -> dict:
     """One logged sample, keys as in ``lm_eval.evaluator.evaluate``."""
     from lm_eval.utils import hash_string
 
@@ -71,16 +90,28 @@ def mc_config(task: str, **extra: Any) -> dict:
 
 
 def ll_config(task: str, **extra: Any) -> dict:
-    return {"task": task, "output_type": "loglikelihood", "metric_list": [{"metric": "acc"}], "metadata": {"version": 1.0}, **extra}
+    return {
+        "task": task,
+        "output_type": "loglikelihood",
+        "metric_list": [{"metric": "acc"}],
+        "metadata": {"version": 1.0},
+        **extra,
+    }
 
 
-def write_run(output_path: Path, model: str, tasks: dict[str, tuple[dict, dict, list[dict]]], *, bootstrap_iters: int = 100000) -> Path:
+def write_run(
+    output_path: Path, model: str, tasks: dict[str, tuple[dict, dict, list[dict]]], *, bootstrap_iters: int = 100000
+) -> Path:
     """Write ``{task: (config, results_entry, samples)}`` under ``output_path/<model>``; returns the results file."""
     from lm_eval.loggers import EvaluationTracker
 
     tracker = EvaluationTracker(output_path=str(output_path))
     tracker.general_config_tracker.log_experiment_args(
-        model_source="hf", model_args=f"pretrained={model}", system_instruction=None, chat_template=None, fewshot_as_multiturn=False
+        model_source="hf",
+        model_args=f"pretrained={model}",
+        system_instruction=None,
+        chat_template=None,
+        fewshot_as_multiturn=False,
     )
     results = {
         "results": {t: {"name": t, "alias": t, **entry} for t, (_, entry, _) in tasks.items()},
@@ -89,7 +120,9 @@ def write_run(output_path: Path, model: str, tasks: dict[str, tuple[dict, dict, 
         "versions": {t: 1.0 for t in tasks},
         "n-shot": {t: 0 for t in tasks},
         "higher_is_better": {t: {} for t in tasks},
-        "n-samples": {t: {"original": 100, "effective": entry.get("sample_len", 0)} for t, (_, entry, _) in tasks.items()},
+        "n-samples": {
+            t: {"original": 100, "effective": entry.get("sample_len", 0)} for t, (_, entry, _) in tasks.items()
+        },
         "config": {"model": "hf", "bootstrap_iters": bootstrap_iters},
     }
     samples = {t: s for t, (_, _, s) in tasks.items()}
@@ -134,7 +167,11 @@ def mc_samples() -> list[dict]:
 def make_run(root: Path, model: str = "m1", **kw) -> Path:
     """A run of two tasks (``t_gen``: generation, filters parsed/raw, 6 docs; ``t_mc``: 4 choice docs)."""
     tasks = {
-        "t_gen": (gen_config("t_gen", filters=("parsed", "raw")), {"sample_len": 6, "exact_match,parsed": 0.5}, gen_samples()),
+        "t_gen": (
+            gen_config("t_gen", filters=("parsed", "raw")),
+            {"sample_len": 6, "exact_match,parsed": 0.5},
+            gen_samples(),
+        ),
         "t_mc": (mc_config("t_mc"), {"sample_len": 4, "acc,none": 0.5, "acc_stderr,none": 0.2}, mc_samples()),
     }
     return write_run(root, model, tasks, **kw)

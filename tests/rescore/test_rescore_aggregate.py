@@ -8,13 +8,13 @@ import random
 import numpy as np
 import pytest
 
+from lm_eval_mirage.metrics.catalog import METRICS
 from lm_eval_mirage.metrics.choice import (
     expected_calibration_error,
     expected_calibration_error_equal_mass,
     expected_calibration_error_equal_width,
 )
 from lm_eval_mirage.rescore.aggregate import Accumulator
-from lm_eval_mirage.metrics.catalog import METRICS
 
 
 def specs(*names):
@@ -25,13 +25,21 @@ def test_mean_metrics_equal_the_harness_functions_bit_for_bit():
     from lm_eval.api.metrics import mean, mean_stderr
 
     rng = random.Random(0)
-    values = {"parsed": [rng.choice([0.0, 1.0, 2.0, 3.0, 0.1 * rng.random()]) for _ in range(997)], "raw": [rng.random() for _ in range(5)]}
+    values = {
+        "parsed": [rng.choice([0.0, 1.0, 2.0, 3.0, 0.1 * rng.random()]) for _ in range(997)],
+        "raw": [rng.random() for _ in range(5)],
+    }
     acc = Accumulator(specs("token_edit_distance"))
     for f, vs in values.items():
         for v in vs:
             acc.add(f, {"token_edit_distance": v})
     out = acc.results()
-    assert list(out) == ["token_edit_distance,parsed", "token_edit_distance_stderr,parsed", "token_edit_distance,raw", "token_edit_distance_stderr,raw"]
+    assert list(out) == [
+        "token_edit_distance,parsed",
+        "token_edit_distance_stderr,parsed",
+        "token_edit_distance,raw",
+        "token_edit_distance_stderr,raw",
+    ]
     for f, vs in values.items():
         assert out[f"token_edit_distance,{f}"] == mean(vs)
         assert out[f"token_edit_distance_stderr,{f}"] == mean_stderr(vs)

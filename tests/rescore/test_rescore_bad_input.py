@@ -78,7 +78,10 @@ def test_true_or_a_positive_number_is_not_a_loglikelihood(layout, tmp_path, run_
     assert new["results"]["t_mc"]["correct_choice_logprob,none"] == mc_value(layout, "correct_choice_logprob", [1, 2])
     assert new["rescore"]["counts"]["t_mc"]["scored"] == {"none": 2}
     assert new["rescore"]["skipped_by_file"] == {mc.name: 2}
-    assert new["results"]["t_gen"]["token_edit_distance,parsed"] == rescored_clean(layout, tmp_path)["t_gen"]["token_edit_distance,parsed"]
+    assert (
+        new["results"]["t_gen"]["token_edit_distance,parsed"]
+        == rescored_clean(layout, tmp_path)["t_gen"]["token_edit_distance,parsed"]
+    )
 
 
 def rescored_clean(layout, tmp_path: Path) -> dict:
@@ -89,12 +92,20 @@ def rescored_clean(layout, tmp_path: Path) -> dict:
 
 
 def test_a_loglikelihood_sample_logged_as_true_is_refused(layout, tmp_path, run_cli):
-    samples = [layout.sample(i, " x", [("Q:", " x")], [[(-1.5 * (i + 1), False)]], [(-1.5 * (i + 1), False)], "none", {}) for i in range(3)]
+    samples = [
+        layout.sample(i, " x", [("Q:", " x")], [[(-1.5 * (i + 1), False)]], [(-1.5 * (i + 1), False)], "none", {})
+        for i in range(3)
+    ]
     results = layout.write_run(tmp_path, "m1", {"t_ll": (layout.ll_config("t_ll"), {"sample_len": 3}, samples)})
-    edit_samples(results, "t_ll", lambda lines: lines[1].__setitem__("filtered_resps", [[True, "False"]]))  # a JSON true
+    edit_samples(
+        results, "t_ll", lambda lines: lines[1].__setitem__("filtered_resps", [[True, "False"]])
+    )  # a JSON true
     proc = rescore_cli(run_cli, tmp_path)
     assert proc.returncode == 1
-    assert f"{samples_file(results, 't_ll')}:2: filtered_resps[0][0] must be a log-likelihood (a number <= 0), got True" in proc.stderr
+    assert (
+        f"{samples_file(results, 't_ll')}:2: filtered_resps[0][0] must be a log-likelihood (a number <= 0), got True"
+        in proc.stderr
+    )
     assert rescored(results)["results"]["t_ll"]["target_logprob,none"] == mean([-1.5, -4.5])
 
 
@@ -137,7 +148,9 @@ def test_an_unknown_metric_option_costs_that_task(layout, tmp_path, run_cli):
     assert proc.stderr.count("frobnicate") == 1  # once for the task, not once per line
     new = rescored(results)
     assert not any(k.startswith("token_edit_distance") for k in new["results"]["t_gen"])
-    assert new["results"]["t_mc"]["brier_score,none"] == pytest.approx(mc_value(layout, "brier_score", [0, 1, 2, 3]), abs=1e-15)
+    assert new["results"]["t_mc"]["brier_score,none"] == pytest.approx(
+        mc_value(layout, "brier_score", [0, 1, 2, 3]), abs=1e-15
+    )
     assert new["rescore"]["counts"]["t_gen"] == {"lines": 12, "skipped": 12, "scored": {}, "values": {}}
     assert new["rescore"]["skipped"] == 12
 
@@ -159,7 +172,9 @@ def test_damage_confined_to_doc_is_skipped_by_the_fast_path_and_strict_alike(lay
     gen = edit_line(results, "t_gen", 3, '"doc": {"id": 2}', '"doc": {"id": 2,,}')
     outs = {}
     for mode in ("fast", "strict"):
-        proc = rescore_cli(run_cli, tmp_path / "run", "--out", str(tmp_path / mode), *(["--strict"] if mode == "strict" else []))
+        proc = rescore_cli(
+            run_cli, tmp_path / "run", "--out", str(tmp_path / mode), *(["--strict"] if mode == "strict" else [])
+        )
         assert proc.returncode == 1 and f"{gen}:3: malformed JSON" in proc.stderr
         (path,) = (tmp_path / mode).rglob("*.rescored.json")
         outs[mode] = json.loads(path.read_text())
@@ -181,7 +196,11 @@ def test_the_summary_counts_skipped_lines_per_file(layout, tmp_path, run_cli):
     assert "3 skipped in total; exit status 1" in proc.stderr
     block = rescored(results)["rescore"]
     assert block["skipped"] == 3 and block["skipped_by_file"] == {gen.name: 2, mc.name: 1}
-    assert [(p["line"], Path(p["file"]).name) for p in block["problems"]] == [(2, gen.name), (9, gen.name), (3, mc.name)]
+    assert [(p["line"], Path(p["file"]).name) for p in block["problems"]] == [
+        (2, gen.name),
+        (9, gen.name),
+        (3, mc.name),
+    ]
 
 
 def _drop_write_permission() -> list[str]:
@@ -208,10 +227,16 @@ def test_an_unwritable_out_is_a_one_line_error(layout, tmp_path, run_cli):
     ]
     try:
         for prefix, out, reason in cases:
-            proc = subprocess.run([*prefix, str(BIN), "rescore", str(tmp_path / "run"), "--out", str(out)], capture_output=True, text=True)
+            proc = subprocess.run(
+                [*prefix, str(BIN), "rescore", str(tmp_path / "run"), "--out", str(out)], capture_output=True, text=True
+            )
             assert proc.returncode == 2, proc.stderr
-            assert proc.stderr.count("\n") == 1 and reason in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
-            assert proc.stderr.startswith("lm-eval-mirage rescore: error: cannot write") or "not a folder" in proc.stderr
+            assert proc.stderr.count("\n") == 1 and reason in proc.stderr and "Traceback" not in proc.stderr, (
+                proc.stderr
+            )
+            assert (
+                proc.stderr.startswith("lm-eval-mirage rescore: error: cannot write") or "not a folder" in proc.stderr
+            )
         assert list(read_only.iterdir()) == []
     finally:
         read_only.chmod(0o755)
@@ -237,9 +262,13 @@ def _temporaries(folder: Path) -> list[Path]:
 def _start_and_kill(results: Path, out: Path, sig: int) -> tuple[subprocess.Popen, list[Path]]:
     # The command gets SIGINT's default disposition, as from a terminal, whatever this test run inherited
     # (a background job's SIGINT is ignored, and a process keeps an inherited ignore).
-    proc = subprocess.Popen([str(BIN), "rescore", str(results.parent), "--write-samples", "--out", str(out), "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    proc = subprocess.Popen(
+        [str(BIN), "rescore", str(results.parent), "--write-samples", "--out", str(out), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         temps = [p for p in _temporaries(out) if "samples_t_gen" in p.name] if out.exists() else []
@@ -275,7 +304,9 @@ def test_a_temporary_file_left_by_sigkill_is_removed_by_the_next_run(layout, tmp
     edit_samples(results, "t_gen", lambda lines: lines.__delitem__(slice(12, None)))  # a quick second run
     again = rescore_cli(run_cli, results.parent, "--write-samples", "--out", str(tmp_path / "out"))
     assert again.returncode == 0, again.stderr
-    assert f"note: removed {left}, a temporary file of a killed rescore (its process {proc.pid} is gone)" in again.stdout
+    assert (
+        f"note: removed {left}, a temporary file of a killed rescore (its process {proc.pid} is gone)" in again.stdout
+    )
     assert _temporaries(tmp_path / "out") == []
     assert len(list((tmp_path / "out").rglob("samples_t_gen_*.rescored.jsonl"))) == 1
 

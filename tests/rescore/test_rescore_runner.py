@@ -15,6 +15,7 @@ from lm_eval_mirage.metrics import harness as adapters
 from lm_eval_mirage.metrics.choice import brier_score
 from lm_eval_mirage.rescore import RESCORED_SUFFIX, find_results_files, rescore
 
+
 def digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
@@ -106,7 +107,10 @@ def test_bad_lines_are_reported_with_file_and_line_and_skipped(layout, tmp_path)
     new = json.loads(run.output_file.read_text())
     assert new["rescore"]["skipped"] == 5 and len(new["rescore"]["problems"]) == 5
     kept = [0, 2, 5]  # the parsed-filter samples that survived
-    ted = [adapters.token_edit_distance(references=[layout.TARGETS[i]], predictions=[layout.OUTPUTS[i].split(" ")[0]]) for i in kept]
+    ted = [
+        adapters.token_edit_distance(references=[layout.TARGETS[i]], predictions=[layout.OUTPUTS[i].split(" ")[0]])
+        for i in kept
+    ]
     assert new["results"]["t_gen"]["token_edit_distance,parsed"] == mean(ted)
     assert new["rescore"]["counts"]["t_gen"]["scored"]["parsed"] == 3
 
@@ -120,9 +124,17 @@ def test_strict_mode_gives_the_same_values(layout, tmp_path):
 
 def test_missing_samples_unknown_types_and_stray_files_are_counted(layout, tmp_path):
     tasks = {
-        "t_gen": (layout.gen_config("t_gen"), {"sample_len": 6}, layout.gen_samples(filters=("none",))[:4]),  # 2 lines missing
+        "t_gen": (
+            layout.gen_config("t_gen"),
+            {"sample_len": 6},
+            layout.gen_samples(filters=("none",))[:4],
+        ),  # 2 lines missing
         "t_odd": ({"task": "t_odd", "output_type": "ranking"}, {"sample_len": 2}, layout.gen_samples(2, ("none",))),
-        "t_ppl": ({"task": "t_ppl", "output_type": "loglikelihood_rolling"}, {"sample_len": 1}, layout.gen_samples(1, ("none",))),
+        "t_ppl": (
+            {"task": "t_ppl", "output_type": "loglikelihood_rolling"},
+            {"sample_len": 1},
+            layout.gen_samples(1, ("none",)),
+        ),
     }
     results_file = layout.write_run(tmp_path, "m1", tasks)
     folder = results_file.parent
@@ -172,10 +184,17 @@ def test_write_samples_adds_per_sample_values(layout, tmp_path):
     mc_out = next(p for p in run.samples_outputs if "t_mc" in p.name)
     assert gen_out.name.endswith(".rescored.jsonl") and gen_out.parent == results_file.parent
     lines = [json.loads(x) for x in gen_out.read_text().splitlines()]
-    assert len(lines) == 12 and lines[0]["metrics"] == ["exact_match", "token_edit_distance", "normalized_edit_distance", "digit_accuracy"]
+    assert len(lines) == 12 and lines[0]["metrics"] == [
+        "exact_match",
+        "token_edit_distance",
+        "normalized_edit_distance",
+        "digit_accuracy",
+    ]
     assert lines[0]["token_edit_distance"] == 1.0 and lines[0]["doc_hash"]
     mc_lines = [json.loads(x) for x in mc_out.read_text().splitlines()]
-    assert mc_lines[0]["brier_score"] == brier_score(layout.MC_GOLD[0], layout.MC_LLS[0]) and len(mc_lines[0]["ece"]) == 2
+    assert (
+        mc_lines[0]["brier_score"] == brier_score(layout.MC_GOLD[0], layout.MC_LLS[0]) and len(mc_lines[0]["ece"]) == 2
+    )
 
 
 def test_no_bootstrap_means_no_stderr(layout, tmp_path):
@@ -196,17 +215,30 @@ def test_loglikelihood_with_per_token_values_equals_the_online_computation(layou
     per_sample, samples = [], []
     for i in range(9):
         tokens = (-rng.exponential(2.0, size=int(rng.integers(1, 6)))).tolist()
-        resp = LoglikelihoodResult(float(np.float32(sum(tokens))), bool(i % 3 == 0), tokens, list(range(len(tokens))), [True] * len(tokens))
+        resp = LoglikelihoodResult(
+            float(np.float32(sum(tokens))), bool(i % 3 == 0), tokens, list(range(len(tokens))), [True] * len(tokens)
+        )
         metrics = task_ll.process_results({"answer": "12"}, [resp])
         per_sample.append(metrics)
         samples.append(layout.sample(i, " 12\n", [("Q:", " 12\n")], [[resp]], [resp], "none", metrics))
-    keys = ["greedy_exact_match", "target_logprob", "target_prob", "per_token_logprob", "per_token_prob", "target_tokens"]
+    keys = [
+        "greedy_exact_match",
+        "target_logprob",
+        "target_prob",
+        "per_token_logprob",
+        "per_token_prob",
+        "target_tokens",
+    ]
     entry = {"sample_len": 9}
     for k in keys:
         entry[f"{k},none"] = mean([m[k] for m in per_sample])
         entry[f"{k}_stderr,none"] = mean_stderr([m[k] for m in per_sample])
     entry["token_logprobs,none"] = task_ll.pooled_token_logprob([m["token_logprobs"] for m in per_sample])
-    layout.write_run(tmp_path, "m1", {"t_ll": (layout.ll_config("t_ll", process_results="<function process_results>"), entry, samples)})
+    layout.write_run(
+        tmp_path,
+        "m1",
+        {"t_ll": (layout.ll_config("t_ll", process_results="<function process_results>"), entry, samples)},
+    )
     (run,) = rescore(tmp_path).runs
     new = json.loads(run.output_file.read_text())
     for key, online in entry.items():
@@ -215,7 +247,12 @@ def test_loglikelihood_with_per_token_values_equals_the_online_computation(layou
 
 
 def test_loglikelihood_without_per_token_values_marks_them_unavailable(layout, tmp_path):
-    samples = [layout.sample(i, " x", [("Q:", " x")], [[(-1.5 * (i + 1), i == 0)]], [(-1.5 * (i + 1), i == 0)], "none", {"acc": 0}) for i in range(3)]
+    samples = [
+        layout.sample(
+            i, " x", [("Q:", " x")], [[(-1.5 * (i + 1), i == 0)]], [(-1.5 * (i + 1), i == 0)], "none", {"acc": 0}
+        )
+        for i in range(3)
+    ]
     layout.write_run(tmp_path, "m1", {"t_ll": (layout.ll_config("t_ll"), {"sample_len": 3}, samples)})
     (run,) = rescore(tmp_path).runs
     res = json.loads(run.output_file.read_text())
@@ -231,7 +268,10 @@ def test_logged_text_is_data_never_code(layout, tmp_path):
     marker = tmp_path / "pwned"
     doc = {"q": f"!!python/object/apply:os.system ['touch {marker}']", "yaml": "!function os.system"}
     samples = [layout.sample(0, "1", [("Q:", {"until": ["\n"]})], [["1"]], ["1"], "none", {}, doc=doc)]
-    config = layout.gen_config("t_gen") | {"custom_dataset": "!function os.system", "process_docs": f"!!python/name:os.system"}
+    config = layout.gen_config("t_gen") | {
+        "custom_dataset": "!function os.system",
+        "process_docs": "!!python/name:os.system",
+    }
     layout.write_run(tmp_path, "m1", {"t_gen": (config, {"sample_len": 1}, samples)})
     report = rescore(tmp_path, strict=True)
     assert report.exit_status == 0 and not marker.exists()
@@ -248,7 +288,18 @@ def _peak_bytes(root: Path) -> int:
 
 def test_memory_grows_by_bytes_per_sample_not_by_file_size(layout, tmp_path):
     for n, name in ((2000, "small"), (8000, "large")):
-        samples = [layout.sample(i, layout.TARGETS[i % 6], [("Q: " + "x" * 600, {"until": ["\n"]})], [[layout.OUTPUTS[i % 6]]], [layout.OUTPUTS[i % 6]], "none", {}) for i in range(n)]
+        samples = [
+            layout.sample(
+                i,
+                layout.TARGETS[i % 6],
+                [("Q: " + "x" * 600, {"until": ["\n"]})],
+                [[layout.OUTPUTS[i % 6]]],
+                [layout.OUTPUTS[i % 6]],
+                "none",
+                {},
+            )
+            for i in range(n)
+        ]
         layout.write_run(tmp_path / name, "m1", {"t_gen": (layout.gen_config("t_gen"), {"sample_len": n}, samples)})
     small, large = _peak_bytes(tmp_path / "small"), _peak_bytes(tmp_path / "large")
     # 6,000 more lines of ~900 bytes: a reader that kept them would grow by > 5 MB

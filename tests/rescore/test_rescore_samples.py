@@ -53,13 +53,25 @@ def test_fast_path_reads_a_harness_line():
 # Strings that try to confuse a substring search: the harness's own key names, quotes, escapes, newlines.
 tricky = st.one_of(
     st.text(max_size=30),
-    st.sampled_from(['", "target": "x', ', "filtered_resps": ["y"], "filter": "z", "metrics": [', "\\", '"', "\n", '}\n', '{"doc_id": 3']),
+    st.sampled_from(
+        [
+            '", "target": "x',
+            ', "filtered_resps": ["y"], "filter": "z", "metrics": [',
+            "\\",
+            '"',
+            "\n",
+            "}\n",
+            '{"doc_id": 3',
+        ]
+    ),
 )
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    doc=st.dictionaries(st.sampled_from(["id", "target", "filtered_resps", "filter", "doc_id", "q"]), tricky, max_size=4),
+    doc=st.dictionaries(
+        st.sampled_from(["id", "target", "filtered_resps", "filter", "doc_id", "q"]), tricky, max_size=4
+    ),
     target=tricky,
     prompt=tricky,
     output=tricky,
@@ -69,9 +81,9 @@ tricky = st.one_of(
         st.one_of(
             tricky,
             # per-sample metric values that mimic the harness's own keys (a nested look-alike)
-            st.lists(st.sampled_from(["x", "target", "arguments", "filtered_resps", "filter", "metrics"]), max_size=6).map(
-                lambda keys: {k: ([k] if k in ("filtered_resps", "metrics") else k) for k in keys}
-            ),
+            st.lists(
+                st.sampled_from(["x", "target", "arguments", "filtered_resps", "filter", "metrics"]), max_size=6
+            ).map(lambda keys: {k: ([k] if k in ("filtered_resps", "metrics") else k) for k in keys}),
         ),
         max_size=2,
     ),
@@ -145,7 +157,11 @@ def test_damage_anywhere_is_declined_exactly_when_a_full_parse_refuses_it(data, 
     junk = data.draw(st.sampled_from(["", ",", "}", "{", '"', "]", "\\", "x", ",,", "NaN", "1e999"]))
     damaged = line[:i] + junk + line[i + data.draw(st.integers(0, 3)) :]
     fields, parsed = generation_fields(damaged), _json_or_none(damaged)
-    if parsed is None or not isinstance(parsed, dict) or not {"doc_id", "target", "filtered_resps", "filter"} <= set(parsed):
+    if (
+        parsed is None
+        or not isinstance(parsed, dict)
+        or not {"doc_id", "target", "filtered_resps", "filter"} <= set(parsed)
+    ):
         assert fields is None
     elif fields is not None:
         assert fields == (parsed["doc_id"], parsed["target"], parsed["filtered_resps"], parsed["filter"])
@@ -171,7 +187,10 @@ def test_huge_integers_and_deep_nesting_are_sample_errors():
         parse_sample(deep)
 
 
-@pytest.mark.parametrize("value", [True, False, 3.8, "3.8", "nan", float("nan"), "inf", float("inf"), "1e999", None, "", "x", [1], "1_0", 10**400])
+@pytest.mark.parametrize(
+    "value",
+    [True, False, 3.8, "3.8", "nan", float("nan"), "inf", float("inf"), "1e999", None, "", "x", [1], "1_0", 10**400],
+)
 def test_what_is_not_a_loglikelihood_is_refused(value):
     with pytest.raises(SampleError, match=r"filtered_resps\[1\]\[0\] must be a log-likelihood"):
         check_loglikelihoods([["-1.0", "False"], [value, "False"]])

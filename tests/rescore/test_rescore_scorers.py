@@ -45,16 +45,22 @@ def test_generation_equals_the_online_adapters():
 
 
 def test_generation_uses_the_tasks_own_metric_options():
-    config = {"metric_list": [{"metric": "token_edit_distance", "aggregation": "mean", "higher_is_better": False, "parse": True}]}
+    config = {
+        "metric_list": [
+            {"metric": "token_edit_distance", "aggregation": "mean", "higher_is_better": False, "parse": True}
+        ]
+    }
     got = gen(config).score_fields("124", ["The answer is 124."])
     assert got["token_edit_distance"] == 0.0  # parsed first, as online
     assert got["normalized_edit_distance"] > 0  # no options for this one
 
 
 def test_generation_follows_the_tasks_own_digit_accuracy_and_function_metrics():
-    source = 'def digit_accuracy(references=None, predictions=None, **options) -> float:\n    ...'
+    source = "def digit_accuracy(references=None, predictions=None, **options) -> float:\n    ..."
     online = gen({"metric_list": [{"metric": source, "aggregation": "mean", "higher_is_better": True}]})
-    assert online.score_fields("Paris", ["Pariss"])["digit_accuracy"] == adapters.digit_accuracy(references=["Paris"], predictions=["Pariss"])
+    assert online.score_fields("Paris", ["Pariss"])["digit_accuracy"] == adapters.digit_accuracy(
+        references=["Paris"], predictions=["Pariss"]
+    )
     assert "digit_accuracy" not in gen().score_fields("Paris", ["Pariss"])
     parsed = gen({"metric_list": [{"metric": "def token_edit_distance(references=None", "parse": True}]})
     assert parsed.score_fields("124", ["A: 124"])["token_edit_distance"] == 0.0
@@ -153,7 +159,9 @@ def test_choice_metrics_from_an_index_target():
 def test_choice_target_as_text_list_and_infinite():
     lls = [-1.0, -2.0, -3.0]
     assert mc().score(mc_sample(lls, "c2"))["correct_choice_logprob"] == -3.0  # matched to " c2"
-    assert mc().score(mc_sample(lls, "[0, 2]"))["correct_choice_prob"] == pytest.approx(choice.correct_choice_prob([0, 2], lls))
+    assert mc().score(mc_sample(lls, "[0, 2]"))["correct_choice_prob"] == pytest.approx(
+        choice.correct_choice_prob([0, 2], lls)
+    )
     got = mc().score(mc_sample([-math.inf, -1.0], "0"))
     assert got["brier_score"] == 2.0 and got["correct_choice_logprob"] == -math.inf
 
@@ -167,7 +175,12 @@ def test_choice_the_logged_acc_decides_between_readings():
     with pytest.raises(SampleError, match="reproduces the logged acc"):
         mc().score(mc_sample(lls, "0", [" a", " b", " c"], acc=1.0))
     # a custom process_results may mean something else by acc: not checked
-    assert mc(process_results="<function f>").score(mc_sample(lls, "0", [" a", " b", " c"], acc=1.0))["correct_choice_logprob"] == -5.0
+    assert (
+        mc(process_results="<function f>").score(mc_sample(lls, "0", [" a", " b", " c"], acc=1.0))[
+            "correct_choice_logprob"
+        ]
+        == -5.0
+    )
 
 
 def test_choice_drops_the_unconditional_half_of_mutual_information():
@@ -201,5 +214,9 @@ def test_choice_rejects_bad_samples(sample, match):
 def test_generation_in_a_models_tokens(tiny_model):
     scorer = gen(tokenizer=str(tiny_model))
     got = scorer.score_fields("124", ["1 24"])
-    assert got["token_edit_distance"] == adapters.token_edit_distance(references=["124"], predictions=["1 24"], tokenizer=str(tiny_model))
-    assert got["digit_accuracy"] == adapters.digit_accuracy(references=["124"], predictions=["1 24"])  # digits stay characters
+    assert got["token_edit_distance"] == adapters.token_edit_distance(
+        references=["124"], predictions=["1 24"], tokenizer=str(tiny_model)
+    )
+    assert got["digit_accuracy"] == adapters.digit_accuracy(
+        references=["124"], predictions=["1 24"]
+    )  # digits stay characters

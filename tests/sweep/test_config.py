@@ -28,8 +28,15 @@ def test_minimal_file_and_defaults():
 
 
 def test_paths_relative_to_the_sweep_file(tmp_path):
-    data = {**MINIMAL, "include_path": "tasks", "models": [{"name": "a", "path": "./models/a"}, {"name": "b", "path": "org/b"},
-                                                           {"name": "c", "path": "/abs/c"}]}
+    data = {
+        **MINIMAL,
+        "include_path": "tasks",
+        "models": [
+            {"name": "a", "path": "./models/a"},
+            {"name": "b", "path": "org/b"},
+            {"name": "c", "path": "/abs/c"},
+        ],
+    }
     (tmp_path / "s.yaml").write_text(__import__("yaml").safe_dump(data))
     c = load_sweep(tmp_path / "s.yaml")
     assert c.name == "s" and c.output == tmp_path / "out" and c.include_path == tmp_path / "tasks"
@@ -37,9 +44,15 @@ def test_paths_relative_to_the_sweep_file(tmp_path):
 
 
 def test_model_entries_override_the_defaults_key_by_key():
-    data = {**MINIMAL, "harness": {"num_fewshot": 2, "batch_size": 8, "limit": 0.5},
-            "resources": {"gpus": 1, "cpus": 4, "partition": "gpu", "slurm": {"qos": "high"}},
-            "models": [{"name": "a"}, {"name": "b", "harness": {"batch_size": "auto:4"}, "resources": {"gpus": 4}, "parallel": {"data": 4}}]}
+    data = {
+        **MINIMAL,
+        "harness": {"num_fewshot": 2, "batch_size": 8, "limit": 0.5},
+        "resources": {"gpus": 1, "cpus": 4, "partition": "gpu", "slurm": {"qos": "high"}},
+        "models": [
+            {"name": "a"},
+            {"name": "b", "harness": {"batch_size": "auto:4"}, "resources": {"gpus": 4}, "parallel": {"data": 4}},
+        ],
+    }
     a, b = parse(data).models
     assert (a.harness.num_fewshot, a.harness.batch_size, a.harness.limit) == (2, "8", 0.5)
     assert (b.harness.num_fewshot, b.harness.batch_size) == (2, "auto:4")
@@ -48,15 +61,25 @@ def test_model_entries_override_the_defaults_key_by_key():
 
 
 def test_model_args_as_mapping_or_string():
-    data = {**MINIMAL, "models": [{"name": "a", "model_args": {"dtype": "float16", "trust_remote_code": True}},
-                                  {"name": "b", "model_args": "dtype=bfloat16, max_length=2048"}]}
+    data = {
+        **MINIMAL,
+        "models": [
+            {"name": "a", "model_args": {"dtype": "float16", "trust_remote_code": True}},
+            {"name": "b", "model_args": "dtype=bfloat16, max_length=2048"},
+        ],
+    }
     a, b = parse(data).models
     assert a.model_args == (("dtype", "float16"), ("trust_remote_code", "True"))
     assert b.model_args == (("dtype", "bfloat16"), ("max_length", "2048"))
 
 
 def test_revisions_list_and_inclusive_ranges():
-    data = {**MINIMAL, "models": [{"name": "p", "revisions": [0, "step1", {"format": "step{}", "start": 1000, "stop": 3000, "step": 1000}]}]}
+    data = {
+        **MINIMAL,
+        "models": [
+            {"name": "p", "revisions": [0, "step1", {"format": "step{}", "start": 1000, "stop": 3000, "step": 1000}]}
+        ],
+    }
     assert parse(data).models[0].revisions == ("0", "step1", "step1000", "step2000", "step3000")
 
 
@@ -80,9 +103,17 @@ BAD = [
     (lambda d: d.update(harness={"limit": 1.5}), "harness.limit", "fraction"),
     (lambda d: d.update(harness={"extra_args": ["--limit", "3"]}), "harness.extra_args[0]", "does not set itself"),
     (lambda d: d.update(parallel={"tensor": 2}), "models[0].parallel.tensor", "vLLM"),
-    (lambda d: d.update(harness={"backend": "vllm"}, parallel={"shard": True}), "models[0].parallel.shard", "hf option"),
+    (
+        lambda d: d.update(harness={"backend": "vllm"}, parallel={"shard": True}),
+        "models[0].parallel.shard",
+        "hf option",
+    ),
     (lambda d: d.update(parallel={"data": 2}), "models[0].resources.gpus", "at least 2 GPUs"),
-    (lambda d: d.update(parallel={"shard": True}, resources={"gpus": 1}), "models[0].resources.gpus", "at least 2 GPUs to shard"),
+    (
+        lambda d: d.update(parallel={"shard": True}, resources={"gpus": 1}),
+        "models[0].resources.gpus",
+        "at least 2 GPUs to shard",
+    ),
     (lambda d: d.update(resources={"mem_gb": "lots"}), "resources.mem_gb", "gigabytes"),
     (lambda d: d.update(resources={"gpus": 1.5}), "resources.gpus", "whole number"),
     (lambda d: d["models"].append({"name": "EleutherAI/pythia-70m"}), "models[1].name", "not used before"),
@@ -91,8 +122,16 @@ BAD = [
     (lambda d: d["models"][0].update(model_args="dtype"), "models[0].model_args", "key=value"),
     (lambda d: d["models"][0].update(model_args={"a": "x,y"}), "model_args.a", "without commas"),
     (lambda d: d["models"][0].update(revisions=["a", "a"]), "models[0].revisions", "once each"),
-    (lambda d: d["models"][0].update(revisions=[{"format": "step", "start": 1, "stop": 2}]), "revisions[0].format", "'{}'"),
-    (lambda d: d["models"][0].update(revisions=[{"format": "s{}", "start": 5, "stop": 2}]), "revisions[0].stop", ">= 5"),
+    (
+        lambda d: d["models"][0].update(revisions=[{"format": "step", "start": 1, "stop": 2}]),
+        "revisions[0].format",
+        "'{}'",
+    ),
+    (
+        lambda d: d["models"][0].update(revisions=[{"format": "s{}", "start": 5, "stop": 2}]),
+        "revisions[0].stop",
+        ">= 5",
+    ),
     (lambda d: d["models"][0].update(path="/ckpt/{revision}"), "models[0].revisions", "fill the '{revision}'"),
     (lambda d: d["models"][0].update(params=0), "models[0].params", ">= 1"),
     (lambda d: d["models"][0].update(folder="a/b"), "models[0].folder", "plain folder name"),
@@ -151,7 +190,10 @@ TEXT_FIELDS = [
     (lambda d, v: d["models"][0].update(folder="f" + v), "models[0].folder"),
     (lambda d, v: d["models"][0].update(model_args={"dtype": v}), "models[0].model_args.dtype"),
     (lambda d, v: d["models"][0].update(revisions=["step1", v]), "models[0].revisions[1]"),
-    (lambda d, v: d["models"][0].update(revisions=[{"format": v + "{}", "start": 1, "stop": 2}]), "models[0].revisions[0].format"),
+    (
+        lambda d, v: d["models"][0].update(revisions=[{"format": v + "{}", "start": 1, "stop": 2}]),
+        "models[0].revisions[0].format",
+    ),
     (lambda d, v: d["models"][0].update(harness={"device": v}), "models[0].harness.device"),
     (lambda d, v: d["models"][0].update(resources={"partition": v}), "models[0].resources.partition"),
 ]
@@ -166,7 +208,9 @@ def test_control_characters_are_refused_naming_the_key(put, key, char):
     with pytest.raises(SweepConfigError) as err:
         parse(data)
     message = str(err.value)
-    assert f": {key}: expected " in message and ("control characters" in message or "environment variable" in message), message
+    assert f": {key}: expected " in message and (
+        "control characters" in message or "environment variable" in message
+    ), message
     assert "\n" not in message and char not in message  # one line, the character shown escaped
 
 
@@ -178,16 +222,40 @@ def test_every_text_field_of_the_schema_is_covered_above():
     from lm_eval_mirage.sweep import schema
 
     def has_str(tp) -> bool:
-        return tp is str or any(has_str(a) for a in get_args(tp) if not (isinstance(a, type) and issubclass(a, BaseModel)))
+        return tp is str or any(
+            has_str(a) for a in get_args(tp) if not (isinstance(a, type) and issubclass(a, BaseModel))
+        )
 
-    fields = {f"{cls.__name__}.{name}" for cls in (schema.SweepFile, schema.ModelFile, schema.HarnessFile, schema.ResourcesFile, schema.RevisionRange)
-              for name, f in cls.model_fields.items() if has_str(f.annotation)}
-    covered = {"SweepFile.name", "SweepFile.output", "SweepFile.tasks", "SweepFile.include_path", "SweepFile.env", "SweepFile.setup",
-               "SweepFile.python", "HarnessFile.device", "HarnessFile.gen_kwargs", "HarnessFile.extra_args", "ResourcesFile.partition",
-               "ResourcesFile.account", "ResourcesFile.slurm", "ModelFile.name", "ModelFile.path", "ModelFile.folder", "ModelFile.model_args",
-               "ModelFile.revisions", "RevisionRange.format",
-               # checked against a fixed set or pattern: no control character can pass
-               "HarnessFile.backend", "HarnessFile.batch_size"}
+    fields = {
+        f"{cls.__name__}.{name}"
+        for cls in (schema.SweepFile, schema.ModelFile, schema.HarnessFile, schema.ResourcesFile, schema.RevisionRange)
+        for name, f in cls.model_fields.items()
+        if has_str(f.annotation)
+    }
+    covered = {
+        "SweepFile.name",
+        "SweepFile.output",
+        "SweepFile.tasks",
+        "SweepFile.include_path",
+        "SweepFile.env",
+        "SweepFile.setup",
+        "SweepFile.python",
+        "HarnessFile.device",
+        "HarnessFile.gen_kwargs",
+        "HarnessFile.extra_args",
+        "ResourcesFile.partition",
+        "ResourcesFile.account",
+        "ResourcesFile.slurm",
+        "ModelFile.name",
+        "ModelFile.path",
+        "ModelFile.folder",
+        "ModelFile.model_args",
+        "ModelFile.revisions",
+        "RevisionRange.format",
+        # checked against a fixed set or pattern: no control character can pass
+        "HarnessFile.backend",
+        "HarnessFile.batch_size",
+    }
     assert fields <= covered, f"text fields without a control-character test: {sorted(fields - covered)}"
 
 
@@ -201,18 +269,24 @@ def test_environment_and_sbatch_option_names_are_identifiers(name):
 
 # --- every job folder inside the output folder ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("model,key", [
-    ({"name": "up", "path": ".."}, "models[0].path"),
-    ({"name": "here", "path": "."}, "models[0].path"),
-    ({"name": "hidden", "path": ".sweep"}, "models[0].path"),
-    ({"name": "t", "path": "{revision}", "revisions": ["ok", ".."]}, "models[0].path"),
-    ({"name": "f", "folder": ".."}, "models[0].folder"),
-    ({"name": "f", "folder": ".sweep"}, "models[0].folder"),
-])
+
+@pytest.mark.parametrize(
+    "model,key",
+    [
+        ({"name": "up", "path": ".."}, "models[0].path"),
+        ({"name": "here", "path": "."}, "models[0].path"),
+        ({"name": "hidden", "path": ".sweep"}, "models[0].path"),
+        ({"name": "t", "path": "{revision}", "revisions": ["ok", ".."]}, "models[0].path"),
+        ({"name": "f", "folder": ".."}, "models[0].folder"),
+        ({"name": "f", "folder": ".sweep"}, "models[0].folder"),
+    ],
+)
 def test_a_job_folder_outside_the_output_folder_is_refused(model, key):
     with pytest.raises(SweepConfigError) as err:
         parse({**MINIMAL, "models": [model]})
-    assert f": {key}: expected " in str(err.value) and ("inside the output folder" in str(err.value) or "plain folder name" in str(err.value))
+    assert f": {key}: expected " in str(err.value) and (
+        "inside the output folder" in str(err.value) or "plain folder name" in str(err.value)
+    )
 
 
 def test_relative_model_folders_next_to_the_file_are_fine():
@@ -223,12 +297,24 @@ def test_relative_model_folders_next_to_the_file_are_fine():
 
 # --- numbers that mean nothing ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("resources,key", [
-    ({"mem_gb": float("nan")}, "resources.mem_gb"), ({"mem_gb": float("inf")}, "resources.mem_gb"), ({"mem_gb": -1}, "resources.mem_gb"),
-    ({"mem_gb": True}, "resources.mem_gb"), ({"time_min": 1e20}, "resources.time_min"), ({"time_min": 10**20}, "resources.time_min"),
-    ({"time_min": -5}, "resources.time_min"), ({"time_min": 0}, "resources.time_min"), ({"gpus": -1}, "resources.gpus"),
-    ({"cpus": 0}, "resources.cpus"), ({"gpus": True}, "resources.gpus"), ({"array_parallelism": -2}, "resources.array_parallelism"),
-])
+
+@pytest.mark.parametrize(
+    "resources,key",
+    [
+        ({"mem_gb": float("nan")}, "resources.mem_gb"),
+        ({"mem_gb": float("inf")}, "resources.mem_gb"),
+        ({"mem_gb": -1}, "resources.mem_gb"),
+        ({"mem_gb": True}, "resources.mem_gb"),
+        ({"time_min": 1e20}, "resources.time_min"),
+        ({"time_min": 10**20}, "resources.time_min"),
+        ({"time_min": -5}, "resources.time_min"),
+        ({"time_min": 0}, "resources.time_min"),
+        ({"gpus": -1}, "resources.gpus"),
+        ({"cpus": 0}, "resources.cpus"),
+        ({"gpus": True}, "resources.gpus"),
+        ({"array_parallelism": -2}, "resources.array_parallelism"),
+    ],
+)
 def test_meaningless_resources_are_refused_in_one_line(resources, key):
     with pytest.raises(SweepConfigError) as err:
         parse({**MINIMAL, "resources": resources})

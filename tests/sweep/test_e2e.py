@@ -32,8 +32,15 @@ LM_EVAL_MIRAGE = [str(Path(sys.executable).parent / "lm-eval-mirage")]
 
 
 def write_sweep(path: Path, output: Path, models: list[dict], tasks=TASKS, retries: int = 1) -> Path:
-    data = {"name": path.stem, "output": str(output), "tasks": tasks, "harness": HARNESS, "resources": RESOURCES,
-            "retries": retries, "models": models}
+    data = {
+        "name": path.stem,
+        "output": str(output),
+        "tasks": tasks,
+        "harness": HARNESS,
+        "resources": RESOURCES,
+        "retries": retries,
+        "models": models,
+    }
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
@@ -41,7 +48,9 @@ def write_sweep(path: Path, output: Path, models: list[dict], tasks=TASKS, retri
 def sweep(*args, timeout=900, check_rc=None) -> subprocess.CompletedProcess:
     proc = subprocess.run([*LM_EVAL_MIRAGE, "sweep", *map(str, args)], capture_output=True, text=True, timeout=timeout)
     if check_rc is not None:
-        assert proc.returncode == check_rc, f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-6000:]}\nSTDERR:\n{proc.stderr[-6000:]}"
+        assert proc.returncode == check_rc, (
+            f"exit {proc.returncode}\nSTDOUT:\n{proc.stdout[-6000:]}\nSTDERR:\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 
@@ -62,7 +71,16 @@ def metrics_of(output: Path, manifest: dict) -> tuple[dict, list]:
     results = json.loads((output / manifest["results"]).read_text())
     samples_file = next(f for f in manifest["files"] if "/samples_" in f)
     samples = [json.loads(line) for line in (output / samples_file).read_text().splitlines()]
-    keep = ("doc_id", "filter", "target", "resps", "filtered_resps", "exact_match", "token_edit_distance", "normalized_edit_distance")
+    keep = (
+        "doc_id",
+        "filter",
+        "target",
+        "resps",
+        "filtered_resps",
+        "exact_match",
+        "token_edit_distance",
+        "normalized_edit_distance",
+    )
     return results["results"][manifest["task"]], [{k: s.get(k) for k in keep} for s in samples]
 
 
@@ -71,11 +89,14 @@ def models(tiny_model, tmp_path_factory) -> dict[str, dict]:
     from lm_eval_mirage.zoo import build_tiny_model
 
     other = build_tiny_model(tmp_path_factory.mktemp("sweep-models") / "tiny-b", seed=1)
-    return {"a": {"name": "tiny-a", "path": str(tiny_model), "params": 122816},
-            "b": {"name": "tiny-b", "path": str(other), "params": 122816}}
+    return {
+        "a": {"name": "tiny-a", "path": str(tiny_model), "params": 122816},
+        "b": {"name": "tiny-b", "path": str(other), "params": 122816},
+    }
 
 
 # --- local executor ----------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def local_run(models, tmp_path_factory):
@@ -93,7 +114,14 @@ def test_local_sweep_writes_the_harness_layout(local_run, models):
     assert manifest["folder"] == str(models["a"]["path"]).replace("/", "__")  # the harness's own folder name
     assert sorted(p.name.split("_2")[0] for p in folder.iterdir()) == ["results", "samples_mirage_arith_add_1d"]
     assert json.loads((out / "params.json").read_text()) == {
-        manifest["folder"]: {"name": "tiny-a", "model": models["a"]["path"], "revision": None, "backend": "hf", "params": 122816}}
+        manifest["folder"]: {
+            "name": "tiny-a",
+            "model": models["a"]["path"],
+            "revision": None,
+            "backend": "hf",
+            "params": 122816,
+        }
+    }
     assert "1/1 tasks done" in first.stdout and f"--params={models['a']['path']}=122816" in first.stdout
     assert json.loads((out / ".sweep" / "state.json").read_text())["jobs"][manifest["folder"]]["executor"] == "local"
 
@@ -113,7 +141,9 @@ def test_dry_run_prints_jobs_and_scripts_and_writes_nothing(models, tmp_path):
     proc = sweep(sweep_file, "--dry-run", "--executor", "local", check_rc=0)
     assert proc.stdout.count("----- job script") == 2 and proc.stdout.count("--tasks mirage_arith_sub_1d") == 2
     assert not (tmp_path / "out").exists()
-    bad = sweep(write_sweep(tmp_path / "bad.yaml", tmp_path / "out", [models["a"]], tasks=["no_such_task_*"]), "--dry-run")
+    bad = sweep(
+        write_sweep(tmp_path / "bad.yaml", tmp_path / "out", [models["a"]], tasks=["no_such_task_*"]), "--dry-run"
+    )
     assert bad.returncode == 2 and "tasks: 'no_such_task_*' matches no task" in bad.stderr
 
 
@@ -125,7 +155,9 @@ def test_local_bad_model_path_fails_once_with_its_cause(tmp_path):
     lines = proc.stdout.splitlines()
     assert not any(ln.startswith("retrying ") for ln in lines), proc.stdout
     i = next(i for i, ln in enumerate(lines) if ln.startswith("  ") and ln.split()[0].endswith("no-such-model"))
-    assert lines[i].split()[1:3] == ["0/1", "failed"] and lines[i].split()[-1] == "1"  # one attempt of the three allowed
+    assert (
+        lines[i].split()[1:3] == ["0/1", "failed"] and lines[i].split()[-1] == "1"
+    )  # one attempt of the three allowed
     cause = lines[i + 1].strip()
     assert "Error" in cause and "no-such-model" in cause and "job script" not in cause, proc.stdout
     assert lines[i + 2].strip().startswith("not retried: every missing task failed in the harness")
@@ -135,12 +167,15 @@ def test_local_bad_model_path_fails_once_with_its_cause(tmp_path):
 
 # --- real Slurm ----------------------------------------------------------------------------------------------------
 
+
 def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
     deadline = time.time() + timeout
     while not predicate():
         if proc is not None and proc.poll() is not None:
             out, err = proc.communicate()
-            raise AssertionError(f"sweep exited {proc.returncode} before {what}\nSTDOUT:\n{out[-4000:]}\nSTDERR:\n{err[-4000:]}")
+            raise AssertionError(
+                f"sweep exited {proc.returncode} before {what}\nSTDOUT:\n{out[-4000:]}\nSTDERR:\n{err[-4000:]}"
+            )
         if time.time() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.2)
@@ -155,10 +190,16 @@ def cancelled_run(slurm_cluster, models, tmp_path_factory):
     sweep_file = write_sweep(root / "family.yaml", out, [models["a"], models["b"]])
     hashes = units(sweep_file)
     submitted = sweep(sweep_file, "--executor", "slurm", "--no-wait", check_rc=0)
-    proc = subprocess.Popen([*LM_EVAL_MIRAGE, "sweep", str(sweep_file), "--executor", "slurm", "--poll", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*LM_EVAL_MIRAGE, "sweep", str(sweep_file), "--executor", "slurm", "--poll", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        _wait_for(lambda: read_manifest(out, hashes[("tiny-a", TASKS[0])]) is not None, 600, "tiny-a's first task", proc)
+        _wait_for(
+            lambda: read_manifest(out, hashes[("tiny-a", TASKS[0])]) is not None, 600, "tiny-a's first task", proc
+        )
         folder_a = read_manifest(out, hashes[("tiny-a", TASKS[0])])["folder"]
         job_a = json.loads((out / ".sweep" / "state.json").read_text())["jobs"][folder_a]["job_id"]
         subprocess.run(["scancel", job_a], check=True, timeout=60)
@@ -167,15 +208,26 @@ def cancelled_run(slurm_cluster, models, tmp_path_factory):
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=60)
-    return {"file": sweep_file, "out": out, "hashes": hashes, "rc": proc.returncode, "stdout": stdout, "stderr": stderr,
-            "job_a": job_a, "submitted": submitted}
+    return {
+        "file": sweep_file,
+        "out": out,
+        "hashes": hashes,
+        "rc": proc.returncode,
+        "stdout": stdout,
+        "stderr": stderr,
+        "job_a": job_a,
+        "submitted": submitted,
+    }
 
 
 @pytest.mark.slurm
 def test_no_wait_submits_and_a_second_command_follows_the_same_jobs(cancelled_run):
     r = cancelled_run
     first, second = r["submitted"].stdout, r["stdout"]
-    assert sum(ln.startswith("submitted ") for ln in first.splitlines()) == 2 and "follow with: lm-eval-mirage sweep status" in first
+    assert (
+        sum(ln.startswith("submitted ") for ln in first.splitlines()) == 2
+        and "follow with: lm-eval-mirage sweep status" in first
+    )
     assert second.count("following it instead of submitting again") == 2
     assert not any(ln.startswith(("submitted ", "retrying ")) for ln in second.splitlines())
 
@@ -186,14 +238,22 @@ def test_cancelled_job_is_reported_and_the_other_finishes(cancelled_run):
     out, h = r["out"], r["hashes"]
     assert r["rc"] == 1, r["stdout"] + r["stderr"]
     done = {key: read_manifest(out, hash_) is not None for key, hash_ in h.items()}
-    assert done == {("tiny-a", TASKS[0]): True, ("tiny-a", TASKS[1]): False, ("tiny-b", TASKS[0]): True, ("tiny-b", TASKS[1]): True}
+    assert done == {
+        ("tiny-a", TASKS[0]): True,
+        ("tiny-a", TASKS[1]): False,
+        ("tiny-b", TASKS[0]): True,
+        ("tiny-b", TASKS[1]): True,
+    }
     folder_a = read_manifest(out, h[("tiny-a", TASKS[0])])["folder"]
     row = next(ln.split() for ln in r["stdout"].splitlines() if ln.startswith("  ") and ln.split()[0] == folder_a)
     assert row[1:4] == ["1/2", "cancelled", r["job_a"]]
     logs = [ln.split("log: ", 1)[1] for ln in r["stdout"].splitlines() if "log: " in ln]
     assert logs and all(Path(p).is_file() for p in logs)
     # the cancelled task left nothing a reader of the folder could mistake for a result
-    assert sorted(p.name.split("_2")[0] for p in (out / folder_a).iterdir()) == ["results", "samples_mirage_arith_add_1d"]
+    assert sorted(p.name.split("_2")[0] for p in (out / folder_a).iterdir()) == [
+        "results",
+        "samples_mirage_arith_add_1d",
+    ]
     assert all(".sweep" not in p.relative_to(out).parts for p in out.rglob("results*.json"))
     status = sweep("status", r["file"], check_rc=0)
     assert "3/4 tasks done" in status.stdout and "cancelled" in status.stdout
@@ -225,7 +285,9 @@ def test_rerun_completes_only_the_missing_task(resumed_run):
     folder_a, folder_b = (read_manifest(out, h[(m, TASKS[0])])["folder"] for m in ("tiny-a", "tiny-b"))
     assert f"submitted {folder_a} (1 task(s))" in proc.stdout
     assert folder_b not in " ".join(ln for ln in proc.stdout.splitlines() if ln.startswith("submitted "))
-    assert "already done" in next(ln for ln in proc.stdout.splitlines() if ln.startswith("  ") and ln.split()[0] == folder_b)
+    assert "already done" in next(
+        ln for ln in proc.stdout.splitlines() if ln.startswith("  ") and ln.split()[0] == folder_b
+    )
 
 
 @pytest.mark.slurm
@@ -258,7 +320,12 @@ def test_local_executor_gives_the_same_results_as_slurm(resumed_run, local_run):
 @pytest.mark.slurm
 def test_analyze_reads_the_sweep_folder(resumed_run, tmp_path):
     out = resumed_run["out"]
-    proc = subprocess.run([*LM_EVAL_MIRAGE, "analyze", str(out), "--out", str(tmp_path / "report"), "--no-plots", "--quiet"],
-                          capture_output=True, text=True, timeout=600, env={**os.environ})
+    proc = subprocess.run(
+        [*LM_EVAL_MIRAGE, "analyze", str(out), "--out", str(tmp_path / "report"), "--no-plots", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "2 model(s), 2 task(s)" in proc.stdout

@@ -18,22 +18,32 @@ TASKS = ["mirage_arith_add_1d", "mirage_arith_sub_1d"]
 
 
 def test_the_cause_is_the_harness_error_not_submitits_wrapper():
-    assert failure_cause(LOG) == ("OSError: Repo id must be in the form 'repo_name' or 'namespace/repo_name': '/tmp/h3fail/no-such-model'. "
-                                  "Use `repo_type` argument if needed.")
+    assert failure_cause(LOG) == (
+        "OSError: Repo id must be in the form 'repo_name' or 'namespace/repo_name': '/tmp/h3fail/no-such-model'. "
+        "Use `repo_type` argument if needed."
+    )
 
 
 def test_a_bad_model_path_is_deterministic():
     assert is_deterministic(LOG, FOLDER, TASKS)
 
 
-@pytest.mark.parametrize("change", [
-    lambda log: log.replace("OSError: Repo id", "torch.OutOfMemoryError: CUDA out of memory. Repo id"),
-    lambda log: log.replace("the harness exited 1\nsubmitit", "the harness exited -9\nsubmitit"),  # killed by a signal
-    lambda log: log.replace("OSError: Repo id", "requests.exceptions.ConnectionError: Connection reset. Repo id"),
-    lambda log: log.replace("OSError: Repo id", "huggingface_hub.errors.HfHubHTTPError: 503 Server Error. Repo id"),
-    lambda log: log.split("submitit ERROR")[0] + "slurmstepd: error: *** JOB 5 ON n1 CANCELLED AT 10:00 DUE TO TIME LIMIT ***\n",
-    lambda log: log[: log.index("[sweep 09:29:53]")],  # killed before the second task was reported
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda log: log.replace("OSError: Repo id", "torch.OutOfMemoryError: CUDA out of memory. Repo id"),
+        lambda log: log.replace(
+            "the harness exited 1\nsubmitit", "the harness exited -9\nsubmitit"
+        ),  # killed by a signal
+        lambda log: log.replace("OSError: Repo id", "requests.exceptions.ConnectionError: Connection reset. Repo id"),
+        lambda log: log.replace("OSError: Repo id", "huggingface_hub.errors.HfHubHTTPError: 503 Server Error. Repo id"),
+        lambda log: (
+            log.split("submitit ERROR")[0]
+            + "slurmstepd: error: *** JOB 5 ON n1 CANCELLED AT 10:00 DUE TO TIME LIMIT ***\n"
+        ),
+        lambda log: log[: log.index("[sweep 09:29:53]")],  # killed before the second task was reported
+    ],
+)
 def test_transient_or_unfinished_failures_are_retried(change):
     assert not is_deterministic(change(LOG), FOLDER, TASKS)
 
@@ -46,7 +56,10 @@ def test_only_the_missing_tasks_matter_and_only_this_folders_lines():
 
 
 def test_a_log_without_an_error_line_falls_back_to_the_step_line_or_none():
-    assert failure_cause("[sweep 10:00:00] m t: FAILED: no samples file for task 't'\n") == "[sweep 10:00:00] m t: FAILED: no samples file for task 't'"
+    assert (
+        failure_cause("[sweep 10:00:00] m t: FAILED: no samples file for task 't'\n")
+        == "[sweep 10:00:00] m t: FAILED: no samples file for task 't'"
+    )
     assert failure_cause("all fine\n") is None and failure_cause("") is None
     assert len(failure_cause("ValueError: " + "x" * 1000)) == 300
 
@@ -54,5 +67,7 @@ def test_a_log_without_an_error_line_falls_back_to_the_step_line_or_none():
 def test_read_log_tail_reads_only_the_end_and_survives_missing_files(tmp_path):
     path = tmp_path / "log.err"
     path.write_bytes(b"start\n" + b"x" * 5000 + b"\n\xff\xfeValueError: end\n")
-    assert read_log_tail(path, max_bytes=100).endswith("ValueError: end\n") and "start" not in read_log_tail(path, max_bytes=100)
+    assert read_log_tail(path, max_bytes=100).endswith("ValueError: end\n") and "start" not in read_log_tail(
+        path, max_bytes=100
+    )
     assert read_log_tail(tmp_path / "missing") == "" and read_log_tail(None) == ""

@@ -30,9 +30,11 @@ def unit_hash(data, revision=None, task="mirage_arith_add_1d"):
 
 def test_hash_is_sha256_of_the_documented_record():
     # changing what the hash covers silently re-runs every user's finished work: bump HASH_VERSION on purpose
-    record = ('{"backend":"hf","extra_args":[],"gen_kwargs":null,"include_path":null,"limit":4,"log_samples":true,'
-              '"model":"org/model","model_args":[["dtype","float32"]],"num_fewshot":0,"revision":null,'
-              '"task":"mirage_arith_add_1d","v":1}')
+    record = (
+        '{"backend":"hf","extra_args":[],"gen_kwargs":null,"include_path":null,"limit":4,"log_samples":true,'
+        '"model":"org/model","model_args":[["dtype","float32"]],"num_fewshot":0,"revision":null,'
+        '"task":"mirage_arith_add_1d","v":1}'
+    )
     assert unit_hash(BASE) == hashlib.sha256(record.encode()).hexdigest()[:16] == "a3bb47da14a5f294"
 
 
@@ -73,7 +75,12 @@ def test_hash_covers_everything_that_changes_results(change):
 
 
 def test_hash_differs_by_task_and_revision():
-    hashes = {unit_hash(BASE), unit_hash(BASE, task="mirage_arith_sub_1d"), unit_hash(BASE, revision="step1"), unit_hash(BASE, revision="step2")}
+    hashes = {
+        unit_hash(BASE),
+        unit_hash(BASE, task="mirage_arith_sub_1d"),
+        unit_hash(BASE, revision="step1"),
+        unit_hash(BASE, revision="step2"),
+    }
     assert len(hashes) == 4
 
 
@@ -82,18 +89,27 @@ def test_one_job_per_model_and_revision_in_file_order():
     data["models"] = [{"name": "a", "path": "org/a", "revisions": ["step1", "step2"]}, {"name": "b", "path": "/ckpt/b"}]
     jobs = plan_sweep(parse(data), ["t1", "t2"])
     assert [(j.key, j.label, j.revision) for j in jobs] == [
-        ("org__a@step1", "a@step1", "step1"), ("org__a@step2", "a@step2", "step2"), ("__ckpt__b", "b", None)]
+        ("org__a@step1", "a@step1", "step1"),
+        ("org__a@step2", "a@step2", "step2"),
+        ("__ckpt__b", "b", None),
+    ]
     assert all([u.task for u in j.units] == ["t1", "t2"] for j in jobs)
     assert len({u.hash for j in jobs for u in j.units}) == 6
 
 
 def test_folders_of_revision_templates_and_overrides():
     data = copy.deepcopy(BASE)
-    data["models"] = [{"name": "c", "path": "/ckpt/run/step{revision}", "revisions": [100, 200]}, {"name": "d", "path": "org/d", "folder": "my-d"}]
+    data["models"] = [
+        {"name": "c", "path": "/ckpt/run/step{revision}", "revisions": [100, 200]},
+        {"name": "d", "path": "org/d", "folder": "my-d"},
+    ]
     config = parse(data)
     jobs = plan_sweep(config, ["t"])
-    assert [(j.key, j.path) for j in jobs] == [("__ckpt__run__step100", "/ckpt/run/step100"), ("__ckpt__run__step200", "/ckpt/run/step200"),
-                                               ("my-d", "org/d")]
+    assert [(j.key, j.path) for j in jobs] == [
+        ("__ckpt__run__step100", "/ckpt/run/step100"),
+        ("__ckpt__run__step200", "/ckpt/run/step200"),
+        ("my-d", "org/d"),
+    ]
     # the revision is in the path: no revision= model argument
     assert "pretrained=/ckpt/run/step100," in ",".join(harness_command(config, jobs[0], "t", Path("/o/run.json"))) + ","
     assert model_folder(config.models[1], "r1") == "my-d@r1"
@@ -101,8 +117,14 @@ def test_folders_of_revision_templates_and_overrides():
 
 def test_two_models_writing_to_one_folder_is_an_error():
     data = copy.deepcopy(BASE)
-    data["models"] = [{"name": "fp32", "path": "org/a"}, {"name": "fp16", "path": "org/a", "model_args": {"dtype": "float16"}}]
-    with pytest.raises(SweepConfigError, match="'fp32' and 'fp16' would write to the same folder 'org__a'; give one of them a `folder:`"):
+    data["models"] = [
+        {"name": "fp32", "path": "org/a"},
+        {"name": "fp16", "path": "org/a", "model_args": {"dtype": "float16"}},
+    ]
+    with pytest.raises(
+        SweepConfigError,
+        match="'fp32' and 'fp16' would write to the same folder 'org__a'; give one of them a `folder:`",
+    ):
         plan_sweep(parse(data), ["t"])
 
 
@@ -118,18 +140,64 @@ def test_plain_hf_command():
     data["harness"].update(device="cuda:0", gen_kwargs="temperature=0", extra_args=["--seed", "7"])
     data["models"][0]["revisions"] = ["step1"]
     assert command(data) == [
-        "py", "-m", "lm_eval_mirage.cli.main", "run", "--model", "hf", "--model_args", "pretrained=org/model,revision=step1,dtype=float32",
-        "--tasks", "mirage_arith_add_1d", "--include_path", "/tasks", "--num_fewshot", "0", "--limit", "4", "--batch_size", "4",
-        "--device", "cuda:0", "--gen_kwargs", "temperature=0", "--log_samples", "--output_path", "/o/.sweep/staging/h/run.json", "--seed", "7"]
+        "py",
+        "-m",
+        "lm_eval_mirage.cli.main",
+        "run",
+        "--model",
+        "hf",
+        "--model_args",
+        "pretrained=org/model,revision=step1,dtype=float32",
+        "--tasks",
+        "mirage_arith_add_1d",
+        "--include_path",
+        "/tasks",
+        "--num_fewshot",
+        "0",
+        "--limit",
+        "4",
+        "--batch_size",
+        "4",
+        "--device",
+        "cuda:0",
+        "--gen_kwargs",
+        "temperature=0",
+        "--log_samples",
+        "--output_path",
+        "/o/.sweep/staging/h/run.json",
+        "--seed",
+        "7",
+    ]
 
 
-@pytest.mark.parametrize("backend,parallel,gpus,launcher,model_args", [
-    ("hf", {"data": 2}, 2, ["accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"], "pretrained=org/model,dtype=float32"),
-    ("hf", {"shard": True}, 2, [], "pretrained=org/model,dtype=float32,parallelize=True"),
-    ("hf-mirage", {"data": 2, "shard": True}, 4, ["--num_processes", "2"], "pretrained=org/model,dtype=float32,parallelize=True"),
-    ("vllm", {"tensor": 2, "data": 2}, 4, [], "pretrained=org/model,dtype=float32,tensor_parallel_size=2,data_parallel_size=2"),
-    ("vllm", {"tensor": 4}, 4, [], "pretrained=org/model,dtype=float32,tensor_parallel_size=4"),
-])
+@pytest.mark.parametrize(
+    "backend,parallel,gpus,launcher,model_args",
+    [
+        (
+            "hf",
+            {"data": 2},
+            2,
+            ["accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"],
+            "pretrained=org/model,dtype=float32",
+        ),
+        ("hf", {"shard": True}, 2, [], "pretrained=org/model,dtype=float32,parallelize=True"),
+        (
+            "hf-mirage",
+            {"data": 2, "shard": True},
+            4,
+            ["--num_processes", "2"],
+            "pretrained=org/model,dtype=float32,parallelize=True",
+        ),
+        (
+            "vllm",
+            {"tensor": 2, "data": 2},
+            4,
+            [],
+            "pretrained=org/model,dtype=float32,tensor_parallel_size=2,data_parallel_size=2",
+        ),
+        ("vllm", {"tensor": 4}, 4, [], "pretrained=org/model,dtype=float32,tensor_parallel_size=4"),
+    ],
+)
 def test_multi_gpu_commands(backend, parallel, gpus, launcher, model_args):
     data = copy.deepcopy(BASE)
     data.update(parallel=parallel, resources={"gpus": gpus})
@@ -177,7 +245,9 @@ def expand(patterns):
 
 def test_globs_expand_in_file_order_without_duplicates():
     assert expand(["mirage_arith_sub_1d", "mirage_arith_*_1d", "my_group"]) == (
-        ("mirage_arith_sub_1d", "mirage_arith_add_1d", "my_group"), [False])
+        ("mirage_arith_sub_1d", "mirage_arith_add_1d", "my_group"),
+        [False],
+    )
 
 
 def test_tags_become_their_tasks():
@@ -187,7 +257,10 @@ def test_tags_become_their_tasks():
 
 
 def test_builtin_tasks_are_indexed_only_when_needed():
-    assert expand(["lambada_openai", "ai2_arc", "mirage_arith_add_1d"]) == (("lambada_openai", "arc_easy", "mirage_arith_add_1d"), [False, True])
+    assert expand(["lambada_openai", "ai2_arc", "mirage_arith_add_1d"]) == (
+        ("lambada_openai", "arc_easy", "mirage_arith_add_1d"),
+        [False, True],
+    )
 
 
 def test_unknown_task_is_an_error_naming_it():
@@ -198,8 +271,13 @@ def test_unknown_task_is_an_error_naming_it():
 def test_real_plugin_tasks_expand_without_indexing_the_builtins():
     data = copy.deepcopy(BASE)
     data["tasks"] = ["mirage_arith_add_1*", "mirage_paper_mul_2d"]
-    assert expand_tasks(parse(data)) == ("mirage_arith_add_10d", "mirage_arith_add_10d_ll", "mirage_arith_add_1d", "mirage_arith_add_1d_ll",
-                                         "mirage_paper_mul_2d")
+    assert expand_tasks(parse(data)) == (
+        "mirage_arith_add_10d",
+        "mirage_arith_add_10d_ll",
+        "mirage_arith_add_1d",
+        "mirage_arith_add_1d_ll",
+        "mirage_paper_mul_2d",
+    )
 
 
 def _plugin_tasks() -> str:
@@ -208,7 +286,9 @@ def _plugin_tasks() -> str:
     return tasks_path()
 
 
-@pytest.mark.parametrize("folder", [_plugin_tasks, lambda: str(Path(__file__).parent / "data" / "task_index")], ids=["plugin", "edge-cases"])
+@pytest.mark.parametrize(
+    "folder", [_plugin_tasks, lambda: str(Path(__file__).parent / "data" / "task_index")], ids=["plugin", "edge-cases"]
+)
 def test_light_index_agrees_with_the_harness_index(folder):
     # plan.py reads task folders itself (no lm_eval import, ~5 s saved per sweep command); the harness's own
     # TaskManager is the oracle: the plugin's tasks, and a folder with a group, string and list tags, a nested
@@ -220,7 +300,9 @@ def test_light_index_agrees_with_the_harness_index(folder):
     harness = TaskManager(include_path=[folder()], include_defaults=False).task_index
     kinds = {name: {"TAG": "tag", "GROUP": "group"}.get(e.kind.name, "task") for name, e in harness.items()}
     tags = {name: set(e.tags or ()) for name, e in harness.items() if kinds[name] == "task"}
-    members = {name: set(e.tags or ()) for name, e in harness.items() if kinds[name] == "tag"}  # the harness keeps a tag's tasks there
+    members = {
+        name: set(e.tags or ()) for name, e in harness.items() if kinds[name] == "tag"
+    }  # the harness keeps a tag's tasks there
     light = _light_index([Path(folder())])
     assert {n: k for n, (k, _) in light.items()} == kinds
     assert {n: t for n, (k, t) in light.items() if k == "task"} == tags

@@ -38,7 +38,10 @@ def test_recorded_copy_has_each_multi_gpu_rendering():
     text = RECORD.read_text(encoding="utf-8")
     blocks = dict(b.split("\n", 1) for b in text.split("##### job ")[1:])
     # revisions: one job each, revision= model argument, folder name with @revision
-    assert "pretrained=EleutherAI/pythia-410m,revision=step1000,dtype=float16" in blocks["EleutherAI__pythia-410m@step1000"]
+    assert (
+        "pretrained=EleutherAI/pythia-410m,revision=step1000,dtype=float16"
+        in blocks["EleutherAI__pythia-410m@step1000"]
+    )
     assert "revision=step143000" in blocks["EleutherAI__pythia-410m@step143000"]
     # hf data parallel: accelerate launch with one process per GPU
     launch = "python -m accelerate.commands.launch --multi_gpu --num_processes 4 --num_machines 1 --mixed_precision no --dynamo_backend no -m lm_eval_mirage.cli.main run"
@@ -54,7 +57,10 @@ def test_recorded_copy_has_each_multi_gpu_rendering():
     assert "model=my-served-model,base_url=http://127.0.0.1:8000/v1/completions,num_concurrent=4" in served
     assert served.rstrip().splitlines()[-2].endswith("--seed 1234 || status=1")
     # setup and environment come first, in every job
-    assert all(b.index("module load cuda/12.1") < b.index("export HF_HOME=/scratch/hf") < b.index("status=0") for b in blocks.values())
+    assert all(
+        b.index("module load cuda/12.1") < b.index("export HF_HOME=/scratch/hf") < b.index("status=0")
+        for b in blocks.values()
+    )
 
 
 def test_scripts_are_valid_bash(tmp_path):
@@ -72,8 +78,12 @@ def test_only_the_given_units_are_rendered():
 
 
 def test_format_command_quotes_and_breaks_at_long_options():
-    text = format_command(["py", "-m", "step"], ["py", "-m", "mod", "run", "--model_args", "a=b c", "--log_samples", "--x", "1"])
-    assert text == "py -m step -- \\\n    py -m mod run \\\n    --model_args 'a=b c' \\\n    --log_samples \\\n    --x 1"
+    text = format_command(
+        ["py", "-m", "step"], ["py", "-m", "mod", "run", "--model_args", "a=b c", "--log_samples", "--x", "1"]
+    )
+    assert (
+        text == "py -m step -- \\\n    py -m mod run \\\n    --model_args 'a=b c' \\\n    --log_samples \\\n    --x 1"
+    )
 
 
 @pytest.mark.parametrize("word", ["$(touch /tmp/pwned)", "a;b", "it's"])
@@ -88,8 +98,18 @@ def test_values_are_shell_quoted(tmp_path, word):
 # --- hostile values, validation bypassed: the renderer alone must keep them data ---------------------------------
 
 EVIL = [
-    "a\ntouch pwned_newline", "b'; touch pwned_quote; '", "$(touch pwned_subst)", "`touch pwned_backtick`", "c; touch pwned_semi",
-    "d\u2028touch pwned_ls", "e\u2029f\u0085g", "h\rtouch pwned_cr", '"; touch pwned_dq; "', "i && touch pwned_and", "j\\", "--k \\\n touch pwned_cont",
+    "a\ntouch pwned_newline",
+    "b'; touch pwned_quote; '",
+    "$(touch pwned_subst)",
+    "`touch pwned_backtick`",
+    "c; touch pwned_semi",
+    "d\u2028touch pwned_ls",
+    "e\u2029f\u0085g",
+    "h\rtouch pwned_cr",
+    '"; touch pwned_dq; "',
+    "i && touch pwned_and",
+    "j\\",
+    "--k \\\n touch pwned_cont",
 ]
 
 
@@ -99,13 +119,27 @@ def evil_job(tmp_path: Path, evil: str):
 
     log = tmp_path / "calls.jsonl"
     stub = tmp_path / "stub-python"
-    stub.write_text(f"#!{sys.executable}\nimport json, os, sys\n"
-                    f"open({str(log)!r}, 'a').write(json.dumps({{'argv': sys.argv[1:], 'env': os.environ.get('EVIL')}}) + '\\n')\n")
+    stub.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        f"open({str(log)!r}, 'a').write(json.dumps({{'argv': sys.argv[1:], 'env': os.environ.get('EVIL')}}) + '\\n')\n"
+    )
     stub.chmod(0o755)
-    model = ModelSpec(name=evil, path=f"/models/{evil}", model_args=(("dtype", evil),), revisions=(evil,),
-                      harness=HarnessOptions(device=evil, gen_kwargs=evil, extra_args=("--evil", evil)))
-    config = SweepConfig(name=evil, output=tmp_path / "out" / evil, tasks=(evil,), models=(model,), include_path=tmp_path / evil,
-                         env=(("EVIL", evil),), python=str(stub))
+    model = ModelSpec(
+        name=evil,
+        path=f"/models/{evil}",
+        model_args=(("dtype", evil),),
+        revisions=(evil,),
+        harness=HarnessOptions(device=evil, gen_kwargs=evil, extra_args=("--evil", evil)),
+    )
+    config = SweepConfig(
+        name=evil,
+        output=tmp_path / "out" / evil,
+        tasks=(evil,),
+        models=(model,),
+        include_path=tmp_path / evil,
+        env=(("EVIL", evil),),
+        python=str(stub),
+    )
     (job,) = plan_sweep(config, [evil, f"second {evil}"])
     return config, job, log
 

@@ -19,7 +19,7 @@ import yaml
 
 from lm_eval_mirage.cli.main import main
 from lm_eval_mirage.sweep import load_sweep, plan_sweep
-from lm_eval_mirage.sweep.state import SweepPaths, StateFileError, is_config_hash, listed_file, read_manifest_file
+from lm_eval_mirage.sweep.state import StateFileError, SweepPaths, is_config_hash, listed_file, read_manifest_file
 from lm_eval_mirage.sweep.store import read_manifest
 
 LM_EVAL_MIRAGE = str(Path(sys.executable).parent / "lm-eval-mirage")
@@ -29,7 +29,13 @@ FOLDER = "org__m"  # the model folder of path org/m
 
 def write_sweep(tmp_path: Path, stub_python: Path, **harness) -> Path:
     path = tmp_path / "s.yaml"
-    data = {"output": "out", "tasks": [TASK], "python": str(stub_python), "retries": 1, "models": [{"name": "m", "path": "org/m"}]}
+    data = {
+        "output": "out",
+        "tasks": [TASK],
+        "python": str(stub_python),
+        "retries": 1,
+        "models": [{"name": "m", "path": "org/m"}],
+    }
     if harness:
         data["harness"] = harness
     path.write_text(yaml.safe_dump(data))
@@ -43,8 +49,12 @@ def unit_hash(sweep_file: Path) -> str:
 
 
 def sweep(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([LM_EVAL_MIRAGE, "sweep", *map(str, args), "--executor", "local", "--poll", "0.2"],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [LM_EVAL_MIRAGE, "sweep", *map(str, args), "--executor", "local", "--poll", "0.2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def job_log(out: Path) -> str:
@@ -53,8 +63,11 @@ def job_log(out: Path) -> str:
 
 def outside(tmp_path: Path) -> dict[str, str]:
     """Every file outside the output folder (and the sweep file, the stub), with its content."""
-    return {str(p.relative_to(tmp_path)): p.read_text() for p in sorted(tmp_path.rglob("*"))
-            if p.is_file() and "out" not in p.relative_to(tmp_path).parts[:1]}
+    return {
+        str(p.relative_to(tmp_path)): p.read_text()
+        for p in sorted(tmp_path.rglob("*"))
+        if p.is_file() and "out" not in p.relative_to(tmp_path).parts[:1]
+    }
 
 
 def forge(path: Path, data) -> None:
@@ -69,7 +82,10 @@ JOURNALS = {  # what a forged journal lists -> the key its refusal names
     "relative": (lambda tmp: {"files": ["../victim2"]}, "files[0]"),
     "climbing": (lambda tmp: {"files": [f"{FOLDER}/../../victim2"]}, "files[0]"),
     "folder ..": (lambda tmp: {"folder": "..", "files": ["../victim2"]}, "folder"),
-    "linked folder": (lambda tmp: {"folder": "linked", "files": ["linked/victim3"]}, "files[0]"),  # out/linked -> elsewhere
+    "linked folder": (
+        lambda tmp: {"folder": "linked", "files": ["linked/victim3"]},
+        "files[0]",
+    ),  # out/linked -> elsewhere
 }
 
 
@@ -92,8 +108,12 @@ def test_a_forged_journal_removes_nothing_outside_and_is_refused_in_one_line(tmp
     assert outside(tmp_path) == before
     (line,) = [ln for ln in job_log(out).splitlines() if ": FAILED: " in ln]
     assert line.split("FAILED: ", 1)[1].startswith(f"{journal}: {key}: expected "), line
-    assert line.endswith("(refused, nothing done with it; move the file away to run the task again)") and journal.is_file()
-    assert "not retried" in proc.stdout and f"FAILED: {journal}: {key}" in proc.stdout  # the summary names it; a retry would fail the same
+    assert (
+        line.endswith("(refused, nothing done with it; move the file away to run the task again)") and journal.is_file()
+    )
+    assert (
+        "not retried" in proc.stdout and f"FAILED: {journal}: {key}" in proc.stdout
+    )  # the summary names it; a retry would fail the same
     # once the forged journal is moved away, the task runs
     journal.unlink()
     assert sweep(sweep_file).returncode == 0 and read_manifest(out, h) is not None and outside(tmp_path) == before
@@ -106,13 +126,34 @@ def test_foreign_manifests_move_and_write_nothing_outside(tmp_path, stub_python)
     (tmp_path / "victim2").write_text("relative")
     done = SweepPaths(out).book / "done"
     forged = {  # each names the same model folder and task, so the commit would supersede it
-        "0000000000000001": {"hash": "../../../escaped-dir", "folder": FOLDER, "task": TASK, "files": [str(tmp_path / "victim")],
-                             "results": str(tmp_path / "victim")},
-        "0000000000000002": {"hash": "0000000000000002", "folder": FOLDER, "task": TASK, "files": [str(tmp_path / "victim")],
-                             "results": str(tmp_path / "victim")},
-        "0000000000000003": {"hash": "0000000000000003", "folder": FOLDER, "task": TASK, "files": [f"{FOLDER}/../../victim2"],
-                             "results": f"{FOLDER}/../../victim2"},
-        "0000000000000004": {"hash": "0000000000000004", "folder": "..", "task": TASK, "files": ["../victim2"], "results": "../victim2"},
+        "0000000000000001": {
+            "hash": "../../../escaped-dir",
+            "folder": FOLDER,
+            "task": TASK,
+            "files": [str(tmp_path / "victim")],
+            "results": str(tmp_path / "victim"),
+        },
+        "0000000000000002": {
+            "hash": "0000000000000002",
+            "folder": FOLDER,
+            "task": TASK,
+            "files": [str(tmp_path / "victim")],
+            "results": str(tmp_path / "victim"),
+        },
+        "0000000000000003": {
+            "hash": "0000000000000003",
+            "folder": FOLDER,
+            "task": TASK,
+            "files": [f"{FOLDER}/../../victim2"],
+            "results": f"{FOLDER}/../../victim2",
+        },
+        "0000000000000004": {
+            "hash": "0000000000000004",
+            "folder": "..",
+            "task": TASK,
+            "files": ["../victim2"],
+            "results": "../victim2",
+        },
         "escaped": {"hash": "escaped", "folder": FOLDER, "task": TASK, "files": []},
     }
     for name, data in forged.items():
@@ -124,8 +165,11 @@ def test_foreign_manifests_move_and_write_nothing_outside(tmp_path, stub_python)
     assert sorted(p.name for p in done.iterdir()) == sorted([f"{n}.json" for n in forged] + [f"{h}.json"])  # none moved
     notes = [ln for ln in job_log(out).splitlines() if "note:" in ln]
     assert len(notes) == len(forged) and all("(left alone: nothing it lists is moved)" in n for n in notes)
-    assert any(f"{done}/0000000000000001.json: hash: expected '0000000000000001' (the file's name), got '../../../escaped-dir'" in n
-               for n in notes)
+    assert any(
+        f"{done}/0000000000000001.json: hash: expected '0000000000000001' (the file's name), got '../../../escaped-dir'"
+        in n
+        for n in notes
+    )
     assert not (out / ".sweep" / "superseded").exists()
 
 
@@ -138,19 +182,38 @@ def test_a_manifest_behind_a_linked_model_folder_is_not_done_and_its_files_stay(
     (tmp_path / "elsewhere" / "results_x.json").write_text("{}")
     out.mkdir()
     (out / FOLDER).symlink_to(tmp_path / "elsewhere")
-    forge(SweepPaths(out).manifest(h), {"hash": h, "folder": FOLDER, "task": TASK, "files": [f"{FOLDER}/results_x.json"],
-                                        "results": f"{FOLDER}/results_x.json"})
+    forge(
+        SweepPaths(out).manifest(h),
+        {
+            "hash": h,
+            "folder": FOLDER,
+            "task": TASK,
+            "files": [f"{FOLDER}/results_x.json"],
+            "results": f"{FOLDER}/results_x.json",
+        },
+    )
     before = outside(tmp_path)
-    status = subprocess.run([LM_EVAL_MIRAGE, "sweep", "status", str(sweep_file)], capture_output=True, text=True, timeout=300)
+    status = subprocess.run(
+        [LM_EVAL_MIRAGE, "sweep", "status", str(sweep_file)], capture_output=True, text=True, timeout=300
+    )
     assert status.returncode == 0 and "0/1 tasks done" in status.stdout
     (note,) = status.stderr.splitlines()
-    assert note.startswith(f"note: {SweepPaths(out).manifest(h)}: files[0]: expected a file inside the output folder, not behind a symbolic link")
+    assert note.startswith(
+        f"note: {SweepPaths(out).manifest(h)}: files[0]: expected a file inside the output folder, not behind a symbolic link"
+    )
     assert sweep(sweep_file).returncode == 1 and outside(tmp_path) == before
 
 
 # --- links in the state folder ------------------------------------------------------------------------------------
 
-LINKED_FOLDERS = {".sweep": 2, ".sweep/done": 1, ".sweep/pending": 1, ".sweep/staging": 2, ".sweep/logs": 2, ".sweep/jobs": 2}
+LINKED_FOLDERS = {
+    ".sweep": 2,
+    ".sweep/done": 1,
+    ".sweep/pending": 1,
+    ".sweep/staging": 2,
+    ".sweep/logs": 2,
+    ".sweep/jobs": 2,
+}
 LINKED_FILES = {"params.json": 2, ".sweep/state.json": 2, ".sweep/sweep.yaml": 0}
 
 
@@ -167,7 +230,9 @@ def test_a_link_in_the_state_folder_never_leads_a_write_outside(tmp_path, stub_p
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(target if linked in LINKED_FOLDERS else target / "keep")
     proc = sweep(sweep_file)
-    assert sorted(p.name for p in target.iterdir()) == ["keep"] and (target / "keep").read_text() == "keep", proc.stdout + proc.stderr
+    assert sorted(p.name for p in target.iterdir()) == ["keep"] and (target / "keep").read_text() == "keep", (
+        proc.stdout + proc.stderr
+    )
     assert proc.returncode == {**LINKED_FOLDERS, **LINKED_FILES}[linked], proc.stdout + proc.stderr
     if proc.returncode:
         logs = "" if linked in (".sweep", ".sweep/logs") else job_log(out)
@@ -184,7 +249,9 @@ def test_a_linked_superseded_folder_gets_no_old_files(tmp_path, stub_python):
     old_files = read_manifest(out, old)["files"]
     (tmp_path / "elsewhere").mkdir()
     (out / ".sweep" / "superseded").symlink_to(tmp_path / "elsewhere")
-    sweep_file = write_sweep(tmp_path, stub_python, num_fewshot=1)  # another configuration: the old unit would be superseded
+    sweep_file = write_sweep(
+        tmp_path, stub_python, num_fewshot=1
+    )  # another configuration: the old unit would be superseded
     proc = sweep(sweep_file)
     assert proc.returncode == 1 and not list((tmp_path / "elsewhere").iterdir()), proc.stdout
     assert all((out / f).is_file() for f in old_files) and read_manifest(out, old) is not None
@@ -243,11 +310,25 @@ def test_status_on_a_damaged_state_file_is_one_note_naming_it(tmp_path, stub_pyt
 @pytest.mark.parametrize("field", STATE_FIELDS)
 def test_status_drops_a_bad_state_entry_and_reports_the_rest(tmp_path, stub_python, capsys, field):
     sweep_file = tmp_path / "s.yaml"
-    sweep_file.write_text(yaml.safe_dump({"output": "out", "tasks": [TASK], "python": str(stub_python),
-                                          "models": [{"name": "m", "path": "org/m"}, {"name": "n", "path": "org/n"}]}))
+    sweep_file.write_text(
+        yaml.safe_dump(
+            {
+                "output": "out",
+                "tasks": [TASK],
+                "python": str(stub_python),
+                "models": [{"name": "m", "path": "org/m"}, {"name": "n", "path": "org/n"}],
+            }
+        )
+    )
     paths = SweepPaths(tmp_path / "out")
-    good = {"job_id": "12", "attempts": 1, "result": "failed", "state": "FAILED\x1b[2J", "executor": "slurm",
-            "stderr": str(paths.root / ".sweep" / "logs" / "12" / "12_0_log.err")}
+    good = {
+        "job_id": "12",
+        "attempts": 1,
+        "result": "failed",
+        "state": "FAILED\x1b[2J",
+        "executor": "slurm",
+        "stderr": str(paths.root / ".sweep" / "logs" / "12" / "12_0_log.err"),
+    }
     change, key = STATE_FIELDS[field]
     bad = {**good, **change} if isinstance(change, dict) else change
     forge(paths.state, {"jobs": [1]} if change is None else {"jobs": {FOLDER: bad, "org__n": good}})
@@ -267,18 +348,27 @@ def test_a_run_over_a_damaged_state_file_notes_it_once_and_replaces_it(tmp_path,
     proc = sweep(sweep_file)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (note,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("note: ")]
-    assert note.startswith(f"note: {state}: not valid JSON: ") and note.endswith("(ignored: replaced by this run's job records)")
+    assert note.startswith(f"note: {state}: not valid JSON: ") and note.endswith(
+        "(ignored: replaced by this run's job records)"
+    )
     assert json.loads(state.read_text())["jobs"][FOLDER]["result"] == "done"
     state.unlink()
     state.mkdir()
     proc = sweep(sweep_file)
-    assert proc.returncode == 2 and proc.stderr.strip() == f"error: {state}: is a folder; expected the sweep's state file (move the folder away)"
+    assert (
+        proc.returncode == 2
+        and proc.stderr.strip()
+        == f"error: {state}: is a folder; expected the sweep's state file (move the folder away)"
+    )
 
 
 def test_a_damaged_params_json_stops_the_run_before_anything_is_submitted(tmp_path, stub_python):
     sweep_file = write_sweep(tmp_path, stub_python)
     params = tmp_path / "out" / "params.json"
-    for content, words in ((b'{"a": ', "not valid JSON"), (b"[1]", "the file: expected a JSON object (model folder -> record), got a list")):
+    for content, words in (
+        (b'{"a": ', "not valid JSON"),
+        (b"[1]", "the file: expected a JSON object (model folder -> record), got a list"),
+    ):
         put(params, content)
         proc = sweep(sweep_file)
         assert proc.returncode == 2 and proc.stderr.strip().startswith(f"error: {params}: {words}"), proc.stderr
@@ -287,18 +377,47 @@ def test_a_damaged_params_json_stops_the_run_before_anything_is_submitted(tmp_pa
 
 # --- the checks themselves ----------------------------------------------------------------------------------------
 
+
 def test_hashes_have_exactly_their_format():
     assert is_config_hash("0123456789abcdef")
-    for bad in ("0123456789abcde", "0123456789abcdef0", "0123456789ABCDEF", "../../../escaped", "", None, 12, "0123456789abcde\n"):
+    for bad in (
+        "0123456789abcde",
+        "0123456789abcdef0",
+        "0123456789ABCDEF",
+        "../../../escaped",
+        "",
+        None,
+        12,
+        "0123456789abcde\n",
+    ):
         assert not is_config_hash(bad), bad
 
 
-@pytest.mark.parametrize("value", ["/abs/victim", "../victim", "m/../../victim", "m/.hidden", "other/results.json", "m/a/b",
-                                   "m", "m/", "", 5, None, ["m/x"], "m/x\x00y"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "/abs/victim",
+        "../victim",
+        "m/../../victim",
+        "m/.hidden",
+        "other/results.json",
+        "m/a/b",
+        "m",
+        "m/",
+        "",
+        5,
+        None,
+        ["m/x"],
+        "m/x\x00y",
+    ],
+)
 def test_a_listed_file_must_be_a_plain_file_of_the_units_folder(tmp_path, value):
     with pytest.raises(StateFileError, match="expected a file in the unit's model folder"):
         listed_file(SweepPaths(tmp_path), value, folder="m", source=tmp_path / "s.json", key="files[0]")
-    assert listed_file(SweepPaths(tmp_path), "m/results_1.json", folder="m", source=tmp_path / "s.json", key="k") == tmp_path / "m" / "results_1.json"
+    assert (
+        listed_file(SweepPaths(tmp_path), "m/results_1.json", folder="m", source=tmp_path / "s.json", key="k")
+        == tmp_path / "m" / "results_1.json"
+    )
 
 
 def test_a_manifest_file_not_named_by_a_hash_is_refused(tmp_path):

@@ -9,7 +9,14 @@ import sys
 import pytest
 
 from lm_eval_mirage.sweep.step import EXIT_BAD_OUTPUT, run_unit
-from lm_eval_mirage.sweep.store import SweepPaths, UnitOutputError, commit_unit, is_done, read_manifest, staged_output_path
+from lm_eval_mirage.sweep.store import (
+    SweepPaths,
+    UnitOutputError,
+    commit_unit,
+    is_done,
+    read_manifest,
+    staged_output_path,
+)
 
 TASK = "mirage_arith_add_1d"
 #: configuration hashes (16 hex digits, the only form the step accepts)
@@ -22,7 +29,9 @@ H9 = "9999999999999999"
 
 def run(root, fake_harness, hash_=H1, mode="ok", task=TASK, folder="model-a", log_samples=True):
     out = staged_output_path(SweepPaths(root).staging(hash_))
-    return run_unit(root, folder=folder, task=task, hash_=hash_, command=fake_harness(out, task, mode), log_samples=log_samples)
+    return run_unit(
+        root, folder=folder, task=task, hash_=hash_, command=fake_harness(out, task, mode), log_samples=log_samples
+    )
 
 
 def analysed_files(root):
@@ -37,7 +46,10 @@ def test_success_moves_the_files_and_writes_the_manifest_last(tmp_path, fake_har
     results, samples = sorted(tmp_path.glob("model-a/results_*.json")), sorted(tmp_path.glob("model-a/samples_*.jsonl"))
     assert len(results) == 1 and len(samples) == 1
     # the staged run_<date>.json is renamed to the harness's usual name, keeping the date
-    assert manifest["results"] == f"model-a/{results[0].name}" and results[0].stem[len("results_"):] == samples[0].stem[len(f"samples_{TASK}_"):]
+    assert (
+        manifest["results"] == f"model-a/{results[0].name}"
+        and results[0].stem[len("results_") :] == samples[0].stem[len(f"samples_{TASK}_") :]
+    )
     assert sorted(manifest["files"]) == sorted(analysed_files(tmp_path))
     assert not SweepPaths(tmp_path).staging(H1).exists()
     assert not SweepPaths(tmp_path).journal(H1).exists()
@@ -113,12 +125,27 @@ def test_leftovers_of_a_killed_run_in_staging_are_cleared(tmp_path, fake_harness
 
 def test_module_entry_point(tmp_path, fake_harness):
     out = staged_output_path(SweepPaths(tmp_path).staging(H9))
-    cmd = [sys.executable, "-m", "lm_eval_mirage.sweep.step", "--root", str(tmp_path), "--folder", "m", "--task", TASK,
-           "--hash", H9, "--", *fake_harness(out, TASK)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lm_eval_mirage.sweep.step",
+        "--root",
+        str(tmp_path),
+        "--folder",
+        "m",
+        "--task",
+        TASK,
+        "--hash",
+        H9,
+        "--",
+        *fake_harness(out, TASK),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert is_done(tmp_path, H9) and "m mirage_arith_add_1d: done in" in proc.stderr
-    usage = subprocess.run([sys.executable, "-m", "lm_eval_mirage.sweep.step", "--root", "x"], capture_output=True, text=True, timeout=120)
+    usage = subprocess.run(
+        [sys.executable, "-m", "lm_eval_mirage.sweep.step", "--root", "x"], capture_output=True, text=True, timeout=120
+    )
     assert usage.returncode == 2 and "usage" in usage.stderr
 
 

@@ -29,7 +29,11 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 def test_params_json_merges_and_keeps_models_no_longer_swept(tmp_path):
     update_params(tmp_path, {"m1": {"params": 1}, "m2": {"params": 2}})
     update_params(tmp_path, {"m2": {"params": 20}, "m3": {"params": None}})
-    assert json.loads((tmp_path / "params.json").read_text()) == {"m1": {"params": 1}, "m2": {"params": 20}, "m3": {"params": None}}
+    assert json.loads((tmp_path / "params.json").read_text()) == {
+        "m1": {"params": 1},
+        "m2": {"params": 20},
+        "m3": {"params": None},
+    }
     stamp = (tmp_path / "params.json").stat().st_mtime_ns
     update_params(tmp_path, {"m1": {"params": 1}})  # nothing new: the file is not rewritten
     assert (tmp_path / "params.json").stat().st_mtime_ns == stamp

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import lm_eval
+import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HARNESS_TASKS = Path(lm_eval.__file__).parent / "tasks"

@@ -74,7 +74,10 @@ def test_process_results_on_a_real_task_definition(local_tasks):
     cfg = with_metrics("arc_easy_local", list(MC_METRICS) + ["token_edit_distance"], task_manager=tm)
     task = tm.load([cfg])["tasks"]
     task = task[0] if isinstance(task, list) else next(iter(task.values())) if isinstance(task, dict) else task
-    plain = ConfigurableTask(config={k: v for k, v in cfg.items() if k not in ("class", "metric_list")} | {"metric_list": [{"metric": "acc"}, {"metric": "acc_norm"}]})
+    plain = ConfigurableTask(
+        config={k: v for k, v in cfg.items() if k not in ("class", "metric_list")}
+        | {"metric_list": [{"metric": "acc"}, {"metric": "acc_norm"}]}
+    )
     docs = list(task.test_docs())
     cases = [
         (docs[0], [(-1.0, False), (-math.inf, False), (-0.5, True)]),  # 3 choices, one impossible
@@ -164,11 +167,38 @@ def test_cli_adds_metrics_to_real_tasks_and_leaves_originals_unchanged(tiny_mode
     )
     model = ["--model", "hf", "--model_args", f"pretrained={tiny_model},logits_cache=False", "--num_fewshot", "0"]
     locals_ = "arc_easy_local,sciq_local,gsm8k_local,lambada_openai_local"
-    run_cli(["lm_eval", "--include_path", str(tasks_dir), "--tasks", locals_ + ",arc_easy_recipe,sciq_builtin_brier",
-             *model, "--output_path", str(tmp_path / "plain"), "--gen_kwargs", "max_gen_toks=8"])
-    added = run_cli(["lm-eval-mirage", "run", "--include_path", str(tasks_dir), "--tasks", locals_,
-                     "--add_metrics", "brier_score,correct_choice_prob,ece,token_edit_distance,target_prob,per_token_logprob",
-                     *model, "--output_path", str(tmp_path / "added"), "--gen_kwargs", "max_gen_toks=8", "--log_samples"])
+    run_cli(
+        [
+            "lm_eval",
+            "--include_path",
+            str(tasks_dir),
+            "--tasks",
+            locals_ + ",arc_easy_recipe,sciq_builtin_brier",
+            *model,
+            "--output_path",
+            str(tmp_path / "plain"),
+            "--gen_kwargs",
+            "max_gen_toks=8",
+        ]
+    )
+    added = run_cli(
+        [
+            "lm-eval-mirage",
+            "run",
+            "--include_path",
+            str(tasks_dir),
+            "--tasks",
+            locals_,
+            "--add_metrics",
+            "brier_score,correct_choice_prob,ece,token_edit_distance,target_prob,per_token_logprob",
+            *model,
+            "--output_path",
+            str(tmp_path / "added"),
+            "--gen_kwargs",
+            "max_gen_toks=8",
+            "--log_samples",
+        ]
+    )
     plain, new = _results(tmp_path / "plain"), _results(tmp_path / "added")
 
     # Original metrics unchanged, ours next to them.
@@ -178,15 +208,27 @@ def test_cli_adds_metrics_to_real_tasks_and_leaves_originals_unchanged(tiny_mode
                 assert new[task][key] == pytest.approx(value), (task, key)
     for metric in ("brier_score,none", "correct_choice_prob,none", "ece,none", "acc,none", "acc_norm,none"):
         assert metric in new["arc_easy_local"]
-    assert "token_edit_distance,flexible-extract" in new["gsm8k_local"] and "exact_match,strict-match" in new["gsm8k_local"]
+    assert (
+        "token_edit_distance,flexible-extract" in new["gsm8k_local"]
+        and "exact_match,strict-match" in new["gsm8k_local"]
+    )
     # Stock hf gives no per-token detail: L is counted with the model's tokenizer (named by `pretrained`).
-    assert {"target_prob,none", "per_token_logprob,none", "perplexity,none", "acc,none"} <= set(new["lambada_openai_local"])
+    assert {"target_prob,none", "per_token_logprob,none", "perplexity,none", "acc,none"} <= set(
+        new["lambada_openai_local"]
+    )
     # Same values as the YAML recipe, and as the harness's own Brier where that one works (fixed choice count).
     assert new["arc_easy_local"]["brier_score,none"] == pytest.approx(plain["arc_easy_recipe"]["brier_score,none"])
-    assert new["arc_easy_local"]["correct_choice_prob,none"] == pytest.approx(plain["arc_easy_recipe"]["correct_choice_prob,none"])
-    assert new["sciq_local"]["brier_score,none"] == pytest.approx(plain["sciq_builtin_brier"]["brier_score,none"], rel=1e-9)
+    assert new["arc_easy_local"]["correct_choice_prob,none"] == pytest.approx(
+        plain["arc_easy_recipe"]["correct_choice_prob,none"]
+    )
+    assert new["sciq_local"]["brier_score,none"] == pytest.approx(
+        plain["sciq_builtin_brier"]["brier_score,none"], rel=1e-9
+    )
     # One clear warning per task for metrics that do not apply.
-    assert "arc_easy_local (multiple_choice): --add_metrics skips token_edit_distance, target_prob, per_token_logprob" in added.stderr
+    assert (
+        "arc_easy_local (multiple_choice): --add_metrics skips token_edit_distance, target_prob, per_token_logprob"
+        in added.stderr
+    )
 
 
 def test_cli_rejects_unknown_metrics(run_main):

@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 from lm_eval_mirage.tasks.arithmetic import DATA_VERSION, FEWSHOT_POOL_SIZE, OPERATIONS, generate, validate_spec
 
 # The 32 generation tasks' specs at the default size and seed.
-SUITE = [(op, n, "exact") for op in ("add", "sub", "mul") for n in range(1, 11)] + [("mul", 2, "range"), ("add", 4, "range")]
+SUITE = [(op, n, "exact") for op in ("add", "sub", "mul") for n in range(1, 11)] + [
+    ("mul", 2, "range"),
+    ("add", 4, "range"),
+]
 # Digest of the whole default suite; changes only with DATA_VERSION (bump it and this value together).
 # Data version 2 (prefix-stable splits): regenerated from generate() when the generator changed.
 SUITE_DIGEST = "e9cb9fd5e1aeccd82c9cd87683daf68e9c98fc88ef54f4877a02276c6d549fb8"
@@ -100,8 +103,13 @@ def _pairs(docs: list[dict]) -> list[tuple[str, str]]:
 @pytest.mark.parametrize(
     "op, n, mode, small, large",
     # the cases of the report: every one of them kept 0 or 1 problems in place with data version 1
-    [("add", 2, "exact", 2000, 5000), ("mul", 2, "range", 2000, 6000), ("add", 1, "exact", 10, 100),
-     ("mul", 1, "exact", 10, 100), ("sub", 1, "range", 10, 100)],
+    [
+        ("add", 2, "exact", 2000, 5000),
+        ("mul", 2, "range", 2000, 6000),
+        ("add", 1, "exact", 10, 100),
+        ("mul", 1, "exact", 10, 100),
+        ("sub", 1, "range", 10, 100),
+    ],
 )
 def test_a_larger_set_keeps_the_smaller_one_in_place(op, n, mode, small, large):
     a = generate(validate_spec(op, n, mode, num_problems=small))
@@ -158,7 +166,10 @@ def test_asking_for_more_than_exist_gives_every_problem_once_in_the_same_order(o
         (dict(operation="add", digits=2, seed=1.5), r"seed=1.5 must be an integer"),
         (dict(operation="add", digits=2, seed="abc"), r"seed='abc' must be an integer"),
         (dict(operation="add", digits=2, seed=True), r"seed=True must be an integer"),
-        (dict(operation="add", digits=2, mode="uniform"), r"mode='uniform' is not supported; accepted: 'exact', 'range'"),
+        (
+            dict(operation="add", digits=2, mode="uniform"),
+            r"mode='uniform' is not supported; accepted: 'exact', 'range'",
+        ),
     ],
 )
 def test_bad_parameters_name_the_parameter(kwargs, message):

@@ -30,7 +30,9 @@ def test_problems_have_one_chain_of_the_asked_length(spec):
         runs = [i for i in range(len(sums)) if sums[i] != 9 and all(s == 9 for s in sums[i + 1 : i + length])]
         assert runs
         if length > 1:
-            bottom = next(i for i in runs if i + length <= len(sums) - 1 and all(s == 9 for s in sums[i + 1 : i + length]))
+            bottom = next(
+                i for i in runs if i + length <= len(sums) - 1 and all(s == 9 for s in sums[i + 1 : i + length])
+            )
             generated += sums[bottom] >= 10
             killed += sums[bottom] <= 8
     if spec.min_chain > 1:

@@ -24,7 +24,9 @@ def test_index_has_tasks_and_tags_and_the_glob_has_no_duplicates():
     from lm_eval.tasks import TaskManager
 
     tm = TaskManager(include_path=tasks_path(), include_defaults=False)
-    assert {"mirage_arith", "mirage_arith_add", "mirage_arith_sub", "mirage_arith_mul", "mirage_paper"} <= set(tm.all_tags)
+    assert {"mirage_arith", "mirage_arith_add", "mirage_arith_sub", "mirage_arith_mul", "mirage_paper"} <= set(
+        tm.all_tags
+    )
     matched = tm.match_tasks(["mirage_arith_*"])
     # No group (only tags) matches, so the harness cannot raise its duplicate-task error.
     assert not set(matched) & set(tm.all_groups)

@@ -15,7 +15,14 @@ import pytest
 from lm_eval_mirage.models.result import LoglikelihoodResult
 from lm_eval_mirage.tasks import configs, likelihood, tasks_path
 
-LL_METRICS = ("greedy_exact_match", "target_logprob", "target_prob", "per_token_logprob", "per_token_prob", "target_tokens")
+LL_METRICS = (
+    "greedy_exact_match",
+    "target_logprob",
+    "target_prob",
+    "per_token_logprob",
+    "per_token_prob",
+    "target_tokens",
+)
 
 
 def _only(pattern: str, folder: Path) -> Path:
@@ -46,7 +53,13 @@ def test_ll_glob_matches_the_30_arith_twins_and_no_tag():
     from lm_eval.tasks import TaskManager
 
     tm = TaskManager(include_path=tasks_path(), include_defaults=False)
-    assert {"mirage_ll_arith", "mirage_ll_arith_add", "mirage_ll_arith_sub", "mirage_ll_arith_mul", "mirage_ll_paper"} <= set(tm.all_tags)
+    assert {
+        "mirage_ll_arith",
+        "mirage_ll_arith_add",
+        "mirage_ll_arith_sub",
+        "mirage_ll_arith_mul",
+        "mirage_ll_paper",
+    } <= set(tm.all_tags)
     matched = tm.match_tasks(["mirage_arith_*_ll"])
     assert len(matched) == 30 and all(m.endswith("d_ll") for m in matched)
     assert not set(matched) & (set(tm.all_tags) | set(tm.all_groups))
@@ -59,7 +72,9 @@ def test_ll_glob_matches_the_30_arith_twins_and_no_tag():
 def test_twins_have_the_generation_tasks_docs_and_prompts_and_score_answer_plus_stop(tiny_model):
     from lm_eval.tasks import TaskManager, get_task_dict
 
-    tm = TaskManager(include_path=tasks_path(), include_defaults=False, metadata={"pretrained": str(tiny_model), "num_problems": 12})
+    tm = TaskManager(
+        include_path=tasks_path(), include_defaults=False, metadata={"pretrained": str(tiny_model), "num_problems": 12}
+    )
     tasks = get_task_dict(["mirage_paper_add_4d", "mirage_paper_add_4d_ll"], tm)
     gen, ll = tasks["mirage_paper_add_4d"], tasks["mirage_paper_add_4d_ll"]
     for task in (gen, ll):
@@ -179,10 +194,25 @@ def mirage_run(tiny_model, tmp_path_factory) -> Path:
     so not through the function-scoped ``run_cli`` fixture)."""
     out = tmp_path_factory.mktemp("mirage-run")
     exe = Path(sys.executable).parent / "lm-eval-mirage"
-    proc = subprocess.run([
-        str(exe), "run", "--tasks", "mirage_arith_*_ll,mirage_paper_*_ll", "--model", "hf-mirage",
-        "--model_args", f"pretrained={tiny_model}", *CLI_DATA, "--output_path", str(out),
-    ], capture_output=True, text=True, timeout=600, env=os.environ.copy())
+    proc = subprocess.run(
+        [
+            str(exe),
+            "run",
+            "--tasks",
+            "mirage_arith_*_ll,mirage_paper_*_ll",
+            "--model",
+            "hf-mirage",
+            "--model_args",
+            f"pretrained={tiny_model}",
+            *CLI_DATA,
+            "--output_path",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=os.environ.copy(),
+    )
     assert proc.returncode == 0, f"lm-eval-mirage run exited {proc.returncode}\n{proc.stderr[-8000:]}"
     return out
 
@@ -207,10 +237,22 @@ def test_lm_eval_mirage_run_reports_every_ll_task_with_hf_mirage(mirage_run):
 @pytest.mark.slow
 def test_plain_lm_eval_with_stock_hf_gives_the_sequence_metrics(tiny_model, mirage_run, tmp_path, run_cli):
     tasks = ["mirage_arith_add_2d_ll", "mirage_paper_mul_2d_ll"]
-    run_cli([
-        "lm_eval", "--include_path", tasks_path(), "--tasks", ",".join(tasks), "--model", "hf",
-        "--model_args", f"pretrained={tiny_model}", *CLI_DATA, "--output_path", str(tmp_path / "hf"),
-    ])
+    run_cli(
+        [
+            "lm_eval",
+            "--include_path",
+            tasks_path(),
+            "--tasks",
+            ",".join(tasks),
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={tiny_model}",
+            *CLI_DATA,
+            "--output_path",
+            str(tmp_path / "hf"),
+        ]
+    )
     results = json.loads(_only("results_*.json", tmp_path / "hf").read_text())["results"]
     for task in tasks:
         res = results[task]

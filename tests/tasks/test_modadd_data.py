@@ -26,7 +26,13 @@ def test_split_covers_every_pair_once_and_is_disjoint():
 def test_split_is_the_same_in_another_process_and_hash_seed():
     code = "from lm_eval_mirage.tasks.modadd_data import modadd_split; print(modadd_split(31, 0.5, 2025)[1][:5])"
     outs = {
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
         for seed in ("0", "123")
     }
     assert outs == {f"{modadd_split(31, 0.5, 2025)[1][:5]}\n"}

@@ -20,11 +20,26 @@ from lm_eval_mirage.tasks import tasks_path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-ALL = ("brier_score,binary_brier_score,correct_choice_prob,correct_choice_logprob,ece,ece_equal_width,"
-       "token_edit_distance,normalized_edit_distance,greedy_exact_match,target_logprob,target_prob,"
-       "per_token_logprob,per_token_prob,target_tokens")
-TASKS = ("lambada_openai_local", "triviaqa_local", "arc_easy_local", "arith_ll_by_mirage_task", "mirage_arith_add_1d_ll")
-LL_KEYS = ("greedy_exact_match", "target_logprob", "target_prob", "per_token_logprob", "per_token_prob", "target_tokens")
+ALL = (
+    "brier_score,binary_brier_score,correct_choice_prob,correct_choice_logprob,ece,ece_equal_width,"
+    "token_edit_distance,normalized_edit_distance,greedy_exact_match,target_logprob,target_prob,"
+    "per_token_logprob,per_token_prob,target_tokens"
+)
+TASKS = (
+    "lambada_openai_local",
+    "triviaqa_local",
+    "arc_easy_local",
+    "arith_ll_by_mirage_task",
+    "mirage_arith_add_1d_ll",
+)
+LL_KEYS = (
+    "greedy_exact_match",
+    "target_logprob",
+    "target_prob",
+    "per_token_logprob",
+    "per_token_prob",
+    "target_tokens",
+)
 
 
 def write_triviaqa_like(folder: Path) -> None:
@@ -34,7 +49,7 @@ def write_triviaqa_like(folder: Path) -> None:
         "test_split: test\noutput_type: generate_until\n"
         'doc_to_text: "Q: {{question}}\\nA:"\n'
         'doc_to_target: "{{answers}}"\n'  # rendered as a list literal, as triviaqa's "{{answer.aliases}}"
-        "generation_kwargs:\n  until: [\"\\n\"]\n  do_sample: false\n  max_gen_toks: 8\n"
+        'generation_kwargs:\n  until: ["\\n"]\n  do_sample: false\n  max_gen_toks: 8\n'
         "metric_list:\n  - metric: exact_match\n    aggregation: mean\n    higher_is_better: true\n"
     )
 
@@ -72,9 +87,29 @@ def test_three_paths_give_identical_values(tiny_model, local_tasks, tmp_path, ru
     write_triviaqa_like(tasks_dir)
     write_arith_ll_by_mirage_task(tasks_dir)
     out, rescored = tmp_path / "run", tmp_path / "rescored"
-    run_cli(["lm-eval-mirage", "run", "--include_path", str(tasks_dir), "--tasks", ",".join(TASKS), "--add_metrics", ALL,
-             "--model", "hf", "--model_args", f"pretrained={tiny_model},logits_cache=False", "--limit", "5",
-             "--output_path", str(out), "--log_samples", "--gen_kwargs", "max_gen_toks=8"])
+    run_cli(
+        [
+            "lm-eval-mirage",
+            "run",
+            "--include_path",
+            str(tasks_dir),
+            "--tasks",
+            ",".join(TASKS),
+            "--add_metrics",
+            ALL,
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={tiny_model},logits_cache=False",
+            "--limit",
+            "5",
+            "--output_path",
+            str(out),
+            "--log_samples",
+            "--gen_kwargs",
+            "max_gen_toks=8",
+        ]
+    )
     run_cli(["lm-eval-mirage", "rescore", str(out), "--out", str(rescored), "--write-samples"])
     online, offline = _results(out, False)["results"], _results(rescored, True)["results"]
 

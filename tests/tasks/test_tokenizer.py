@@ -15,9 +15,17 @@ def remote_code_tokenizer(tmp_path):
     folder = tmp_path / "evil"
     folder.mkdir()
     marker = tmp_path / "ran"
-    (folder / "evil_tok.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\nfrom transformers import PreTrainedTokenizer\nclass EvilTokenizer(PreTrainedTokenizer):\n    pass\n")
-    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "EvilTokenizer", "auto_map": {"AutoTokenizer": ["evil_tok.EvilTokenizer", None]}}))
-    (folder / "config.json").write_text(json.dumps({"model_type": "gpt2", "auto_map": {"AutoTokenizer": "evil_tok.EvilTokenizer"}}))
+    (folder / "evil_tok.py").write_text(
+        f"open({str(marker)!r}, 'w').write('ran')\nfrom transformers import PreTrainedTokenizer\nclass EvilTokenizer(PreTrainedTokenizer):\n    pass\n"
+    )
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {"tokenizer_class": "EvilTokenizer", "auto_map": {"AutoTokenizer": ["evil_tok.EvilTokenizer", None]}}
+        )
+    )
+    (folder / "config.json").write_text(
+        json.dumps({"model_type": "gpt2", "auto_map": {"AutoTokenizer": "evil_tok.EvilTokenizer"}})
+    )
     return folder, marker
 
 

@@ -24,10 +24,15 @@ def synthetic_run() -> VisionRun:
     x = rng.integers(0, 17, size=(400, 64)) / 16
     noise = rng.standard_normal(x.shape)  # the same noise for every model: only its scale changes
     models = [
-        TrainedAutoencoder(width=i + 1, params=int(round(10 ** (2 + 0.2 * i))), train_seconds=0.1,
-                           final_train_loss=float(v), reconstructions=x + np.sqrt(v) * noise)
+        TrainedAutoencoder(
+            width=i + 1,
+            params=int(round(10 ** (2 + 0.2 * i))),
+            train_seconds=0.1,
+            final_train_loss=float(v),
+            reconstructions=x + np.sqrt(v) * noise,
+        )
         for i, v in enumerate(VARIANCES)
-    ]  # fmt: skip
+    ]
     config = VisionConfig(widths=[m.width for m in models], thresholds=THRESHOLDS, tolerance=0.125)
     return VisionRun(config=config, test_images=x, models=models)
 
@@ -91,5 +96,8 @@ def test_shared_analysis_calls_mse_smooth_and_reconstruction_emergent(synthetic_
 
 def test_reconstruction_metric_names():
     assert [reconstruction_metric(c) for c in (0.1, 0.25, 2, 1e-3)] == [
-        "reconstruction_c=0.1", "reconstruction_c=0.25", "reconstruction_c=2", "reconstruction_c=0.001",
-    ]  # fmt: skip
+        "reconstruction_c=0.1",
+        "reconstruction_c=0.25",
+        "reconstruction_c=2",
+        "reconstruction_c=0.001",
+    ]

@@ -45,12 +45,16 @@ def test_batches_are_the_answer_line_of_unseen_carry_problems():
 
 def test_micro_recipe_is_deterministic_and_recorded(tmp_path):
     losses: list[float] = []
-    model, meta = train_control_member(MICRO_CONTROL_RECIPE, 2, seed=0, threads=1, on_step=lambda s, loss: losses.append(loss))
+    model, meta = train_control_member(
+        MICRO_CONTROL_RECIPE, 2, seed=0, threads=1, on_step=lambda s, loss: losses.append(loss)
+    )
     again, meta2 = train_control_member(MICRO_CONTROL_RECIPE, 2, seed=0, threads=1)
     _, other = train_control_member(MICRO_CONTROL_RECIPE, 2, seed=1, threads=1)
     assert len(losses) == MICRO_CONTROL_RECIPE.steps and losses[-1] < losses[0]
     assert meta["state_sha256"] == meta2["state_sha256"] == state_digest(again) != other["state_sha256"]
-    assert meta["depth"] == 2 and meta["threads"] == 1 and meta["recipe_fingerprint"] == MICRO_CONTROL_RECIPE.fingerprint
+    assert (
+        meta["depth"] == 2 and meta["threads"] == 1 and meta["recipe_fingerprint"] == MICRO_CONTROL_RECIPE.fingerprint
+    )
     members = build_control_family(tmp_path, recipe=MICRO_CONTROL_RECIPE, seeds=[0], jobs=1, progress=False)
     assert [m.depth for m in members] == [1, 2] and members[1].metadata["state_sha256"] == meta["state_sha256"]
     assert load_control_family(tmp_path, recipe=CONTROL_RECIPE) == []
@@ -144,7 +148,11 @@ def test_shipped_step_checkpoints_match_their_weights_and_the_depth_member():
     for m in found:
         assert m.depth == control.STEPS_DEPTH and m.metadata["threads"] == 1
         assert state_digest(AutoModelForCausalLM.from_pretrained(m.folder)) == m.metadata["state_sha256"]
-    (member,) = [m for m in load_control_family(shipped_control_checkpoints(), recipe=CONTROL_RECIPE, seeds=[0]) if m.depth == control.STEPS_DEPTH]
+    (member,) = [
+        m
+        for m in load_control_family(shipped_control_checkpoints(), recipe=CONTROL_RECIPE, seeds=[0])
+        if m.depth == control.STEPS_DEPTH
+    ]
     assert found[-1].metadata["state_sha256"] == member.metadata["state_sha256"]  # the same run, at its end
     total = sum(f.stat().st_size for m in found for f in m.folder.iterdir())
     assert total < 1_600_000

@@ -47,7 +47,9 @@ def test_batches_are_answer_lines_of_training_pairs_only():
 
 def test_micro_recipe_is_deterministic_and_recorded(tmp_path):
     losses: list[float] = []
-    model, meta = train_modadd_member(MICRO_MODADD_RECIPE, 8, seed=0, threads=1, on_step=lambda s, loss: losses.append(loss))
+    model, meta = train_modadd_member(
+        MICRO_MODADD_RECIPE, 8, seed=0, threads=1, on_step=lambda s, loss: losses.append(loss)
+    )
     again, meta2 = train_modadd_member(MICRO_MODADD_RECIPE, 8, seed=0, threads=1)
     _, other = train_modadd_member(MICRO_MODADD_RECIPE, 8, seed=1, threads=1)
     assert len(losses) == MICRO_MODADD_RECIPE.steps and losses[-1] < losses[0]

@@ -126,9 +126,13 @@ def test_parallel_training_gives_the_same_bits(tmp_path):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"widths": (4, 0)}, "widths"), ({"widths": (6,), "n_head": 4}, "divisible by n_head=4"), ({"steps": 0}, "steps=0"),
-     ({"lr": -1.0}, "lr=-1.0")],
-)  # fmt: skip
+    [
+        ({"widths": (4, 0)}, "widths"),
+        ({"widths": (6,), "n_head": 4}, "divisible by n_head=4"),
+        ({"steps": 0}, "steps=0"),
+        ({"lr": -1.0}, "lr=-1.0"),
+    ],
+)
 def test_recipe_validation(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         FamilyRecipe(**kwargs)
