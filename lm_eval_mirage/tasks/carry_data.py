@@ -14,7 +14,7 @@ Written most significant digit first, the chain's digits (0s or 9s) and the digi
 bit, decided at the chain's bottom, up to L - 1 positions away. A model that gets that bit wrong gets all of
 those digits wrong together, so its token edit distance moves with its exact match; unlike the memorisation
 task (:mod:`lm_eval_mirage.tasks.demo_data`), whose digits are learned independently (a mirage). It was built
-as a candidate control for a REAL transition (``lm_eval_mirage.zoo.control``; what it measured: docs/control.md).
+as a candidate control for a REAL transition (``lm_eval_mirage.zoo.carry``; what it measured: docs/control.md).
 
 Problems come from :class:`random.Random` seeded with a text key (SHA-512 of the string, the same in every
 process and under every ``PYTHONHASHSEED``). The test split (the problems scored) and the few-shot pool are

@@ -1,6 +1,6 @@
 """Data of the demo's memorisation task ``mirage_demo_recall``: a table of random codes to recall.
 
-The trained demo family (:mod:`lm_eval_mirage.zoo.family`) memorises this table; the task asks for every
+The trained demo family (:mod:`lm_eval_mirage.zoo.recall`) memorises this table; the task asks for every
 entry in the plugin's prompt style, ``"Q: What is kbf? A: 482139075561"``. Each code is ``digits`` random digits,
 so the target has L = digits tokens (plus the stop sequence) and a model's per-digit recall is the paper's
 per-token probability p: a larger model stores more of the table (the "better memorisation" hypothesis in
